@@ -1,0 +1,363 @@
+"""Typed configuration for factordiff.
+
+One :class:`RunConfig` describes a whole run (data, model, diffusion, training, evaluation).
+It is resolved once (preset -> ``--set`` overrides -> validation), printed, saved as
+``config.json`` in the run folder and stored inside every checkpoint.
+
+Loading is strict: an unknown key or a value of the wrong type raises ``ValueError`` naming
+the key, the value and what is allowed; nothing is silently fixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- machinery
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check ``value`` against annotation ``tp`` and convert lossless cases (int -> float,
+    list -> tuple). Raises ``ValueError`` naming ``path`` on a mismatch."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, path)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(f"{path}: value {value!r} matches none of {tp}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ValueError(f"{path}: {value!r} is not allowed; choose one of {list(args)}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{path}: expected a list, got {value!r}")
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            out = [_coerce(v, args[0], f"{path}[{i}]") for i, v in enumerate(value)]
+        elif origin is tuple and args:
+            if len(args) != len(value):
+                raise ValueError(f"{path}: expected {len(args)} items, got {len(value)}: {value!r}")
+            out = [_coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            sub = args[0] if args else Any
+            out = [_coerce(v, sub, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected a mapping for {_type_name(tp)}, got {value!r}")
+        return from_dict(tp, value, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{path}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{path}: unsupported annotation {tp!r}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, strictly.
+
+    Unknown keys and wrongly typed values raise ``ValueError`` listing the valid keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path or cls.__name__}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ValueError(
+            f"unknown config key(s) {[where + k for k in unknown]}; "
+            f"valid keys{' of ' + path if path else ''}: {sorted(fields)}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(value, hints[name], f"{path}.{name}" if path else name)
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass -> plain JSON-ready structures (tuples become lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list | tuple):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value``: JSON if it parses, else a string.
+
+    ``3e-4`` -> 0.0003, ``true`` -> True, ``[1,2]`` -> [1, 2], ``bump`` -> "bump"."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        low = text.strip().lower()
+        if low in ("true", "false"):
+            return low == "true"
+        if low in ("none", "null"):
+            return None
+        return text
+
+
+def apply_overrides(cfg: T, overrides: list[str] | None) -> T:
+    """Return a copy of ``cfg`` with dotted ``key=value`` overrides applied (strictly)."""
+    data = to_dict(cfg)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or p not in node or not isinstance(node[p], dict):
+                valid = sorted(k for k, v in node.items() if isinstance(v, dict))
+                raise ValueError(
+                    f"unknown config section {'.'.join(parts[: i + 1])!r}; valid sections: {valid}"
+                )
+            node = node[p]
+        if parts[-1] not in node:
+            sect = ".".join(parts[:-1]) or "top level"
+            raise ValueError(
+                f"unknown config key {key!r}; valid keys of {sect}: {sorted(node)}"
+            )
+        node[parts[-1]] = parse_value(text)
+    return from_dict(type(cfg), data)
+
+
+def _check(cond: bool, field_name: str, value: Any, allowed: str) -> None:
+    if not cond:
+        raise ValueError(f"{field_name} = {value!r} is invalid; allowed: {allowed}")
+
+
+# ----------------------------------------------------------------------------- sections
+DATA_KINDS = ("bump", "sos", "stripes")
+HOLE_KINDS = ("none", "plus", "square_interior", "square_exterior", "lesion")
+
+
+@dataclass
+class DataConfig:
+    """What images a model is trained on (see ``factordiff.data``).
+
+    Coordinates: pixel ``i`` covers ``[i, i+1)`` and has centre ``i + 0.5``; labels
+    ``(mu_x, mu_y)`` live in ``[-margin, N + margin]``. ``x`` is the column, ``y`` the row."""
+
+    kind: str = "bump"  # bump | sos | stripes (1D stripes + SOS rim)
+    image_size: int = 32  # N
+    sigma_x: float = 1.0  # px
+    sigma_y: float = 1.0  # px
+    dx: float = 1.0  # lattice spacing of mu_x, px
+    dy: float = 1.0  # lattice spacing of mu_y, px
+    periodic: bool = False  # wrap distances around the frame (torus)
+    margin: int = 0  # m: render on an (N+2m)^2 canvas, keep the centre N x N
+    hole: str = "none"  # none | plus | square_interior | square_exterior | lesion
+    hole_low: float = 13.0  # plus: held-out band is [hole_low, hole_high] in x or y
+    hole_high: float = 19.0
+    hole_width: float = 6.0  # W for the squares, w for the lesion (px)
+    rim_width: float = 2.0  # stripes: SOS images kept along the frame rim (0 = pure 1D)
+    subsample: float = 1.0  # lambda: share of the lattice kept, in (0, 1]
+    mix_stripes: bool = False  # add a 1D-stripes part (bumps + stripes mixtures)
+    stripes_subsample: float = 1.0  # share of the stripes part kept, in (0, 1]
+
+    def validate(self) -> None:
+        _check(self.kind in DATA_KINDS, "data.kind", self.kind, f"one of {list(DATA_KINDS)}")
+        _check(self.image_size >= 4, "data.image_size", self.image_size, "an integer >= 4")
+        for name in ("sigma_x", "sigma_y", "dx", "dy"):
+            v = getattr(self, name)
+            _check(v > 0, f"data.{name}", v, "a number > 0 (px)")
+        _check(self.margin >= 0, "data.margin", self.margin, "an integer >= 0")
+        _check(self.hole in HOLE_KINDS, "data.hole", self.hole, f"one of {list(HOLE_KINDS)}")
+        _check(0 < self.subsample <= 1, "data.subsample", self.subsample, "a share in (0, 1]")
+        _check(
+            0 < self.stripes_subsample <= 1,
+            "data.stripes_subsample",
+            self.stripes_subsample,
+            "a share in (0, 1]",
+        )
+        _check(self.rim_width >= 0, "data.rim_width", self.rim_width, "a number >= 0 (px)")
+        _check(self.hole_width > 0, "data.hole_width", self.hole_width, "a number > 0 (px)")
+        _check(
+            self.hole_low < self.hole_high,
+            "data.hole_low",
+            self.hole_low,
+            f"a number below hole_high = {self.hole_high}",
+        )
+
+
+@dataclass
+class ModelConfig:
+    """The conditional UNet (``factordiff.model``)."""
+
+    block_out_channels: tuple[int, ...] = (32, 64, 64, 64)  # widths; len - 1 downsamplings
+    attention: tuple[bool, ...] = (False, False, True, True)  # self-attention per level
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    attention_head_dim: int = 32
+    num_frequencies: int = 16  # sinusoidal frequencies per label coordinate
+    coord_channels: bool = False  # add fixed (x, y) coordinate maps as input channels
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        n = len(self.block_out_channels)
+        _check(n >= 2, "model.block_out_channels", self.block_out_channels, "2 or more widths")
+        _check(
+            len(self.attention) == n,
+            "model.attention",
+            self.attention,
+            f"one true/false per level ({n} levels)",
+        )
+        for c in self.block_out_channels:
+            _check(
+                c > 0 and c % self.norm_num_groups == 0,
+                "model.block_out_channels",
+                self.block_out_channels,
+                f"positive widths divisible by norm_num_groups = {self.norm_num_groups}",
+            )
+        _check(self.layers_per_block >= 1, "model.layers_per_block", self.layers_per_block, ">= 1")
+        _check(self.num_frequencies >= 1, "model.num_frequencies", self.num_frequencies, ">= 1")
+        _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "a number in [0, 1)")
+
+
+@dataclass
+class DiffusionConfig:
+    """Forward process and training objective (``factordiff.diffusion``)."""
+
+    num_train_timesteps: int = 1000  # T
+    beta_schedule: str = "linear"  # linear | scaled_linear | squaredcos_cap_v2
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    prediction_type: str = "epsilon"  # epsilon | v_prediction | sample
+    loss_weighting: str = "none"  # none | min_snr
+    min_snr_gamma: float = 5.0
+
+    def validate(self) -> None:
+        _check(self.num_train_timesteps >= 2, "diffusion.num_train_timesteps", self.num_train_timesteps, ">= 2")
+        allowed = ("linear", "scaled_linear", "squaredcos_cap_v2")
+        _check(self.beta_schedule in allowed, "diffusion.beta_schedule", self.beta_schedule, f"one of {list(allowed)}")
+        _check(0 < self.beta_start < self.beta_end < 1, "diffusion.beta_start", self.beta_start, "0 < beta_start < beta_end < 1")
+        allowed = ("epsilon", "v_prediction", "sample")
+        _check(self.prediction_type in allowed, "diffusion.prediction_type", self.prediction_type, f"one of {list(allowed)}")
+        allowed = ("none", "min_snr")
+        _check(self.loss_weighting in allowed, "diffusion.loss_weighting", self.loss_weighting, f"one of {list(allowed)}")
+        _check(self.min_snr_gamma > 0, "diffusion.min_snr_gamma", self.min_snr_gamma, "> 0")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, checkpoints and evaluation during training (``factordiff.training``)."""
+
+    epochs: int = 200
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    lr_schedule: str = "constant"  # constant | cosine (after warm-up)
+    grad_clip: float = 1.0  # 0 disables clipping
+    ema_decay: float = 0.999  # 0 disables EMA
+    ema_warmup: bool = True  # decay min(ema_decay, (1 + step) / (10 + step))
+    checkpoint_epochs: tuple[int, ...] = ()  # extra checkpoints (the last epoch is always kept)
+    eval_every_epochs: int = 25  # 0 disables accuracy during training
+    eval_num_conditions: int = 256  # fixed conditions scored during training
+    eval_sampler: str = "ddim"  # ddim | ddpm | dpm
+    eval_steps: int = 25  # sampler steps for evaluation during training
+    bf16: bool = False  # bf16 autocast on CPU (or GPU)
+    num_threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    log_every_steps: int = 20
+
+    def validate(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
+        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
+        _check(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
+        _check(self.lr_schedule in ("constant", "cosine"), "train.lr_schedule", self.lr_schedule, "constant | cosine")
+        _check(0 <= self.ema_decay < 1, "train.ema_decay", self.ema_decay, "a number in [0, 1)")
+        _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0")
+        for e in self.checkpoint_epochs:
+            _check(0 <= e <= self.epochs, "train.checkpoint_epochs", self.checkpoint_epochs, f"epochs in [0, {self.epochs}]")
+        _check(self.eval_every_epochs >= 0, "train.eval_every_epochs", self.eval_every_epochs, ">= 0")
+        _check(self.eval_num_conditions >= 1, "train.eval_num_conditions", self.eval_num_conditions, ">= 1")
+        _check(self.eval_sampler in ("ddim", "ddpm", "dpm"), "train.eval_sampler", self.eval_sampler, "ddim | ddpm | dpm")
+        _check(self.eval_steps >= 1, "train.eval_steps", self.eval_steps, ">= 1")
+        _check(self.num_threads >= 0, "train.num_threads", self.num_threads, ">= 0")
+        _check(self.log_every_steps >= 1, "train.log_every_steps", self.log_every_steps, ">= 1")
+
+
+@dataclass
+class EvalConfig:
+    """How generated images are judged (``factordiff.evaluation``)."""
+
+    tolerance_px: float = 1.0  # a centre within this distance of the label is correct
+    num_samples: int = 1024  # conditions drawn for `factordiff evaluate`
+    sampler: str = "ddim"
+    num_steps: int = 50
+
+    def validate(self) -> None:
+        _check(self.tolerance_px > 0, "eval.tolerance_px", self.tolerance_px, "> 0")
+        _check(self.num_samples >= 1, "eval.num_samples", self.num_samples, ">= 1")
+        _check(self.sampler in ("ddim", "ddpm", "dpm"), "eval.sampler", self.sampler, "ddim | ddpm | dpm")
+        _check(self.num_steps >= 1, "eval.num_steps", self.num_steps, ">= 1")
+
+
+@dataclass
+class RunConfig:
+    """Everything one training run needs. Saved as ``config.json`` and in each checkpoint."""
+
+    name: str = "small"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def validate(self) -> None:
+        _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return from_dict(cls, json.loads(text))
