@@ -159,9 +159,7 @@ def apply_overrides(cfg: T, overrides: list[str] | None) -> T:
             node = node[p]
         if parts[-1] not in node:
             sect = ".".join(parts[:-1]) or "top level"
-            raise ValueError(
-                f"unknown config key {key!r}; valid keys of {sect}: {sorted(node)}"
-            )
+            raise ValueError(f"unknown config key {key!r}; valid keys of {sect}: {sorted(node)}")
         node[parts[-1]] = parse_value(text)
     return from_dict(type(cfg), data)
 
@@ -173,7 +171,7 @@ def _check(cond: bool, field_name: str, value: Any, allowed: str) -> None:
 
 # ----------------------------------------------------------------------------- sections
 DATA_KINDS = ("bump", "sos", "stripes")
-HOLE_KINDS = ("none", "plus", "square_interior", "square_exterior", "lesion")
+HOLE_KINDS = ("none", "plus", "square_interior", "square_exterior", "lesion", "custom")
 
 
 @dataclass
@@ -181,7 +179,15 @@ class DataConfig:
     """What images a model is trained on (see ``factordiff.data``).
 
     Coordinates: pixel ``i`` covers ``[i, i+1)`` and has centre ``i + 0.5``; labels
-    ``(mu_x, mu_y)`` live in ``[-margin, N + margin]``. ``x`` is the column, ``y`` the row."""
+    ``(mu_x, mu_y)`` live in ``[-margin, N + margin]`` (``[0, N)`` when periodic). ``x`` is
+    the column, ``y`` the row. The frame is ``[0, N]``; a coordinate is visible when it lies
+    in the frame. Holes are stated in frame coordinates and must lie inside the frame.
+
+    Kinds: ``bump`` (2D Gaussian bumps; with ``margin > 0`` the whole extended lattice, blank
+    images included), ``sos`` (2D Gaussian sum of stripes, in-frame labels), ``stripes``
+    (1D stripes over the extended range plus SOS images along the rim of the frame).
+    ``mix_stripes`` adds a part of 1D stripes (labels with exactly one visible coordinate) to
+    a ``bump`` or ``sos`` dataset, whose own images are then the in-frame ones."""
 
     kind: str = "bump"  # bump | sos | stripes (1D stripes + SOS rim)
     image_size: int = 32  # N
@@ -191,22 +197,70 @@ class DataConfig:
     dy: float = 1.0  # lattice spacing of mu_y, px
     periodic: bool = False  # wrap distances around the frame (torus)
     margin: int = 0  # m: render on an (N+2m)^2 canvas, keep the centre N x N
-    hole: str = "none"  # none | plus | square_interior | square_exterior | lesion
+    hole: str = "none"  # none | plus | square_interior | square_exterior | lesion | custom
     hole_low: float = 13.0  # plus: held-out band is [hole_low, hole_high] in x or y
     hole_high: float = 19.0
     hole_width: float = 6.0  # W for the squares, w for the lesion (px)
+    hole_inclusive: bool = True  # hole bounds belong to the hole (closed) or not (open)
+    # custom: held-out rectangles (x_min, x_max, y_min, y_max) in frame px, unioned
+    hole_rects: tuple[tuple[float, float, float, float], ...] = ()
     rim_width: float = 2.0  # stripes: SOS images kept along the frame rim (0 = pure 1D)
     subsample: float = 1.0  # lambda: share of the lattice kept, in (0, 1]
     mix_stripes: bool = False  # add a 1D-stripes part (bumps + stripes mixtures)
     stripes_subsample: float = 1.0  # share of the stripes part kept, in (0, 1]
 
     def validate(self) -> None:
+        n = self.image_size
         _check(self.kind in DATA_KINDS, "data.kind", self.kind, f"one of {list(DATA_KINDS)}")
         _check(self.image_size >= 4, "data.image_size", self.image_size, "an integer >= 4")
-        for name in ("sigma_x", "sigma_y", "dx", "dy"):
+        for name in ("sigma_x", "sigma_y"):
             v = getattr(self, name)
             _check(v > 0, f"data.{name}", v, "a number > 0 (px)")
         _check(self.margin >= 0, "data.margin", self.margin, "an integer >= 0")
+        extent = n + 2 * self.margin
+        for name in ("dx", "dy"):
+            v = getattr(self, name)
+            _check(
+                0 < v <= extent,
+                f"data.{name}",
+                v,
+                f"a spacing in (0, {extent}] px (the label range is N + 2 * margin = {extent})",
+            )
+        _check(
+            not (self.periodic and self.margin > 0),
+            "data.margin",
+            self.margin,
+            "0 when data.periodic is true (a torus has no canvas outside the frame)",
+        )
+        if self.kind == "stripes":
+            _check(
+                self.margin >= 1,
+                "data.margin",
+                self.margin,
+                "an integer >= 1 for data.kind = 'stripes' (1D stripes need labels outside "
+                "the frame)",
+            )
+            _check(
+                not self.mix_stripes,
+                "data.mix_stripes",
+                self.mix_stripes,
+                "false when data.kind = 'stripes' (the dataset is stripes already)",
+            )
+        if self.mix_stripes:
+            _check(
+                self.margin >= 1,
+                "data.margin",
+                self.margin,
+                "an integer >= 1 when data.mix_stripes is true (1D stripes need labels "
+                "outside the frame)",
+            )
+        _check(
+            not (self.kind == "sos" and self.margin > 0 and not self.mix_stripes),
+            "data.margin",
+            self.margin,
+            "0 for data.kind = 'sos' unless data.mix_stripes is true (use kind 'stripes' "
+            "for 1D stripes with an SOS rim)",
+        )
         _check(self.hole in HOLE_KINDS, "data.hole", self.hole, f"one of {list(HOLE_KINDS)}")
         _check(0 < self.subsample <= 1, "data.subsample", self.subsample, "a share in (0, 1]")
         _check(
@@ -214,6 +268,12 @@ class DataConfig:
             "data.stripes_subsample",
             self.stripes_subsample,
             "a share in (0, 1]",
+        )
+        _check(
+            self.mix_stripes or self.stripes_subsample == 1.0,
+            "data.stripes_subsample",
+            self.stripes_subsample,
+            "1.0 unless data.mix_stripes is true (there is no stripes part to subsample)",
         )
         _check(self.rim_width >= 0, "data.rim_width", self.rim_width, "a number >= 0 (px)")
         _check(self.hole_width > 0, "data.hole_width", self.hole_width, "a number > 0 (px)")
@@ -223,6 +283,36 @@ class DataConfig:
             self.hole_low,
             f"a number below hole_high = {self.hole_high}",
         )
+        frame = f"inside the frame [0, {n}] (holes are stated in frame px)"
+        if self.hole == "plus":
+            _check(self.hole_low >= 0, "data.hole_low", self.hole_low, f"a bound {frame}")
+            _check(self.hole_high <= n, "data.hole_high", self.hole_high, f"a bound {frame}")
+        if self.hole in ("square_interior", "square_exterior", "lesion"):
+            _check(
+                self.hole_width <= n, "data.hole_width", self.hole_width, f"a width <= {n}, {frame}"
+            )
+        if self.hole == "custom":
+            _check(
+                len(self.hole_rects) > 0,
+                "data.hole_rects",
+                self.hole_rects,
+                "one or more rectangles (x_min, x_max, y_min, y_max) when data.hole = 'custom'",
+            )
+            for rect in self.hole_rects:
+                x0, x1, y0, y1 = rect
+                _check(
+                    0 <= x0 < x1 <= n and 0 <= y0 < y1 <= n,
+                    "data.hole_rects",
+                    rect,
+                    f"rectangles (x_min, x_max, y_min, y_max) with min < max, {frame}",
+                )
+        else:
+            _check(
+                len(self.hole_rects) == 0,
+                "data.hole_rects",
+                self.hole_rects,
+                "() unless data.hole = 'custom'",
+            )
 
 
 @dataclass
@@ -272,14 +362,39 @@ class DiffusionConfig:
     min_snr_gamma: float = 5.0
 
     def validate(self) -> None:
-        _check(self.num_train_timesteps >= 2, "diffusion.num_train_timesteps", self.num_train_timesteps, ">= 2")
+        _check(
+            self.num_train_timesteps >= 2,
+            "diffusion.num_train_timesteps",
+            self.num_train_timesteps,
+            ">= 2",
+        )
         allowed = ("linear", "scaled_linear", "squaredcos_cap_v2")
-        _check(self.beta_schedule in allowed, "diffusion.beta_schedule", self.beta_schedule, f"one of {list(allowed)}")
-        _check(0 < self.beta_start < self.beta_end < 1, "diffusion.beta_start", self.beta_start, "0 < beta_start < beta_end < 1")
+        _check(
+            self.beta_schedule in allowed,
+            "diffusion.beta_schedule",
+            self.beta_schedule,
+            f"one of {list(allowed)}",
+        )
+        _check(
+            0 < self.beta_start < self.beta_end < 1,
+            "diffusion.beta_start",
+            self.beta_start,
+            "0 < beta_start < beta_end < 1",
+        )
         allowed = ("epsilon", "v_prediction", "sample")
-        _check(self.prediction_type in allowed, "diffusion.prediction_type", self.prediction_type, f"one of {list(allowed)}")
+        _check(
+            self.prediction_type in allowed,
+            "diffusion.prediction_type",
+            self.prediction_type,
+            f"one of {list(allowed)}",
+        )
         allowed = ("none", "min_snr")
-        _check(self.loss_weighting in allowed, "diffusion.loss_weighting", self.loss_weighting, f"one of {list(allowed)}")
+        _check(
+            self.loss_weighting in allowed,
+            "diffusion.loss_weighting",
+            self.loss_weighting,
+            f"one of {list(allowed)}",
+        )
         _check(self.min_snr_gamma > 0, "diffusion.min_snr_gamma", self.min_snr_gamma, "> 0")
 
 
@@ -297,6 +412,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 disables EMA
     ema_warmup: bool = True  # decay min(ema_decay, (1 + step) / (10 + step))
     checkpoint_epochs: tuple[int, ...] = ()  # extra checkpoints (the last epoch is always kept)
+    save_every_epochs: int = 10  # refresh checkpoints/latest.pt (for resuming) this often
     eval_every_epochs: int = 25  # 0 disables accuracy during training
     eval_num_conditions: int = 256  # fixed conditions scored during training
     eval_sampler: str = "ddim"  # ddim | ddpm | dpm
@@ -310,14 +426,39 @@ class TrainConfig:
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
         _check(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
-        _check(self.lr_schedule in ("constant", "cosine"), "train.lr_schedule", self.lr_schedule, "constant | cosine")
+        _check(
+            self.lr_schedule in ("constant", "cosine"),
+            "train.lr_schedule",
+            self.lr_schedule,
+            "constant | cosine",
+        )
         _check(0 <= self.ema_decay < 1, "train.ema_decay", self.ema_decay, "a number in [0, 1)")
         _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0")
         for e in self.checkpoint_epochs:
-            _check(0 <= e <= self.epochs, "train.checkpoint_epochs", self.checkpoint_epochs, f"epochs in [0, {self.epochs}]")
-        _check(self.eval_every_epochs >= 0, "train.eval_every_epochs", self.eval_every_epochs, ">= 0")
-        _check(self.eval_num_conditions >= 1, "train.eval_num_conditions", self.eval_num_conditions, ">= 1")
-        _check(self.eval_sampler in ("ddim", "ddpm", "dpm"), "train.eval_sampler", self.eval_sampler, "ddim | ddpm | dpm")
+            _check(
+                0 <= e <= self.epochs,
+                "train.checkpoint_epochs",
+                self.checkpoint_epochs,
+                f"epochs in [0, {self.epochs}]",
+            )
+        _check(
+            self.save_every_epochs >= 1, "train.save_every_epochs", self.save_every_epochs, ">= 1"
+        )
+        _check(
+            self.eval_every_epochs >= 0, "train.eval_every_epochs", self.eval_every_epochs, ">= 0"
+        )
+        _check(
+            self.eval_num_conditions >= 1,
+            "train.eval_num_conditions",
+            self.eval_num_conditions,
+            ">= 1",
+        )
+        _check(
+            self.eval_sampler in ("ddim", "ddpm", "dpm"),
+            "train.eval_sampler",
+            self.eval_sampler,
+            "ddim | ddpm | dpm",
+        )
         _check(self.eval_steps >= 1, "train.eval_steps", self.eval_steps, ">= 1")
         _check(self.num_threads >= 0, "train.num_threads", self.num_threads, ">= 0")
         _check(self.log_every_steps >= 1, "train.log_every_steps", self.log_every_steps, ">= 1")
@@ -335,7 +476,12 @@ class EvalConfig:
     def validate(self) -> None:
         _check(self.tolerance_px > 0, "eval.tolerance_px", self.tolerance_px, "> 0")
         _check(self.num_samples >= 1, "eval.num_samples", self.num_samples, ">= 1")
-        _check(self.sampler in ("ddim", "ddpm", "dpm"), "eval.sampler", self.sampler, "ddim | ddpm | dpm")
+        _check(
+            self.sampler in ("ddim", "ddpm", "dpm"),
+            "eval.sampler",
+            self.sampler,
+            "ddim | ddpm | dpm",
+        )
         _check(self.num_steps >= 1, "eval.num_steps", self.num_steps, ">= 1")
 
 

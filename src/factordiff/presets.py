@@ -1,0 +1,180 @@
+"""Named run presets, each with a one-line description and the result we expect of it.
+
+A preset is a full :class:`RunConfig`; ``--set section.key=value`` changes single fields.
+The ``expected`` text says what a run of the preset should show, and how it was measured
+where it was; it is printed by ``factordiff list``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+from factordiff.config import (
+    DataConfig,
+    DiffusionConfig,
+    EvalConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    expected: str
+    config: RunConfig
+
+
+# The paper's UNet, as we read its Fig. 7 (see docs/model.md): widths 64-128-256-256, three
+# downsamplings, self-attention at every level, two residual blocks per level. Our choice.
+PAPER_MODEL = ModelConfig(
+    block_out_channels=(64, 128, 256, 256),
+    attention=(True, True, True, True),
+    layers_per_block=2,
+    norm_num_groups=32,
+    attention_head_dim=64,
+    num_frequencies=16,
+)
+
+# Sized for a 2-core CPU: narrow, one residual block per level, attention only at the 4 x 4
+# bottom (where it costs least), bf16 autocast. See docs/performance.md for the measurements.
+SMALL_MODEL = ModelConfig(
+    block_out_channels=(16, 32, 64, 64),
+    attention=(False, False, False, True),
+    layers_per_block=1,
+    norm_num_groups=8,
+    attention_head_dim=32,
+    num_frequencies=16,
+)
+
+TINY_MODEL = ModelConfig(
+    block_out_channels=(8, 16),
+    attention=(False, True),
+    layers_per_block=1,
+    norm_num_groups=4,
+    attention_head_dim=8,
+    num_frequencies=4,
+)
+
+
+def _small() -> RunConfig:
+    return RunConfig(
+        name="small",
+        data=DataConfig(kind="bump", image_size=32),
+        model=SMALL_MODEL,
+        diffusion=DiffusionConfig(),
+        train=TrainConfig(
+            epochs=200,
+            batch_size=64,
+            lr=2e-3,
+            warmup_steps=100,
+            ema_decay=0.995,
+            checkpoint_epochs=(0, 25, 50, 100, 150),
+            eval_every_epochs=25,
+            eval_num_conditions=256,
+            eval_sampler="ddim",
+            eval_steps=25,
+            bf16=True,
+        ),
+        eval=EvalConfig(num_samples=1024, sampler="ddim", num_steps=50),
+    )
+
+
+def _paper() -> RunConfig:
+    return RunConfig(
+        name="paper",
+        data=DataConfig(kind="bump", image_size=32),
+        model=PAPER_MODEL,
+        train=TrainConfig(
+            epochs=1000,
+            batch_size=128,
+            lr=2e-4,
+            warmup_steps=500,
+            ema_decay=0.999,
+            checkpoint_epochs=(0, 10, 20, 50, 100, 150, 200, 300, 500, 750),
+            eval_every_epochs=50,
+            eval_num_conditions=512,
+            bf16=False,
+        ),
+        eval=EvalConfig(num_samples=1024, sampler="ddpm", num_steps=1000),
+    )
+
+
+def _tiny() -> RunConfig:
+    return RunConfig(
+        name="tiny",
+        data=DataConfig(kind="bump", image_size=16, dx=2.0, dy=2.0),
+        model=TINY_MODEL,
+        diffusion=DiffusionConfig(num_train_timesteps=100),
+        train=TrainConfig(
+            epochs=4,
+            batch_size=16,
+            lr=1e-3,
+            warmup_steps=2,
+            ema_decay=0.9,
+            checkpoint_epochs=(0, 2),
+            save_every_epochs=1,
+            eval_every_epochs=2,
+            eval_num_conditions=16,
+            eval_steps=5,
+            log_every_steps=2,
+        ),
+        eval=EvalConfig(num_samples=16, sampler="ddim", num_steps=5),
+    )
+
+
+_PRESETS: dict[str, Preset] = {}
+
+
+def register(preset: Preset) -> None:
+    _PRESETS[preset.name] = preset
+
+
+register(
+    Preset(
+        "small",
+        "2D bumps, N=32, sigma=1, dx=dy=1 (1,024 images); a small UNet sized for a 2-core CPU",
+        "joint accuracy >= 90% on 256 fixed conditions; see docs/performance.md for the time",
+        _small(),
+    )
+)
+register(
+    Preset(
+        "paper",
+        "2D bumps, N=32 with our reading of the paper's UNet (64-128-256-256, attention "
+        "everywhere); meant for a GPU",
+        "high joint accuracy (the paper reports near-perfect in-distribution accuracy); "
+        "not measured by us on a GPU yet",
+        _paper(),
+    )
+)
+register(
+    Preset(
+        "tiny",
+        "16 x 16 bumps on a coarse lattice with a 2-level UNet: a seconds-long smoke run for tests",
+        "runs end to end in seconds; accuracy is not meaningful",
+        _tiny(),
+    )
+)
+
+
+def preset_names() -> list[str]:
+    return sorted(_PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+    if name not in _PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {preset_names()}")
+    return _PRESETS[name]
+
+
+def preset_config(name: str) -> RunConfig:
+    """A fresh copy of a preset's config (safe to modify)."""
+    return copy.deepcopy(get_preset(name).config)
+
+
+def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
+    return replace(cfg, seed=seed)

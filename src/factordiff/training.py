@@ -1,0 +1,526 @@
+"""The training loop: optimizer, EMA, checkpoints, evaluation during training, resume.
+
+A run lives in one folder::
+
+    RUN/config.json          the resolved RunConfig
+    RUN/metrics.jsonl        one JSON line per logging tick and per evaluation
+    RUN/train.log            the log
+    RUN/checkpoints/epoch-00010.pt   kept checkpoints (config.train.checkpoint_epochs + last)
+    RUN/checkpoints/latest.pt        the newest state, for resuming
+    RUN/state.json           {"finished": bool, "epoch": int, "step": int}
+
+Determinism: the data order of epoch ``e`` is a permutation drawn from a generator seeded
+with ``(seed, e)``, and the timesteps and noise of step ``s`` from one seeded with
+``(seed, s)``. Nothing depends on RNG state carried across steps, so a resumed run replays
+exactly the steps an uninterrupted one would have taken.
+
+Checkpoints are dicts of tensors and plain values written with ``torch.save`` to a temporary
+file and renamed into place (atomic on POSIX), and read with ``torch.load(weights_only=True)``
+so loading a checkpoint never runs code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from factordiff.config import RunConfig, from_dict, to_dict
+from factordiff.diffusion import GaussianDiffusion
+from factordiff.model.unet import ConditionalUNet, build_model
+
+log = logging.getLogger("factordiff.train")
+
+CHECKPOINT_FORMAT = "factordiff-checkpoint-v1"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class RunExistsError(RuntimeError):
+    """A finished run (or one with another config) is in the way."""
+
+
+# ----------------------------------------------------------------------------- utilities
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda if available, else mps, else cpu; anything else is checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(
+            f"device = {name!r} is invalid; allowed: auto, cpu, cuda, cuda:N, mps"
+        ) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device = {name!r} requested but CUDA is not available; use cpu or auto")
+    return dev
+
+
+def _seed_for(*parts: int) -> int:
+    """A 63-bit seed from integers (SplitMix64 mixing), for per-epoch / per-step generators."""
+    z = 0x9E3779B97F4A7C15
+    for p in parts:
+        z = (z ^ (int(p) + 0x9E3779B97F4A7C15 + (z << 6) + (z >> 2))) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        z ^= z >> 31
+    return z & 0x7FFFFFFFFFFFFFFF
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to ``path.tmp`` then rename, so ``path`` is never a truncated file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def lr_at(step: int, total_steps: int, cfg) -> float:
+    """Linear warm-up to ``cfg.lr`` over ``warmup_steps``, then constant or cosine to 0."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "cosine":
+        span = max(1, total_steps - cfg.warmup_steps)
+        frac = min(1.0, (step - cfg.warmup_steps) / span)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * frac))
+    return cfg.lr
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Kept checkpoints of a run (``epoch-*.pt``), sorted by epoch."""
+    d = checkpoint_dir(Path(run_dir))
+    if not d.is_dir():
+        raise FileNotFoundError(f"{run_dir} has no checkpoints/ folder: is it a factordiff run?")
+    return sorted(d.glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint dict safely (``weights_only=True``) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - report any unpickling failure the same way
+        raise ValueError(f"{path} is not a readable factordiff checkpoint: {e}") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a factordiff checkpoint (format {CHECKPOINT_FORMAT!r})")
+    return ckpt
+
+
+def load_model(
+    path: str | Path, ema: bool = True, map_location: str | torch.device = "cpu"
+) -> tuple[ConditionalUNet, RunConfig, dict]:
+    """Rebuild the model of a checkpoint. Returns ``(model, config, meta)``.
+
+    ``ema=True`` loads the EMA weights (what sampling and analysis use). ``meta`` holds
+    ``epoch``, ``step`` and ``accuracy`` (None if it was not measured at that epoch)."""
+    ckpt = load_checkpoint(path, map_location)
+    cfg = from_dict(RunConfig, ckpt["config"])
+    model = build_model(cfg.model, cfg.data)
+    state = ckpt["ema_model"] if ema and ckpt.get("ema_model") is not None else ckpt["model"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: weights do not fit the architecture in its config: {e}") from e
+    model.to(map_location).eval()
+    meta = {k: ckpt.get(k) for k in ("epoch", "step", "accuracy", "metrics")}
+    return model, cfg, meta
+
+
+# ----------------------------------------------------------------------------- trainer
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epoch: int
+    step: int
+    final_accuracy: float | None
+    train_seconds: float
+
+
+class Trainer:
+    """Owns one run: dataset, model, EMA, optimizer, checkpoints and logs.
+
+    ``Trainer(cfg, run_dir).train()`` starts or resumes. Use :func:`train` for the usual
+    call with the finished / config-mismatch checks."""
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, *, progress: bool = True) -> None:
+        from factordiff.data import build_dataset, eval_conditions
+
+        cfg.validate()
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = resolve_device(cfg.device)
+        if cfg.train.num_threads:
+            torch.set_num_threads(cfg.train.num_threads)
+        torch.manual_seed(cfg.seed)
+        self.dataset = build_dataset(cfg.data, seed=cfg.seed)
+        self.images = self.dataset.images.to(self.device)  # (M, 1, N, N)
+        self.labels = self.dataset.labels.to(self.device)  # (M, 2)
+        self.eval_labels = eval_conditions(cfg.data, cfg.train.eval_num_conditions, seed=cfg.seed)
+        self.model = build_model(cfg.model, cfg.data).to(self.device)
+        self.diffusion = GaussianDiffusion(cfg.diffusion)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+        )
+        self.ema = (
+            EMAModel(self.model.parameters(), decay=cfg.train.ema_decay, use_ema_warmup=False)
+            if cfg.train.ema_decay > 0
+            else None
+        )
+        m = len(self.images)
+        self.steps_per_epoch = max(1, m // cfg.train.batch_size) if m >= cfg.train.batch_size else 1
+        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+        self.epoch = 0
+        self.step = 0
+        self.train_seconds = 0.0  # wall time spent in training steps and evals (not I/O)
+        self.last_accuracy: dict | None = None
+
+    # -------------------------------------------------------------- state
+    def ema_model(self) -> ConditionalUNet:
+        """A copy of the model carrying the EMA weights (or the raw ones without EMA)."""
+        model = copy.deepcopy(self.model)
+        if self.ema is not None:
+            self.ema.copy_to(model.parameters())
+        return model.eval()
+
+    def state_dict(self) -> dict:
+        ema_model = self.ema_model().state_dict() if self.ema is not None else None
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": to_dict(self.cfg),
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_seconds": self.train_seconds,
+            "accuracy": None if self.last_accuracy is None else self.last_accuracy.get("accuracy"),
+            "metrics": self.last_accuracy,
+            "model": self.model.state_dict(),
+            "ema_model": ema_model,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "torch_version": str(torch.__version__),
+        }
+
+    def load_state_dict(self, ckpt: dict) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.ema is not None and ckpt.get("ema") is not None:
+            self.ema.load_state_dict(ckpt["ema"])
+        self.epoch = int(ckpt["epoch"])
+        self.step = int(ckpt["step"])
+        self.train_seconds = float(ckpt.get("train_seconds", 0.0))
+        self.last_accuracy = ckpt.get("metrics")
+
+    def save_checkpoint(self, keep: bool) -> None:
+        d = checkpoint_dir(self.run_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict()
+        atomic_save(state, d / "latest.pt")
+        if keep:
+            atomic_save(state, d / f"epoch-{self.epoch:05d}.pt")
+        self._write_state(finished=False)
+
+    def _write_state(self, finished: bool) -> None:
+        atomic_write_text(
+            self.run_dir / "state.json",
+            json.dumps({"finished": finished, "epoch": self.epoch, "step": self.step}),
+        )
+
+    def _log_metrics(self, record: dict) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # -------------------------------------------------------------- evaluation
+    def evaluate(self) -> dict:
+        """Sample the fixed evaluation conditions with the EMA weights and score them."""
+        from factordiff.evaluation import score
+
+        tc = self.cfg.train
+        model = self.ema_model()
+        with _autocast(self.device, tc.bf16):
+            images = self.diffusion.sample(
+                model,
+                self.eval_labels,
+                sampler=tc.eval_sampler,
+                num_steps=tc.eval_steps,
+                seed=_seed_for(self.cfg.seed, 7919) % (2**31),
+                device=self.device,
+            )
+        scores = score(
+            images, self.eval_labels, self.cfg.data, tolerance_px=self.cfg.eval.tolerance_px
+        )
+        return scores.summary()
+
+    def _should_eval(self, epoch: int) -> bool:
+        tc = self.cfg.train
+        if tc.eval_every_epochs == 0:
+            return False
+        return (
+            epoch % tc.eval_every_epochs == 0 or epoch in tc.checkpoint_epochs or epoch == tc.epochs
+        )
+
+    # -------------------------------------------------------------- loop
+    def resume_if_possible(self) -> bool:
+        latest = checkpoint_dir(self.run_dir) / "latest.pt"
+        if not latest.is_file():
+            return False
+        self.load_state_dict(load_checkpoint(latest, self.device))
+        log.info("resumed from %s at epoch %d, step %d", latest, self.epoch, self.step)
+        return True
+
+    def train_step(self, idx: torch.Tensor) -> float:
+        tc = self.cfg.train
+        lr = lr_at(self.step, self.total_steps, tc)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        gen = torch.Generator().manual_seed(_seed_for(self.cfg.seed, 1, self.step))
+        torch.manual_seed(_seed_for(self.cfg.seed, 2, self.step))  # dropout, if any
+        with _autocast(self.device, tc.bf16):
+            loss = self.diffusion.training_losses(
+                self.model, self.images[idx], self.labels[idx], gen
+            ).mean()
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss became {loss.item()} at step {self.step} (epoch {self.epoch}); "
+                f"the last good checkpoint is kept in {checkpoint_dir(self.run_dir)}"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.step(self.model.parameters())
+        self.step += 1
+        return loss.item()
+
+    def train(self, on_eval: Callable[[dict], None] | None = None) -> TrainResult:
+        tc = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        resumed = self.resume_if_possible()
+        if not resumed:
+            # Epoch 0: the untrained model, so analysis over training starts at the start.
+            if self._should_eval(0) and 0 in tc.checkpoint_epochs:
+                self._run_eval(on_eval)
+            self.save_checkpoint(keep=0 in tc.checkpoint_epochs)
+        m = len(self.images)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not self.progress,
+            desc=self.cfg.name,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        try:
+            tick_t, tick_images, losses = time.perf_counter(), 0, []
+            while self.epoch < tc.epochs:
+                t_epoch = time.perf_counter()
+                perm_gen = torch.Generator().manual_seed(_seed_for(self.cfg.seed, 0, self.epoch))
+                perm = torch.randperm(m, generator=perm_gen).to(self.device)
+                bs = min(tc.batch_size, m)
+                for i in range(self.steps_per_epoch):
+                    idx = perm[i * bs : (i + 1) * bs]
+                    losses.append(self.train_step(idx))
+                    tick_images += len(idx)
+                    bar.update(1)
+                    if self.step % tc.log_every_steps == 0:
+                        now = time.perf_counter()
+                        rec = {
+                            "step": self.step,
+                            "epoch": self.epoch + (i + 1) / self.steps_per_epoch,
+                            "loss": float(np.mean(losses)),
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "images_per_s": tick_images / max(now - tick_t, 1e-9),
+                            "train_seconds": self.train_seconds + (now - t_epoch),
+                        }
+                        self._log_metrics(rec)
+                        bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                        tick_t, tick_images, losses = now, 0, []
+                self.epoch += 1
+                self.train_seconds += time.perf_counter() - t_epoch
+                if self._should_eval(self.epoch):
+                    self._run_eval(on_eval)
+                keep = self.epoch in tc.checkpoint_epochs or self.epoch == tc.epochs
+                if keep or self.epoch % max(1, tc.save_every_epochs) == 0:
+                    self.save_checkpoint(keep=keep)
+        finally:
+            bar.close()
+        self._write_state(finished=True)
+        acc = None if self.last_accuracy is None else self.last_accuracy.get("accuracy")
+        return TrainResult(self.run_dir, self.epoch, self.step, acc, self.train_seconds)
+
+    def _run_eval(self, on_eval) -> None:
+        t0 = time.perf_counter()
+        summary = _plain(self.evaluate())
+        dt = time.perf_counter() - t0
+        self.train_seconds += dt
+        self.last_accuracy = summary
+        rec = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "eval_seconds": dt,
+            "train_seconds": self.train_seconds,
+        }
+        rec.update({f"eval/{k}": v for k, v in summary.items()})
+        self._log_metrics(rec)
+        log.info(
+            "epoch %d step %d: accuracy %.3f (x %.3f, y %.3f)",
+            self.epoch,
+            self.step,
+            summary.get("accuracy", float("nan")),
+            summary.get("x_accuracy", float("nan")),
+            summary.get("y_accuracy", float("nan")),
+        )
+        if on_eval is not None:
+            on_eval(rec)
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars -> Python numbers, recursively, so a checkpoint holds only plain types
+    (``torch.load(weights_only=True)`` refuses anything else)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+# ----------------------------------------------------------------------------- entry point
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no config.json: is it a factordiff run folder?")
+    return RunConfig.from_json(path.read_text())
+
+
+def run_state(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / "state.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _config_diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
+    return out
+
+
+def _setup_file_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("factordiff").addHandler(handler)
+    logging.getLogger("factordiff").setLevel(logging.INFO)
+    return handler
+
+
+def train(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    on_eval: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Start, resume or (with ``force``) restart the run in ``run_dir``.
+
+    - empty or new folder: start; ``config.json`` is written first.
+    - same config, not finished: resume from ``checkpoints/latest.pt``.
+    - finished, or a different config: ``RunExistsError`` unless ``force`` (which clears
+      the folder's run files and starts over)."""
+    run_dir = Path(run_dir)
+    cfg.validate()
+    cfg_path = run_dir / "config.json"
+    if cfg_path.is_file():
+        old = json.loads(cfg_path.read_text())
+        diff = _config_diff(old, to_dict(cfg))
+        state = run_state(run_dir) or {}
+        if force:
+            _clear_run(run_dir)
+        elif diff:
+            raise RunExistsError(
+                f"{run_dir} holds a run with another config ({'; '.join(diff[:8])}); "
+                "use --force to overwrite it or --out for a new folder"
+            )
+        elif state.get("finished"):
+            raise RunExistsError(
+                f"{run_dir} holds a finished run (epoch {state.get('epoch')}); "
+                "use --force to train it again or --out for a new folder"
+            )
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = None
+    try:
+        trainer = Trainer(cfg, run_dir, progress=progress)
+    except Exception:
+        if created:
+            _remove_tree(run_dir)
+        raise
+    if not cfg_path.is_file():
+        atomic_write_text(cfg_path, cfg.to_json() + "\n")
+    handler = _setup_file_log(run_dir)
+    try:
+        log.info("run %s in %s on %s", cfg.name, run_dir, trainer.device)
+        return trainer.train(on_eval=on_eval)
+    finally:
+        logging.getLogger("factordiff").removeHandler(handler)
+        handler.close()
+
+
+def _clear_run(run_dir: Path) -> None:
+    for name in ("config.json", "metrics.jsonl", "train.log", "state.json"):
+        (run_dir / name).unlink(missing_ok=True)
+    _remove_tree(checkpoint_dir(run_dir))
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
