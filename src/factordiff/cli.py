@@ -6,6 +6,10 @@ function, so new commands (train, sample, evaluate, analyze, experiment) plug in
 ``data``. A ``ValueError`` from any handler prints ``error: <message>`` to stderr and exits 2.
 
 Commands:
+    factordiff list
+    factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
+    factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
+    factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from factordiff.config import DataConfig, apply_overrides
 
@@ -83,6 +88,139 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_data_preview)
 
 
+# ----------------------------------------------------------------------------- runs
+def _resolve_run_config(args: argparse.Namespace):
+    """Preset -> --seed/--device -> --set overrides -> validated RunConfig."""
+    from factordiff.presets import preset_config
+
+    cfg = preset_config(args.preset)
+    extra = list(args.set)
+    if args.seed is not None:
+        extra.insert(0, f"seed={args.seed}")
+    if args.device is not None:
+        extra.insert(0, f"device={args.device}")
+    return apply_overrides(cfg, extra)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from factordiff.presets import get_preset, preset_names
+
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        p = get_preset(name)
+        print(f"{name:<{width}}  {p.description}")
+        print(f"{'':<{width}}  expected: {p.expected}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from factordiff.training import train
+
+    cfg = _resolve_run_config(args)  # before anything is written: bad input leaves no folder
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    if args.dry_run:
+        print(cfg.to_json())
+        print(f"(dry run: would train into {out.resolve()})")
+        return 0
+    print(f"training {cfg.name} into {out.resolve()}")
+    result = train(cfg, out, force=args.force, progress=not args.no_progress)
+    acc = "n/a" if result.final_accuracy is None else f"{result.final_accuracy:.3f}"
+    print(
+        f"done: epoch {result.epoch}, step {result.step}, accuracy {acc}, "
+        f"{result.train_seconds:.0f} s of training; run folder {out.resolve()}"
+    )
+    if args.evaluate:
+        return _evaluate(out, None, None, args.device or "auto")
+    return 0
+
+
+def _evaluate(run, dataset, num_samples, device) -> int:
+    from factordiff.runs import evaluate_run
+
+    summary = evaluate_run(run, dataset=dataset, num_samples=num_samples, device=device)
+    o = summary["overall"]
+    print(
+        f"accuracy {o['accuracy']:.3f} (x {o['x_accuracy']:.3f}, y {o['y_accuracy']:.3f}) "
+        f"on {summary['num_samples']} samples ({summary['sampler']}, {summary['num_steps']} steps)"
+    )
+    for name, r in summary["regions"].items():
+        if r.get("n", 0):
+            print(
+                f"  {name:<20} n={r['n']:<5} accuracy {r['accuracy']:.3f} "
+                f"(x {r['x_accuracy']:.3f}, y {r['y_accuracy']:.3f})"
+            )
+    print(f"wrote {Path(run).resolve() / 'eval'}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    return _evaluate(args.run, args.dataset, args.num_samples, args.device or "auto")
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from factordiff.runs import parse_labels, sample_run
+
+    labels = parse_labels(args.labels)
+    paths = sample_run(
+        args.run,
+        labels,
+        out=args.out,
+        sampler=args.sampler,
+        num_steps=args.steps,
+        seed=args.seed,
+        device=args.device or "auto",
+    )
+    print(
+        f"wrote {paths['npz']} and {paths['png']} ({len(labels)} images from {paths['checkpoint']})"
+    )
+    return 0
+
+
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list the run presets with their expected results")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("train", help="train a preset (rerun the same command to resume)")
+    p.add_argument("--preset", default="small", help="run preset (see `factordiff list`)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.lr=3e-4 (repeatable)",
+    )
+    p.add_argument("--out", help="run folder (default runs/PRESET)")
+    p.add_argument("--seed", type=int, help="the one seed of the run")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--force", action="store_true", help="overwrite a finished or different run")
+    p.add_argument("--evaluate", action="store_true", help="evaluate the final checkpoint after")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("sample", help="generate images for given labels from a run")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--labels", required=True, help='"mu_x,mu_y;mu_x,mu_y;..." in pixels')
+    p.add_argument("--out", help="output folder (default RUN/samples)")
+    p.add_argument(
+        "--sampler", choices=["ddpm", "ddim", "dpm"], help="default: the run's eval sampler"
+    )
+    p.add_argument("--steps", type=int, help="sampler steps (default: the run's eval steps)")
+    p.add_argument("--seed", type=int, default=0, help="sample k uses seed + k")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.set_defaults(handler=_cmd_sample)
+
+    p = sub.add_parser("evaluate", help="accuracy overall and per region, with a sample grid")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--dataset", help="dataset preset whose label space and regions to use")
+    p.add_argument(
+        "--num-samples", type=int, help="conditions to sample (default eval.num_samples)"
+    )
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
 # ----------------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command registered."""
@@ -91,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="How diffusion models learn to factorize and compose (Liang et al. 2024).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run_commands(sub)
     _add_data_commands(sub)
     return parser
 
@@ -102,11 +241,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help already
         return exc.code if isinstance(exc.code, int) else 2
+    from factordiff.training import RunExistsError, TrainingDiverged
+
     try:
         return args.handler(args)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError, RunExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

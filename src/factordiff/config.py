@@ -409,8 +409,7 @@ class TrainConfig:
     warmup_steps: int = 100
     lr_schedule: str = "constant"  # constant | cosine (after warm-up)
     grad_clip: float = 1.0  # 0 disables clipping
-    ema_decay: float = 0.999  # 0 disables EMA
-    ema_warmup: bool = True  # decay min(ema_decay, (1 + step) / (10 + step))
+    ema_decay: float = 0.999  # 0 disables EMA; early on diffusers uses min(decay, (1+s)/(10+s))
     checkpoint_epochs: tuple[int, ...] = ()  # extra checkpoints (the last epoch is always kept)
     save_every_epochs: int = 10  # refresh checkpoints/latest.pt (for resuming) this often
     eval_every_epochs: int = 25  # 0 disables accuracy during training
