@@ -326,6 +326,7 @@ class ModelConfig:
     attention_head_dim: int = 32
     num_frequencies: int = 16  # sinusoidal frequencies per label coordinate
     coord_channels: bool = False  # add fixed (x, y) coordinate maps as input channels
+    scale_shift: bool = False  # embedding scales and shifts normalised features (FiLM)
     dropout: float = 0.0
 
     def validate(self) -> None:

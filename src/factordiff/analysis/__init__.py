@@ -1,0 +1,57 @@
+"""Representation analysis: activations, PCA / effective dimension, UMAP, orthogonality and
+parallelism tests, persistent homology, and the ideal tori they are compared with.
+
+Works on factordiff runs (:func:`analyze_run`) and on any conditional PyTorch denoiser
+(:class:`ActivationExtractor` with ``forward_fn``). See ``docs/analysis.md``.
+"""
+
+from factordiff.analysis.activations import (
+    ActivationExtractor,
+    extract_representation,
+    layer_names,
+    resolve_layer,
+)
+from factordiff.analysis.factorization import FactorizationTest
+from factordiff.analysis.geometry import PCASpectrum, UMAPEmbedding, participation_ratio
+from factordiff.analysis.grid import MIN_GRID_SIDE, Representation, condition_grid
+from factordiff.analysis.pipeline import (
+    RepresentationAnalysis,
+    analyze_with_references,
+    summarize_representation,
+)
+from factordiff.analysis.references import (
+    circle,
+    clifford_torus,
+    random_feature_torus,
+    reference_representation,
+    reference_representations,
+    ring_torus,
+)
+from factordiff.analysis.run import analyze_run
+from factordiff.analysis.topology import PersistentHomology, betti_numbers
+
+__all__ = [
+    "MIN_GRID_SIDE",
+    "ActivationExtractor",
+    "FactorizationTest",
+    "PCASpectrum",
+    "PersistentHomology",
+    "Representation",
+    "RepresentationAnalysis",
+    "UMAPEmbedding",
+    "analyze_run",
+    "analyze_with_references",
+    "betti_numbers",
+    "circle",
+    "clifford_torus",
+    "condition_grid",
+    "extract_representation",
+    "layer_names",
+    "participation_ratio",
+    "random_feature_torus",
+    "reference_representation",
+    "reference_representations",
+    "resolve_layer",
+    "ring_torus",
+    "summarize_representation",
+]

@@ -115,6 +115,9 @@ class ConditionalUNet(nn.Module):
             class_embed_type="identity",
             dropout=model_cfg.dropout,
             time_embedding_type="positional",
+            # "scale_shift": h = norm(h) * (1 + scale(emb)) + shift(emb) (FiLM, as in
+            # improved-diffusion's use_scale_shift_norm); "default" adds emb as a bias.
+            resnet_time_scale_shift="scale_shift" if model_cfg.scale_shift else "default",
         )
 
     @property

@@ -1,0 +1,272 @@
+"""Capture a denoiser's internal representation for a grid of conditions.
+
+Works on any ``torch.nn.Module``. By default the model is called as ``model(x_t, t, labels)``
+with ``x_t`` (B, C, N, N) float, ``t`` (B,) long and ``labels`` (B, 2) float ``(mu_x, mu_y)``
+in pixels; pass ``forward_fn(model, x_t, t, labels)`` for any other signature (for example a
+diffusers ``UNet2DModel`` that takes ``class_labels=``; see ``docs/analysis.md``).
+
+The input ``x_t`` is pure Gaussian noise drawn once from ``seed`` and shared by every
+condition, so the representations differ only through the conditioning. That noise is what
+the model sees at the start of sampling (``t = T - 1``); at smaller ``t`` it is a fixed probe.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from factordiff.analysis.grid import Representation
+
+ForwardFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], Any]
+
+POOLINGS = ("flatten", "mean", "max")
+
+
+def default_forward(model: nn.Module, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor):
+    """The factordiff calling convention: ``model(x_t, t, labels)``."""
+    return model(x_t, t, labels)
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Names of every submodule of ``model`` (``model.named_modules()``, the root excluded)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def resolve_layer(model: nn.Module, layer: str | None) -> str:
+    """Check ``layer`` names a submodule of ``model`` and return it.
+
+    ``layer=None`` means the model's own default, ``getattr(model, "default_analysis_layer")``
+    (a string, or a callable returning one). Raises ``ValueError`` listing the available names
+    when the layer does not exist or no default is known."""
+    names = layer_names(model)
+    if layer is None:
+        default = getattr(model, "default_analysis_layer", None)
+        layer = default() if callable(default) else default
+        if layer is None:
+            raise ValueError(
+                f"{type(model).__name__} has no default_analysis_layer; pass layer=NAME, one "
+                f"of: {', '.join(names)}"
+            )
+    if layer not in names:
+        close = difflib.get_close_matches(str(layer), names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(
+            f"layer {layer!r} is not a submodule of {type(model).__name__}{hint}; available "
+            f"layers: {', '.join(names)}"
+        )
+    return layer
+
+
+def _first_tensor(output: Any, layer: str) -> torch.Tensor:
+    # Many blocks return tuples, e.g. a diffusers down block returns
+    # (hidden_states, skip_states); the representation is the first tensor.
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict):  # includes diffusers' BaseOutput
+        items = list(output.values())
+    elif isinstance(output, tuple | list):
+        items = list(output)
+    else:
+        items = []
+    for item in items:
+        if isinstance(item, torch.Tensor):
+            return item
+    raise TypeError(f"layer {layer!r} returned {type(output).__name__} with no tensor to capture")
+
+
+class _Captured(Exception):
+    """Raised by the hook to stop the forward pass once the layer's output is in hand."""
+
+
+def _pool(h: torch.Tensor, pooling: str) -> torch.Tensor:
+    """(B, C, *spatial) -> (B, d): all values, or the mean / max over the spatial dims."""
+    if pooling == "flatten" or h.ndim <= 2:
+        return h.flatten(1)
+    spatial = tuple(range(2, h.ndim))
+    if pooling == "mean":
+        return h.mean(dim=spatial)
+    return h.amax(dim=spatial)
+
+
+class ActivationExtractor:
+    """Representation matrix of one layer for a set of conditions.
+
+    Parameters
+    ----------
+    layer : name of any submodule (``model.named_modules()``); ``None`` uses the model's
+        ``default_analysis_layer`` (factordiff's UNet: the end of the encoder).
+    t : diffusion timestep fed with every condition (long). The default ``999`` is the last
+        step of a ``T = 1000`` schedule, where pure-noise input is in distribution.
+    pooling : ``"flatten"`` (all C * H * W values), ``"mean"`` or ``"max"`` over the spatial
+        dims (everything after dim 1), giving C values.
+    seed : seed of the noise input ``x_t`` (one draw of shape (C, N, N), shared by all
+        conditions; drawn on the CPU so the same seed gives the same noise on any device).
+    n_noise : number of noise draws; the representation is the mean over draws (each pooled
+        first).
+    batch_size : conditions per forward pass.
+    image_size : N; ``None`` reads ``model.image_size``.
+    in_channels : C of ``x_t``.
+    forward_fn : ``forward_fn(model, x_t, t, labels)`` runs the model; defaults to
+        ``model(x_t, t, labels)``.
+
+    The layer's output is captured with a forward hook; when it returns a tuple, list or dict
+    the first tensor in it is taken. If the layer runs several times in one forward pass, the
+    first call is captured. The forward pass stops right after the capture (what comes after
+    the layer is not needed). The model runs in ``eval`` mode without gradients, on the device
+    of its parameters, and is returned to its previous mode afterwards.
+
+    Attributes (after :meth:`extract`)
+    ----------
+    layer_ : the resolved layer name.
+    output_shape_ : per-condition shape of the captured tensor, before pooling.
+    representation_ : the last :class:`Representation` returned.
+    """
+
+    def __init__(
+        self,
+        layer: str | None = None,
+        t: int = 999,
+        pooling: str = "flatten",
+        seed: int = 0,
+        n_noise: int = 1,
+        batch_size: int = 256,
+        image_size: int | None = None,
+        in_channels: int = 1,
+        forward_fn: ForwardFn | None = None,
+    ) -> None:
+        self.layer = layer
+        self.t = t
+        self.pooling = pooling
+        self.seed = seed
+        self.n_noise = n_noise
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.in_channels = in_channels
+        self.forward_fn = forward_fn
+
+    def check_params(self, model: nn.Module) -> int:
+        """Validate the parameters for ``model``; return the image size N. Raises
+        ``ValueError`` naming the bad value and the allowed range."""
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling = {self.pooling!r} is invalid; allowed: {list(POOLINGS)}")
+        for name in ("n_noise", "batch_size", "in_channels"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} = {v!r} is invalid; allowed: an integer >= 1")
+        if not isinstance(self.t, int | np.integer) or self.t < 0:
+            raise ValueError(f"t = {self.t!r} is invalid; allowed: an integer timestep >= 0")
+        if not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise ValueError(f"seed = {self.seed!r} is invalid; allowed: an integer >= 0")
+        size = (
+            self.image_size if self.image_size is not None else getattr(model, "image_size", None)
+        )
+        if not isinstance(size, int) or size < 1:
+            raise ValueError(
+                f"image_size = {size!r}: pass image_size=N (an integer >= 1); "
+                f"{type(model).__name__} has no integer attribute image_size"
+            )
+        return size
+
+    def extract(
+        self,
+        model: nn.Module,
+        labels: np.ndarray | torch.Tensor,
+        grid_shape: tuple[int, int] | None = None,
+    ) -> Representation:
+        """Run the model on every condition and return its representation.
+
+        ``labels`` (n_conditions, 2) ``(mu_x, mu_y)`` in pixels; ``grid_shape`` ``(n_x, n_y)``
+        when they form an x-major grid (as from :func:`condition_grid`). Returns a
+        :class:`Representation` with ``X`` (n_conditions, d) float32 and metadata recording
+        layer, t, pooling, seed, n_noise, image_size and the captured output shape."""
+        image_size = self.check_params(model)
+        layer = resolve_layer(model, self.layer)
+        labels_np = np.asarray(labels, dtype=np.float32)
+        if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
+            raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+        forward = self.forward_fn or default_forward
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+
+        gen = torch.Generator().manual_seed(int(self.seed))
+        noise = torch.randn(
+            (self.n_noise, self.in_channels, image_size, image_size), generator=gen
+        )  # (n_noise, C, N, N)
+        module = dict(model.named_modules())[layer]
+        captured: list[torch.Tensor] = []
+
+        def hook(_module, _inputs, output):
+            captured.append(_first_tensor(output, layer))
+            raise _Captured
+
+        handle = module.register_forward_hook(hook)
+        was_training = model.training
+        model.eval()
+        total = None  # (n_conditions, d) float64 sum over noise draws
+        try:
+            with torch.no_grad():
+                for k in range(self.n_noise):
+                    chunks = []
+                    for start in range(0, len(labels_np), self.batch_size):
+                        lab = torch.from_numpy(labels_np[start : start + self.batch_size])
+                        b = lab.shape[0]
+                        x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
+                        t = torch.full((b,), int(self.t), dtype=torch.long, device=device)
+                        captured.clear()
+                        try:
+                            forward(model, x_t, t, lab.to(device))
+                        except _Captured:
+                            pass
+                        if not captured:
+                            raise RuntimeError(
+                                f"layer {layer!r} was not called during the forward pass; "
+                                "choose a layer the forward pass uses"
+                            )
+                        h = captured[0]
+                        if h.shape[0] != b:
+                            raise RuntimeError(
+                                f"layer {layer!r} output has batch size {h.shape[0]}, "
+                                f"expected {b}; choose a layer with a batch dimension first"
+                            )
+                        self.output_shape_ = tuple(h.shape[1:])
+                        chunks.append(_pool(h.float(), self.pooling).cpu().numpy())
+                    rep = np.concatenate(chunks).astype(np.float64)  # (n_conditions, d)
+                    total = rep if total is None else total + rep
+        finally:
+            handle.remove()
+            model.train(was_training)
+        X = (total / self.n_noise).astype(np.float32)
+        self.layer_ = layer
+        self.representation_ = Representation(
+            X=X,
+            labels=labels_np,
+            grid_shape=grid_shape,
+            metadata={
+                "source": "model",
+                "model": type(model).__name__,
+                "layer": layer,
+                "t": int(self.t),
+                "pooling": self.pooling,
+                "seed": int(self.seed),
+                "n_noise": self.n_noise,
+                "image_size": image_size,
+                "output_shape": list(self.output_shape_),
+            },
+        )
+        return self.representation_
+
+
+def extract_representation(
+    model: nn.Module,
+    labels: np.ndarray | torch.Tensor,
+    grid_shape: tuple[int, int] | None = None,
+    **params: Any,
+) -> Representation:
+    """Shorthand for ``ActivationExtractor(**params).extract(model, labels, grid_shape)``."""
+    return ActivationExtractor(**params).extract(model, labels, grid_shape)

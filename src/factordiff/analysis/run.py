@@ -1,0 +1,329 @@
+"""Analyse the checkpoints of a factordiff run folder (``factordiff analyze RUN``).
+
+Output layout (everything is written to a temporary sibling folder first and renamed into
+place at the end, so a failure leaves nothing half written)::
+
+    OUT/summary.json               settings, references, one entry per checkpoint
+    OUT/references.npz             arrays of the ideal ring and Clifford tori (``ring_torus/``...)
+    OUT/training_curve.png         accuracy and effective dimension vs epoch (>= 2 checkpoints)
+    OUT/epoch-00150/summary.json   numbers of the model and the references at that epoch
+    OUT/epoch-00150/arrays.npz     representation, spectra, diagrams, histograms, UMAP
+    OUT/epoch-00150/*.png          spectrum, factorization, persistence, umap_2d, umap_3d
+
+``OUT`` defaults to ``RUN/analysis/<layer>_t<t>_<pooling>``; rerunning the same analysis
+replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from factordiff.analysis.activations import ActivationExtractor, resolve_layer
+from factordiff.analysis.grid import (
+    MIN_GRID_SIDE,
+    Representation,
+    check_grid_shape,
+    condition_grid,
+)
+from factordiff.analysis.pipeline import RepresentationAnalysis, _json_ready
+from factordiff.analysis.references import reference_representations
+
+log = logging.getLogger(__name__)
+
+
+def _parse_checkpoints(checkpoints: str | Sequence[int]) -> str | list[int]:
+    """``"last"``, ``"all"``, ``"0,150,300"`` or a sequence of epochs -> "last"/"all"/list."""
+    if isinstance(checkpoints, str):
+        text = checkpoints.strip().lower()
+        if text in ("last", "all"):
+            return text
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            pass
+        raise ValueError(
+            f"checkpoints = {checkpoints!r} is invalid; allowed: 'last', 'all' or epochs "
+            "such as '0,150,300'"
+        )
+    epochs = list(checkpoints)
+    if not epochs or not all(isinstance(e, int | np.integer) for e in epochs):
+        raise ValueError(
+            f"checkpoints = {checkpoints!r} is invalid; allowed: 'last', 'all' or a non-empty "
+            "list of integer epochs"
+        )
+    return [int(e) for e in epochs]
+
+
+#: Default analysis grid: the paper's 32 x 32 conditions (its training lattice for N = 32),
+#: dense enough for persistent homology to resolve both tori (a 16 x 16 ring torus is not).
+DEFAULT_GRID = (32, 32)
+
+
+def _parse_grid(grid: int | Sequence[int] | None, min_side: int) -> tuple:
+    if grid is None:
+        shape = DEFAULT_GRID
+    elif isinstance(grid, int | np.integer):
+        shape = (int(grid), int(grid))
+    else:
+        shape = tuple(int(v) for v in grid)
+        if len(shape) != 2:
+            raise ValueError(f"grid = {grid!r} is invalid; allowed: n or (n_x, n_y)")
+    check_grid_shape(shape, min_side=min_side)
+    return shape
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _select(paths: list[Path], selection: str | list[int], load_model) -> list[Path]:
+    if selection == "last":
+        return paths[-1:]
+    if selection == "all":
+        return paths
+    # Epochs live in the checkpoints: read them before any analysis, so a missing epoch
+    # fails before anything is computed or written.
+    by_epoch = {}
+    for p in paths:
+        _, _, meta = load_model(p, ema=True, map_location="cpu")
+        by_epoch[int(meta["epoch"])] = p
+    missing = [e for e in selection if e not in by_epoch]
+    if missing:
+        raise ValueError(
+            f"no checkpoint for epoch(s) {missing}; available epochs: {sorted(by_epoch)}"
+        )
+    return [by_epoch[e] for e in sorted(set(selection))]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def _save_figures(figs: dict, folder: Path, fmt: str) -> list[str]:
+    names = []
+    for stem, fig in figs.items():
+        name = f"{stem}.{fmt}"
+        fig.savefig(folder / name, dpi=120)
+        names.append(name)
+    return names
+
+
+def analyze_run(
+    run_dir: str | Path,
+    checkpoints: str | Sequence[int] = "last",
+    layer: str | None = None,
+    t: int | None = None,
+    grid: int | Sequence[int] | None = None,
+    out: str | Path | None = None,
+    *,
+    pooling: str = "flatten",
+    seed: int = 0,
+    n_noise: int = 1,
+    batch_size: int = 256,
+    device: str = "auto",
+    ema: bool = True,
+    n_dims: int = 2,
+    topology: bool = True,
+    n_landmarks: int = 256,
+    umap_dims: tuple[int, ...] = (2, 3),
+    reference_noise_std: float = 0.0,
+    random_state: int = 0,
+    figures: bool = True,
+    figure_format: str = "png",
+) -> dict:
+    """Analyse checkpoints of a run: arrays, figures and JSON summaries per checkpoint.
+
+    Parameters
+    ----------
+    run_dir : a factordiff run folder (``config.json`` and ``checkpoints/``).
+    checkpoints : ``"last"``, ``"all"``, or epochs (a list, or a string ``"0,150,300"``).
+    layer : submodule name; ``None`` = the model's ``default_analysis_layer`` (end of encoder).
+    t : timestep; ``None`` = ``T - 1`` of the run (pure-noise input is then in distribution).
+    grid : ``n`` or ``(n_x, n_y)`` conditions over ``[0, N)`` (cell-centred, see
+        :func:`condition_grid`); ``None`` = 32 x 32, whatever N (labels are continuous).
+    out : output folder; ``None`` = ``run_dir/analysis/<layer>_t<t>_<pooling>``.
+    pooling, seed, n_noise, batch_size : see :class:`ActivationExtractor`.
+    device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+    ema : analyse the EMA weights (as sampling does).
+    n_dims, topology, n_landmarks, umap_dims, random_state : see
+        :class:`RepresentationAnalysis`.
+    reference_noise_std : noise added to the ideal tori (their radii are 1 and 2).
+    figures, figure_format : draw the figures (model beside the ideal tori), as png/pdf/svg.
+
+    Returns the top-level summary (also written to ``OUT/summary.json``) with ``"out"``, the
+    output folder. Raises ``ValueError`` (nothing written) on a bad selection, layer or grid.
+    """
+    from factordiff import training  # lazy: training imports the model stack
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no config.json: is it a factordiff run folder?")
+    cfg = json.loads(cfg_path.read_text())
+    image_size = int(cfg["data"]["image_size"])
+    periodic = bool(cfg["data"].get("periodic", False))
+    num_timesteps = int(cfg.get("diffusion", {}).get("num_train_timesteps", 1000))
+    if t is None:
+        t = num_timesteps - 1
+    if not isinstance(t, int | np.integer) or not 0 <= t < num_timesteps:
+        raise ValueError(f"t = {t!r} is invalid; allowed: an integer in [0, {num_timesteps - 1}]")
+    t = int(t)
+    shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
+    selection = _parse_checkpoints(checkpoints)
+    if figure_format not in ("png", "pdf", "svg"):
+        raise ValueError(f"figure_format = {figure_format!r}; allowed: png, pdf, svg")
+    device = _resolve_device(device)
+
+    paths = training.list_checkpoints(run_dir)
+    if not paths:
+        raise FileNotFoundError(f"{run_dir} has no checkpoints to analyse")
+    paths = _select(paths, selection, training.load_model)
+
+    # The first model resolves the default layer and the output folder, and checks the
+    # layer and the extraction settings, before anything is written.
+    model, _, _ = training.load_model(paths[0], ema=ema, map_location=device)
+    layer = resolve_layer(model, layer)
+    extractor = ActivationExtractor(
+        layer=layer,
+        t=t,
+        pooling=pooling,
+        seed=seed,
+        n_noise=n_noise,
+        batch_size=batch_size,
+        image_size=image_size,
+    )
+    extractor.check_params(model)
+    del model
+    out = Path(out) if out is not None else run_dir / "analysis" / _slug(f"{layer}_t{t}_{pooling}")
+    made_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+
+    labels, shape = condition_grid(image_size, *shape)
+    analysis_params = {
+        "n_dims": n_dims,
+        "topology": topology,
+        "n_landmarks": n_landmarks,
+        "umap_dims": tuple(umap_dims),
+        "random_state": random_state,
+    }
+    settings = {
+        "run_dir": str(run_dir),
+        "layer": layer,
+        "t": t,
+        "pooling": pooling,
+        "seed": seed,
+        "n_noise": n_noise,
+        "grid": list(shape),
+        "image_size": image_size,
+        "periodic": periodic,
+        "ema": ema,
+        "device": device,
+        "reference_noise_std": reference_noise_std,
+        "figures": figures,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in analysis_params.items()},
+    }
+    try:
+        from factordiff.plotting import analysis_figures, plot_training_curve
+
+        like = Representation(
+            X=np.zeros((len(labels), 1)),
+            labels=labels,
+            grid_shape=shape,
+            metadata={"image_size": image_size},
+        )
+        refs = {
+            name: RepresentationAnalysis(**analysis_params, periodic=True).fit(rep)
+            for name, rep in reference_representations(
+                like, noise_std=reference_noise_std, random_state=random_state
+            ).items()
+        }
+        np.savez_compressed(
+            tmp / "references.npz",
+            **{k: v for name, a in refs.items() for k, v in a.arrays(f"{name}/").items()},
+        )
+        entries = []
+        dim = None
+        for path in paths:
+            log.info("analysing %s (layer %s, t = %d)", path.name, layer, t)
+            model, _, meta = training.load_model(path, ema=ema, map_location=device)
+            # extract() checks the layer exists (another architecture: an error listing them)
+            rep = extractor.extract(model, labels, shape)
+            del model
+            rep.metadata.update(checkpoint=path.name, epoch=meta.get("epoch"))
+            if dim is not None and rep.dim != dim:
+                raise ValueError(
+                    f"{path.name}: layer {layer!r} gives {rep.dim} values per condition, the "
+                    f"earlier checkpoints {dim}; are they of the same architecture?"
+                )
+            dim = rep.dim
+            analysis = RepresentationAnalysis(**analysis_params, periodic=periodic).fit(rep)
+            epoch = int(meta["epoch"])
+            folder = tmp / f"epoch-{epoch:05d}"
+            folder.mkdir()
+            np.savez_compressed(folder / "arrays.npz", **analysis.arrays())
+            figure_names = []
+            if figures:
+                figure_names = _save_figures(
+                    analysis_figures({"model": analysis, **refs}, period=image_size),
+                    folder,
+                    figure_format,
+                )
+            entry = {
+                "checkpoint": path.name,
+                "epoch": epoch,
+                "step": meta.get("step"),
+                "accuracy": meta.get("accuracy"),
+                "folder": folder.name,
+                "figures": figure_names,
+                "model": analysis.summary_,
+                "references": {name: a.summary_ for name, a in refs.items()},
+            }
+            (folder / "summary.json").write_text(json.dumps(_json_ready(entry), indent=2))
+            entries.append(entry)
+        if figures and len(entries) > 1:
+            fig = plot_training_curve(
+                [e["epoch"] for e in entries],
+                [e["accuracy"] for e in entries],
+                [e["model"]["effective_dimension"] for e in entries],
+            )
+            fig.savefig(tmp / f"training_curve.{figure_format}", dpi=120)
+        summary = {
+            "settings": settings,
+            "references": {name: a.summary_ for name, a in refs.items()},
+            "checkpoints": [
+                {k: e[k] for k in ("checkpoint", "epoch", "step", "accuracy", "folder")}
+                | {"summary": e["model"]}
+                for e in entries
+            ],
+        }
+        (tmp / "summary.json").write_text(json.dumps(_json_ready(summary), indent=2))
+        # Swap in the finished folder; an older result of the same analysis is replaced.
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("analysis written to %s", out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made_parent and not any(out.parent.iterdir()):
+            out.parent.rmdir()  # the analysis/ folder this call created, now empty
+        raise
+    return _json_ready(summary | {"out": str(out)})

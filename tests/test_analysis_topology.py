@@ -1,0 +1,77 @@
+"""Persistent homology and the Betti rule on manifolds with known homology."""
+
+import numpy as np
+import pytest
+
+from factordiff.analysis import (
+    PersistentHomology,
+    betti_numbers,
+    circle,
+    clifford_torus,
+    condition_grid,
+    ring_torus,
+)
+
+
+def torus_labels(n=32):
+    return condition_grid(32, n, n)[0]
+
+
+def test_betti_rule_on_synthetic_diagrams():
+    inf = np.inf
+    h0 = np.array([[0, 0.3]] * 50 + [[0, inf]])  # evenly spread points: equal bars
+    h1 = np.array([[0.3, 3.3], [0.3, 1.5], [0.3, 0.6], [0.3, 0.55]])  # 3.0, 1.2, then noise
+    h2 = np.array([[0.8, 1.5], [1.5, 1.6]])
+    assert betti_numbers([h0, h1, h2]) == (1, 2, 1)
+    # a smooth decay into the noise (no 2x gap among the long bars): nothing stands out
+    decay = 3.0 * 0.7 ** np.arange(20)
+    assert betti_numbers([h0, np.stack([np.zeros(20), decay], axis=1)]) == (1, 0)
+    # a few bars and nothing shorter: all of them stand out (H2 of a clean torus)
+    assert betti_numbers([h0, h1, np.array([[0.5, 1.9]])]) == (1, 2, 1)
+    # a lone tiny bar is below min_relative_persistence of the longest bar
+    assert betti_numbers([h0, h1, np.array([[1.0, 1.05]])]) == (1, 2, 0)
+    # a second component far away
+    assert betti_numbers([np.array([[0, 0.3]] * 20 + [[0, 5.0], [0, inf]])]) == (2,)
+    with pytest.raises(ValueError, match="gap_ratio"):
+        betti_numbers([h0], gap_ratio=1.0)
+
+
+def test_circle_has_betti_1_1():
+    ph = PersistentHomology(maxdim=2, n_landmarks=100).fit(
+        circle(300, noise_std=0.02, random_state=0)
+    )
+    assert ph.betti_ == (1, 1, 0)
+    assert len(ph.landmarks_) == 100 and ph.r_cover_ > 0
+    ph1 = PersistentHomology(maxdim=1).fit(circle(100))
+    assert ph1.betti_ == (1, 1) and len(ph1.diagrams_) == 2 and ph1.r_cover_ == 0
+
+
+def test_clifford_torus_1024_points_has_torus_homology_quickly():
+    """The default landmark count on a 32 x 32 grid: (1, 2, 1) well under 2 minutes."""
+    X = clifford_torus(torus_labels(32), 32)
+    ph = PersistentHomology().fit(X)
+    assert ph.betti_ == (1, 2, 1)
+    assert len(ph.landmarks_) == 256
+    assert ph.fit_time_s_ < 60  # a few seconds on 2 CPU cores; the task's bound is 120 s
+    s = ph.summary()
+    assert s["betti"] == [1, 2, 1] and len(s["longest_bars"]) == 3
+
+
+@pytest.mark.parametrize("noise_std", [0.0, 0.05])
+def test_ring_torus_has_torus_homology(noise_std):
+    X = ring_torus(torus_labels(32), 32, noise_std=noise_std, random_state=0)
+    assert PersistentHomology().fit(X).betti_ == (1, 2, 1)
+
+
+def test_noise_and_a_sphere_are_not_tori():
+    rng = np.random.default_rng(0)
+    assert PersistentHomology(n_landmarks=150).fit(rng.normal(size=(400, 3))).betti_ == (1, 0, 0)
+    sphere = rng.normal(size=(400, 3))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    assert PersistentHomology(n_landmarks=150).fit(sphere).betti_ == (1, 0, 1)
+
+
+@pytest.mark.slow
+def test_noisy_clifford_torus_24_grid():
+    X = clifford_torus(torus_labels(24), 32, noise_std=0.1, random_state=0)
+    assert PersistentHomology().fit(X).betti_ == (1, 2, 1)
