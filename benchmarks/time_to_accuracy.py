@@ -44,9 +44,20 @@ from factordiff.training import Trainer
 
 
 def evaluate(model, diffusion, labels, data_cfg, steps, bf16):
-    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
+    ctx = (
+        torch.autocast("cpu", dtype=torch.bfloat16)
+        if bf16
+        else torch.autocast("cpu", enabled=False)
+    )
     with ctx:
-        images = diffusion.sample(model, labels, sampler="ddim", num_steps=steps, seed=1234, image_size=data_cfg.image_size)
+        images = diffusion.sample(
+            model,
+            labels,
+            sampler="ddim",
+            num_steps=steps,
+            seed=1234,
+            image_size=data_cfg.image_size,
+        )
     return score(images, labels, data_cfg).summary()
 
 
@@ -68,10 +79,23 @@ def run_factordiff(args, cfg, labels):
             step += 1
             if step % args.eval_every == 0:
                 t0 = time.perf_counter()
-                s = evaluate(trainer.ema_model(), trainer.diffusion, labels, cfg.data, args.eval_steps, cfg.train.bf16)
+                s = evaluate(
+                    trainer.ema_model(),
+                    trainer.diffusion,
+                    labels,
+                    cfg.data,
+                    args.eval_steps,
+                    cfg.train.bf16,
+                )
                 t_eval += time.perf_counter() - t0
-                rec = {"setup": "factordiff", "step": step, "train_s": round(t_train, 1), "accuracy": s["accuracy"],
-                       "x_accuracy": s["x_accuracy"], "y_accuracy": s["y_accuracy"]}
+                rec = {
+                    "setup": "factordiff",
+                    "step": step,
+                    "train_s": round(t_train, 1),
+                    "accuracy": s["accuracy"],
+                    "x_accuracy": s["x_accuracy"],
+                    "y_accuracy": s["y_accuracy"],
+                }
                 print(json.dumps(rec), flush=True)
                 history.append(rec)
                 if reached is None and s["accuracy"] >= args.target:
@@ -99,7 +123,9 @@ class BaselineDenoiser(nn.Module):
             norm_num_groups=8,
             class_embed_type="identity",
         )
-        self.label_encoder = LabelEncoder(period=2.0 * image_size, offset=0.0, num_frequencies=16, emb_dim=64)
+        self.label_encoder = LabelEncoder(
+            period=2.0 * image_size, offset=0.0, num_frequencies=16, emb_dim=64
+        )
 
     def forward(self, x_t, t, labels):
         return self.unet(x_t, t, class_labels=self.label_encoder(labels)).sample
@@ -141,8 +167,13 @@ def run_baseline(args, data_cfg, labels):
                 ema.copy_to(em.parameters())
                 s = evaluate(em.eval(), diffusion, labels, data_cfg, args.eval_steps, False)
                 t_eval += time.perf_counter() - t0
-                rec = {"setup": "diffusers-baseline", "step": step, "train_s": round(t_train, 1),
-                       "accuracy": s["accuracy"], "loss": loss.item()}
+                rec = {
+                    "setup": "diffusers-baseline",
+                    "step": step,
+                    "train_s": round(t_train, 1),
+                    "accuracy": s["accuracy"],
+                    "loss": loss.item(),
+                }
                 print(json.dumps(rec), flush=True)
                 history.append(rec)
                 if s["accuracy"] >= args.target:
@@ -154,7 +185,9 @@ def run_baseline(args, data_cfg, labels):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--preset", default="small")
     p.add_argument("--set", action="append", default=[], help="config override, e.g. train.lr=1e-3")
     p.add_argument("--image-size", type=int, default=None, help="N (default: the preset's)")
@@ -163,10 +196,14 @@ def main(argv=None) -> int:
     p.add_argument("--eval-every", type=int, default=100, help="steps between evaluations")
     p.add_argument("--eval-steps", type=int, default=25, help="DDIM steps when evaluating")
     p.add_argument("--max-steps", type=int, default=100_000)
-    p.add_argument("--max-minutes", type=float, default=20.0, help="cap on factordiff's training time")
+    p.add_argument(
+        "--max-minutes", type=float, default=20.0, help="cap on factordiff's training time"
+    )
     p.add_argument("--continue-after", action="store_true", help="keep training after the target")
     p.add_argument("--skip-baseline", action="store_true")
-    p.add_argument("--baseline-minutes", type=float, default=30.0, help="cap on the baseline's training time")
+    p.add_argument(
+        "--baseline-minutes", type=float, default=30.0, help="cap on the baseline's training time"
+    )
     p.add_argument("--baseline-eval-every", type=int, default=100)
     args = p.parse_args(argv)
 
@@ -175,7 +212,10 @@ def main(argv=None) -> int:
         overrides.append(f"data.image_size={args.image_size}")
     cfg = apply_overrides(preset_config(args.preset), overrides)
     labels = eval_conditions(cfg.data, args.num_conditions, seed=999)
-    print(f"threads {torch.get_num_threads()}, torch {torch.__version__}, N={cfg.data.image_size}", flush=True)
+    print(
+        f"threads {torch.get_num_threads()}, torch {torch.__version__}, N={cfg.data.image_size}",
+        flush=True,
+    )
 
     rows = []
     reached, steps, t_train, t_eval, bs, _ = run_factordiff(args, cfg, labels)
@@ -184,12 +224,16 @@ def main(argv=None) -> int:
         reached_b, steps_b, t_train_b, t_eval_b, bs_b, _ = run_baseline(args, cfg.data, labels)
         rows.append(("diffusers baseline", reached_b, steps_b, t_train_b, t_eval_b, bs_b))
 
-    print(f"\ntarget: joint accuracy >= {args.target:.0%} on {args.num_conditions} fixed conditions, N = {cfg.data.image_size}")
+    print(
+        f"\ntarget: joint accuracy >= {args.target:.0%} on {args.num_conditions} fixed conditions, N = {cfg.data.image_size}"
+    )
     print(f"{'setup':<24} {'time to target':>15} {'steps':>7} {'images/s':>9} {'eval time':>10}")
     for name, reached, steps, t_train, t_eval, bs in rows:
         ttt = f"{reached['train_s']:.0f} s" if reached else f"> {t_train:.0f} s"
         st = reached["step"] if reached else steps
-        print(f"{name:<24} {ttt:>15} {st:>7} {steps * bs / max(t_train, 1e-9):>9.0f} {t_eval:>8.0f} s")
+        print(
+            f"{name:<24} {ttt:>15} {st:>7} {steps * bs / max(t_train, 1e-9):>9.0f} {t_eval:>8.0f} s"
+        )
     if len(rows) == 2 and rows[0][1]:
         base = rows[1][1]["train_s"] if rows[1][1] else rows[1][3]
         sign = "" if rows[1][1] else ">= "

@@ -10,6 +10,7 @@ Commands:
     factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
+    factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
 """
@@ -177,6 +178,33 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from factordiff.analysis import analyze_run
+
+    result = analyze_run(
+        args.run,
+        checkpoints=args.checkpoints,
+        layer=args.layer,
+        t=args.t,
+        grid=args.grid,
+        pooling=args.pooling,
+        seed=args.seed,
+        device=args.device or "auto",
+        topology=not args.no_topology,
+        n_landmarks=args.landmarks,
+    )
+    for ck in result.get("checkpoints", []):
+        s = ck["summary"]
+        fac = s.get("factorization", {})
+        betti = s.get("topology", {}).get("betti", "n/a")
+        print(
+            f"epoch {ck['epoch']}: effective dimension {s['effective_dimension']:.2f}, "
+            f"Betti {betti}, x-on-y similarity {fac.get('orthogonality_xy', float('nan')):.3f}"
+        )
+    print(f"wrote {result.get('out')}")
+    return 0
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list the run presets with their expected results")
     p.set_defaults(handler=_cmd_list)
@@ -219,6 +247,19 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.set_defaults(handler=_cmd_evaluate)
+
+    p = sub.add_parser("analyze", help="representation analysis of a run's checkpoints")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--checkpoints", default="last", help="all | last | comma-separated epochs")
+    p.add_argument("--layer", help="module name (default: the model's end of encoder)")
+    p.add_argument("--t", type=int, help="diffusion timestep of the input (default T-1)")
+    p.add_argument("--grid", type=int, help="conditions per axis (default 32)")
+    p.add_argument("--pooling", default="flatten", choices=["flatten", "mean", "max"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise input")
+    p.add_argument("--landmarks", type=int, default=256, help="landmarks for persistent homology")
+    p.add_argument("--no-topology", action="store_true", help="skip persistent homology")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.set_defaults(handler=_cmd_analyze)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -77,7 +77,7 @@ def sample_run(
 
     Writes ``samples.npz`` (images (M, N, N) in [-1, 1], labels (M, 2), seeds) and
     ``samples.png`` into ``out`` (default ``RUN/samples``). Returns the paths."""
-    from factordiff.plotting_samples import sample_grid_figure
+    from factordiff.plotting import sample_grid_figure
 
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
     sampler = sampler or cfg.eval.sampler
@@ -125,7 +125,7 @@ def evaluate_run(
     ``out`` (default ``RUN/eval``). Returns the summary dict."""
     from factordiff.data import build_regions, eval_conditions, get_dataset_preset
     from factordiff.evaluation import per_region, score
-    from factordiff.plotting_samples import sample_grid_figure
+    from factordiff.plotting import sample_grid_figure
 
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
     data_cfg = cfg.data
