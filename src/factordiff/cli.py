@@ -11,6 +11,7 @@ Commands:
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
+    factordiff experiment exp1 [--quick] [--out DIR] [--seed S] [--set KEY=VALUE ...]
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
 """
@@ -18,6 +19,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -205,6 +207,42 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from factordiff.experiments.exp1 import EXPERIMENTS, exp1_config, run_exp1
+
+    name = args.name + ("-quick" if args.quick and not args.name.endswith("-quick") else "")
+    if name not in EXPERIMENTS:
+        raise ValueError(
+            f"unknown experiment {args.name!r}; valid experiments: {sorted(EXPERIMENTS)}"
+        )
+    cfg = exp1_config(quick=name.endswith("-quick"), seed=args.seed, overrides=args.set)
+    out = Path(args.out) if args.out else Path("runs") / name
+    if args.dry_run:
+        from factordiff.config import to_dict
+
+        print(json.dumps(to_dict(cfg), indent=2))
+        print(f"(dry run: would write {out.resolve()})")
+        return 0
+    command = (
+        "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
+    )
+    print(f"Experiment 1 ({name}) into {out.resolve()}")
+    summary = run_exp1(
+        cfg,
+        out,
+        force=args.force,
+        progress=not args.no_progress,
+        command=command,
+        device=args.device,
+    )
+    for v in summary["verdicts"]:
+        print(
+            f"  {'reproduced    ' if v['reproduced'] else 'NOT reproduced'}  {v['claim']}: {v['value']}"
+        )
+    print(f"wrote {out.resolve() / 'report.md'} and {out.resolve() / 'figures'}")
+    return 0
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list the run presets with their expected results")
     p.set_defaults(handler=_cmd_list)
@@ -260,6 +298,25 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-topology", action="store_true", help="skip persistent homology")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.set_defaults(handler=_cmd_analyze)
+
+    p = sub.add_parser("experiment", help="run one of the paper's experiments end to end")
+    p.add_argument("name", metavar="NAME", help="exp1 (or exp1-quick)")
+    p.add_argument("--quick", action="store_true", help="the reduced CPU scale")
+    p.add_argument("--out", help="output folder (default runs/NAME)")
+    p.add_argument("--seed", type=int, help="the one seed of the run")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. --set run.train.epochs=50 or --set grid=24",
+    )
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--force", action="store_true", help="start again over an existing result")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--command-line", help=argparse.SUPPRESS)
+    p.set_defaults(handler=_cmd_experiment)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -246,3 +246,50 @@ def sample_grid_figure(
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_spectra_over_training(spectra: Mapping[str, tuple], n_components: int = 15) -> Figure:
+    """PCA eigenspectra at several checkpoints (the paper's Fig. 2b).
+
+    ``spectra``: ``{panel title: (ratios (k,), accuracy or None, top-4 share)}``; each panel
+    shows the first ``n_components`` explained-variance ratios with its accuracy and the share
+    of variance in the top 4 PCs."""
+    k = len(spectra)
+    fig = Figure(figsize=(3.0 * k, 2.8))
+    axes = fig.subplots(1, k, squeeze=False)[0]
+    for ax, (title, (ratios, acc, top4)) in zip(axes, spectra.items()):
+        r = np.asarray(ratios)[:n_components]
+        ax.bar(np.arange(1, len(r) + 1), r, color="tab:blue")
+        ax.set_ylim(0, max(0.05, float(r.max()) * 1.15) if len(r) else 1)
+        acc_txt = "n/a" if acc is None else f"{acc:.2f}"
+        ax.set_title(f"{title}\naccuracy {acc_txt}, top-4 {top4:.2f}", fontsize=9)
+        ax.set_xlabel("PC")
+    axes[0].set_ylabel("explained variance ratio")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pca_views(views: Mapping[str, tuple], cyclic: bool = True) -> Figure:
+    """3D PCA views of the representation at several checkpoints, coloured by x (top row)
+    and by y (bottom row). ``views``: ``{title: (projection (n, 3), labels (n, 2))}``;
+    ``cyclic`` uses a cyclic colour map, right for periodic labels."""
+    k = len(views)
+    fig = Figure(figsize=(3.2 * k, 6.2))
+    for j, (title, (proj, labels)) in enumerate(views.items()):
+        for i, (axis, name) in enumerate(((0, "x"), (1, "y"))):
+            ax = fig.add_subplot(2, k, i * k + j + 1, projection="3d")
+            sc = ax.scatter(
+                proj[:, 0],
+                proj[:, 1],
+                proj[:, 2],
+                c=labels[:, axis],
+                cmap="twilight" if cyclic else "viridis",
+                s=4,
+            )
+            ax.set_title(f"{title}, coloured by {name}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_zticks([])
+            fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.02)
+    fig.tight_layout()
+    return fig

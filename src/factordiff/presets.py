@@ -103,6 +103,20 @@ def _paper() -> RunConfig:
     )
 
 
+def _exp1() -> RunConfig:
+    cfg = _paper()
+    cfg.name = "exp1"
+    cfg.data = DataConfig(kind="bump", image_size=32, periodic=True)
+    return cfg
+
+
+def _exp1_quick() -> RunConfig:
+    cfg = _small()
+    cfg.name = "exp1-quick"
+    cfg.data = DataConfig(kind="bump", image_size=32, periodic=True)
+    return cfg
+
+
 def _tiny() -> RunConfig:
     return RunConfig(
         name="tiny",
@@ -149,6 +163,23 @@ register(
         "high joint accuracy (the paper reports near-perfect in-distribution accuracy); "
         "not measured by us on a GPU yet",
         _paper(),
+    )
+)
+register(
+    Preset(
+        "exp1",
+        "Experiment 1 training: periodic 32 x 32 bumps (a torus) with the paper-like UNet; GPU",
+        "torus topology, orthogonal x and y, superfactored values, effective dimension ~7 "
+        "(the paper's claims; run `factordiff experiment exp1`)",
+        _exp1(),
+    )
+)
+register(
+    Preset(
+        "exp1-quick",
+        "Experiment 1 training reduced for a 2-core CPU: periodic 32 x 32 bumps, small UNet",
+        "see docs/results/exp1/report.md (run `factordiff experiment exp1 --quick`)",
+        _exp1_quick(),
     )
 )
 register(

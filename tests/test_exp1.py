@@ -1,0 +1,82 @@
+import json
+from dataclasses import replace
+
+from factordiff.config import apply_overrides
+from factordiff.experiments.exp1 import Exp1Config, run_exp1, verdicts
+from factordiff.presets import preset_config
+
+
+def smoke_config() -> Exp1Config:
+    run = apply_overrides(
+        preset_config("tiny"),
+        [
+            "data.periodic=true",
+            "train.epochs=3",
+            "train.checkpoint_epochs=[0,1,2]",
+            "train.eval_every_epochs=1",
+        ],
+    )
+    return Exp1Config(name="exp1-smoke", run=run, grid=10, n_landmarks=64)
+
+
+def test_exp1_smoke_writes_every_promised_file(tmp_path):
+    cfg = smoke_config()
+    out = tmp_path / "exp1"
+    summary = run_exp1(cfg, out, progress=False, command="pytest")
+    for name in ("experiment.json", "summary.json", "report.md"):
+        assert (out / name).is_file(), name
+    figs = {p.name for p in (out / "figures").iterdir()}
+    assert {
+        "persistence.png",
+        "factorization.png",
+        "umap_2d.png",
+        "accuracy_effdim.png",
+        "pca_spectra.png",
+        "pca_3d.png",
+    } <= figs
+    for f in figs:
+        assert (out / "figures" / f).stat().st_size > 2000, f
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert [c["epoch"] for c in on_disk["checkpoints"]] == [0, 1, 2, 3]
+    assert len(on_disk["verdicts"]) == 5
+    assert all(isinstance(v["reproduced"], bool) for v in on_disk["verdicts"])
+    assert set(on_disk["references"]) == {"ring_torus", "clifford_torus"}
+    report = (out / "report.md").read_text()
+    assert "## Verdicts" in report and "figures/pca_3d.png" in report
+    assert summary["final_accuracy"] is not None
+    # rerunning the same call resumes (nothing to train) and redoes the analysis
+    again = run_exp1(cfg, out, progress=False, command="pytest")
+    assert again["checkpoints"][-1]["epoch"] == 3
+
+
+def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
+    rule = {"orthogonal_below": 0.2, "superfactored_below": 0.2}
+    return {
+        "epoch": 0,
+        "accuracy": acc,
+        "summary": {
+            "effective_dimension": d,
+            "topology": {"betti": list(betti)},
+            "factorization": {
+                "orthogonality_xy": sim,
+                "orthogonal": orth,
+                "superfactored": superf,
+                "value_cosine_x": 0.1,
+                "value_cosine_y": 0.1,
+                "rule": rule,
+            },
+        },
+    }
+
+
+def test_verdict_rules_say_not_reproduced_plainly():
+    cfg = replace(smoke_config())
+    good = verdicts([_ck(0.6, 3.0), _ck(0.3, 5.0), _ck(0.05, 7.5, orth=True, superf=True)], cfg)
+    assert [v["reproduced"] for v in good] == [True, True, True, True, True]
+    bad = verdicts(
+        [_ck(0.1, 3.0, betti=(1, 1, 0)), _ck(0.1, 3.0), _ck(0.5, 15.0, betti=(1, 1, 0))], cfg
+    )
+    assert [v["reproduced"] for v in bad] == [False, False, False, False, False]
+    # a jump straight from start to end is not "gradual"
+    jump = verdicts([_ck(0.6, 3.0), _ck(0.6, 3.0), _ck(0.05, 7.0)], cfg)
+    assert jump[3]["reproduced"] is False
