@@ -8,8 +8,8 @@ from factordiff.model.unet import LabelEncoder, build_model
 from factordiff.presets import TINY_MODEL
 
 
-def tiny(periodic=False, coord=False, n=16):
-    cfg = ModelConfig(**{**TINY_MODEL.__dict__, "coord_channels": coord})
+def tiny(periodic=False, coord=0, n=16):
+    cfg = ModelConfig(**{**TINY_MODEL.__dict__, "coord_frequencies": coord})
     return build_model(cfg, DataConfig(image_size=n, periodic=periodic))
 
 
@@ -40,13 +40,25 @@ def test_nonperiodic_label_encoding_is_injective_on_the_range():
     assert enc.period == pytest.approx(32.0)
 
 
-def test_coord_channels_change_output_and_are_periodic():
-    model = tiny(periodic=True, coord=True)
-    c = model.coords  # (4, N, N)
-    assert c.shape == (4, 16, 16)
-    # sin/cos of the x centres with period N: column 0 and a virtual column N coincide
-    ang = 2 * math.pi * 0.5 / 16
-    assert c[0, 0, 0].item() == pytest.approx(math.sin(ang), abs=1e-6)
+def test_coord_features_are_fourier_features_of_pixel_centres():
+    model = tiny(periodic=True, coord=3)
+    c = model.coords  # (4K, N, N): sin x (K), cos x (K), sin y (K), cos y (K)
+    assert c.shape == (12, 16, 16)
+    # column 2 (centre 2.5), frequency k = 2, period N = 16
+    assert c[1, 5, 2].item() == pytest.approx(math.sin(2 * math.pi * 2 * 2.5 / 16), abs=1e-6)
+    # row 4 (centre 4.5), cos, k = 3
+    assert c[11, 4, 9].item() == pytest.approx(math.cos(2 * math.pi * 3 * 4.5 / 16), abs=1e-6)
+    # the summed cosines peak at the pixel of the label: a one-layer location read-out
+    mu = 6.5
+    score = sum(
+        c[3 + j] * math.cos(2 * math.pi * (j + 1) * mu / 16)
+        + c[j] * math.sin(2 * math.pi * (j + 1) * mu / 16)
+        for j in range(3)
+    )
+    assert int(score[0].argmax()) == 6
+    x = torch.randn(2, 1, 16, 16)
+    out = model(x, torch.tensor([5, 9]), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert out.shape == (2, 1, 16, 16)
 
 
 def test_invalid_model_config_names_field():

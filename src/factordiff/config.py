@@ -325,7 +325,7 @@ class ModelConfig:
     norm_num_groups: int = 8
     attention_head_dim: int = 32
     num_frequencies: int = 16  # sinusoidal frequencies per label coordinate
-    coord_channels: bool = False  # add fixed (x, y) coordinate maps as input channels
+    coord_frequencies: int = 0  # K > 0 adds sin/cos of 2 pi k x / P, k = 1..K (and of y) as inputs
     scale_shift: bool = False  # embedding scales and shifts normalised features (FiLM)
     dropout: float = 0.0
 
@@ -348,6 +348,9 @@ class ModelConfig:
         _check(self.layers_per_block >= 1, "model.layers_per_block", self.layers_per_block, ">= 1")
         _check(self.num_frequencies >= 1, "model.num_frequencies", self.num_frequencies, ">= 1")
         _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "a number in [0, 1)")
+        _check(
+            self.coord_frequencies >= 0, "model.coord_frequencies", self.coord_frequencies, ">= 0"
+        )
 
 
 @dataclass

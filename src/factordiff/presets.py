@@ -48,7 +48,11 @@ SMALL_MODEL = ModelConfig(
     norm_num_groups=8,
     attention_head_dim=32,
     num_frequencies=16,
+    scale_shift=True,
 )
+
+# Our fast CPU setting (docs/performance.md): v-prediction on the paper's linear schedule.
+FAST_DIFFUSION = DiffusionConfig(prediction_type="v_prediction")
 
 TINY_MODEL = ModelConfig(
     block_out_channels=(8, 16),
@@ -65,7 +69,7 @@ def _small() -> RunConfig:
         name="small",
         data=DataConfig(kind="bump", image_size=32),
         model=SMALL_MODEL,
-        diffusion=DiffusionConfig(),
+        diffusion=FAST_DIFFUSION,
         train=TrainConfig(
             epochs=200,
             batch_size=64,
@@ -114,6 +118,8 @@ def _exp1_quick() -> RunConfig:
     cfg = _small()
     cfg.name = "exp1-quick"
     cfg.data = DataConfig(kind="bump", image_size=32, periodic=True)
+    cfg.train.checkpoint_epochs = (0, 10, 25, 50, 75, 100, 150)
+    cfg.train.eval_every_epochs = 25
     return cfg
 
 

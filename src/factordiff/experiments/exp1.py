@@ -325,8 +325,8 @@ def run_exp1(
     setting = (
         f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
         f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
-        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate channels "
-        f"{'on' if run_cfg.model.coord_channels else 'off'}, scale-shift conditioning "
+        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate frequencies "
+        f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
         f"{'on' if run_cfg.model.scale_shift else 'off'}, {run_cfg.train.epochs} epochs of "
         f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
         f"dx = {run_cfg.data.dx:g}), bf16 {'on' if run_cfg.train.bf16 else 'off'}"

@@ -87,18 +87,21 @@ class ConditionalUNet(nn.Module):
             num_frequencies=model_cfg.num_frequencies,
             emb_dim=emb_dim,
         )
-        self.coord_channels = model_cfg.coord_channels
-        if self.coord_channels:
-            # Fixed sin/cos maps of the pixel centres, with the label encoder's period, so a
-            # translation-equivariant network can tell where it is without learning it from
-            # the zero padding. Off in the paper presets.
+        self.coord_frequencies = model_cfg.coord_frequencies
+        if self.coord_frequencies:
+            # Fixed Fourier features of the pixel centres with the label encoder's period and
+            # frequencies: sin/cos(2 pi k x / P) and sin/cos(2 pi k y / P), k = 1..K. With
+            # scale-shift conditioning, one layer can then form sum_k cos(2 pi k (x - mu_x) / P),
+            # a peak at x = mu_x, instead of learning absolute position from the zero padding.
+            # Off in the paper presets.
             centres = torch.arange(n, dtype=torch.float32) + 0.5 - offset
-            ang = 2 * math.pi * centres / period  # (N,)
-            gx = ang[None, :].expand(n, n)  # varies along columns (x)
-            gy = ang[:, None].expand(n, n)  # varies along rows (y)
-            coords = torch.stack([gx.sin(), gx.cos(), gy.sin(), gy.cos()])  # (4, N, N)
+            k = torch.arange(1, self.coord_frequencies + 1, dtype=torch.float32)
+            ang = 2 * math.pi * k[:, None] * centres[None, :] / period  # (K, N)
+            gx = ang[:, None, :].expand(-1, n, n)  # (K, N, N), varies along columns (x)
+            gy = ang[:, :, None].expand(-1, n, n)  # varies along rows (y)
+            coords = torch.cat([gx.sin(), gx.cos(), gy.sin(), gy.cos()])  # (4K, N, N)
             self.register_buffer("coords", coords, persistent=False)
-        in_channels = 1 + (4 if self.coord_channels else 0)
+        in_channels = 1 + 4 * self.coord_frequencies
         down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in model_cfg.attention)
         up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(model_cfg.attention))
         self.unet = UNet2DModel(
@@ -130,7 +133,7 @@ class ConditionalUNet(nn.Module):
             raise ValueError(f"x_t must have shape (B, 1, N, N), got {tuple(x_t.shape)}")
         cond = self.label_encoder(labels.to(x_t.device))  # (B, emb_dim)
         h = x_t
-        if self.coord_channels:
+        if self.coord_frequencies:
             h = torch.cat([h, self.coords.to(h.dtype).expand(h.shape[0], -1, -1, -1)], dim=1)
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
