@@ -8,7 +8,7 @@ where it was; it is printed by ``factordiff list``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from factordiff.config import (
     DataConfig,
@@ -211,7 +211,3 @@ def get_preset(name: str) -> Preset:
 def preset_config(name: str) -> RunConfig:
     """A fresh copy of a preset's config (safe to modify)."""
     return copy.deepcopy(get_preset(name).config)
-
-
-def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
-    return replace(cfg, seed=seed)

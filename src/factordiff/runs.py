@@ -18,7 +18,13 @@ import torch
 
 from factordiff.config import DataConfig
 from factordiff.diffusion import GaussianDiffusion
-from factordiff.training import atomic_write_text, list_checkpoints, load_model, resolve_device
+from factordiff.training import (
+    atomic_write_text,
+    autocast,
+    list_checkpoints,
+    load_model,
+    resolve_device,
+)
 
 
 def final_checkpoint(run_dir: str | Path) -> Path:
@@ -56,12 +62,6 @@ def _load(run_dir, checkpoint, device):
     return model, cfg, meta, path, dev
 
 
-def _autocast(dev: torch.device, bf16: bool):
-    import contextlib
-
-    return torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-
-
 def sample_run(
     run_dir: str | Path,
     labels: torch.Tensor,
@@ -84,7 +84,7 @@ def sample_run(
     num_steps = num_steps or cfg.eval.num_steps
     labels = torch.as_tensor(labels, dtype=torch.float32).reshape(-1, 2)
     diffusion = GaussianDiffusion(cfg.diffusion)
-    with _autocast(dev, cfg.train.bf16):
+    with autocast(dev, cfg.train.bf16):
         images = diffusion.sample(
             model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )
@@ -144,7 +144,7 @@ def evaluate_run(
     sampler = sampler or cfg.eval.sampler
     num_steps = num_steps or cfg.eval.num_steps
     t0 = time.perf_counter()
-    with _autocast(dev, cfg.train.bf16):
+    with autocast(dev, cfg.train.bf16):
         images = diffusion.sample(
             model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )

@@ -104,7 +104,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _autocast(device: torch.device, enabled: bool):
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on ``device`` when ``enabled`` (train.bf16), else a no-op context."""
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -210,7 +211,7 @@ class Trainer:
             else None
         )
         m = len(self.images)
-        self.steps_per_epoch = max(1, m // cfg.train.batch_size) if m >= cfg.train.batch_size else 1
+        self.steps_per_epoch = max(1, m // cfg.train.batch_size)  # drop the last partial batch
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
         self.epoch = 0
         self.step = 0
@@ -278,7 +279,7 @@ class Trainer:
 
         tc = self.cfg.train
         model = self.ema_model()
-        with _autocast(self.device, tc.bf16):
+        with autocast(self.device, tc.bf16):
             images = self.diffusion.sample(
                 model,
                 self.eval_labels,
@@ -316,7 +317,7 @@ class Trainer:
             group["lr"] = lr
         gen = torch.Generator().manual_seed(_seed_for(self.cfg.seed, 1, self.step))
         torch.manual_seed(_seed_for(self.cfg.seed, 2, self.step))  # dropout, if any
-        with _autocast(self.device, tc.bf16):
+        with autocast(self.device, tc.bf16):
             loss = self.diffusion.training_losses(
                 self.model, self.images[idx], self.labels[idx], gen
             ).mean()
