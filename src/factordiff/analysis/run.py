@@ -81,14 +81,6 @@ def _parse_grid(grid: int | Sequence[int] | None, min_side: int) -> tuple:
     return shape
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def _select(paths: list[Path], selection: str | list[int], load_model) -> list[Path]:
     if selection == "last":
         return paths[-1:]
@@ -185,7 +177,7 @@ def analyze_run(
     selection = _parse_checkpoints(checkpoints)
     if figure_format not in ("png", "pdf", "svg"):
         raise ValueError(f"figure_format = {figure_format!r}; allowed: png, pdf, svg")
-    device = _resolve_device(device)
+    device = str(training.resolve_device(device))  # the one device rule of factordiff
 
     paths = training.list_checkpoints(run_dir)
     if not paths:
