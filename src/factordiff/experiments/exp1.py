@@ -67,7 +67,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     ),
     "exp1-quick": (
         "Experiment 1 reduced for a 2-core CPU: the small UNet, fewer epochs (see docs/exp1.md)",
-        "see docs/results/exp1/report.md for what a run of this preset showed",
+        "100% joint accuracy by epoch 200; at this scale none of the five claims reproduced "
+        "(docs/results/exp1/report.md, docs/exp1.md)",
     ),
 }
 
