@@ -157,8 +157,8 @@ register(
     Preset(
         "small",
         "2D bumps, N=32, sigma=1, dx=dy=1 (1,024 images); a small UNet sized for a 2-core CPU",
-        "joint accuracy >= 90% on 256 fixed conditions after about 1,600 steps (100 epochs), "
-        "437 s of training on 2 CPU cores (benchmarks/time_to_accuracy.py, docs/performance.md)",
+        "joint accuracy >= 90% on 256 fixed conditions after 1,600-2,000 steps (100-125 "
+        "epochs), 7-9 min of training on 2 CPU cores (docs/performance.md)",
         _small(),
     )
 )
