@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from factordiff.config import DataConfig
+from factordiff.config import DataConfig, json_ready
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.training import (
     atomic_write_text,
@@ -178,18 +178,5 @@ def evaluate_run(
         title=f"{cfg.name} epoch {meta['epoch']}: accuracy {summary['overall'].get('accuracy', 0):.2f}",
     )
     fig.savefig(out / "samples.png", dpi=100)
-    atomic_write_text(out / "evaluation.json", json.dumps(_json_safe(summary), indent=2) + "\n")
+    atomic_write_text(out / "evaluation.json", json.dumps(json_ready(summary), indent=2) + "\n")
     return summary
-
-
-def _json_safe(obj):
-    """NaN / inf -> None, numpy scalars -> Python numbers, so the file is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

@@ -38,7 +38,7 @@ import torch
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
-from factordiff.config import RunConfig, from_dict, to_dict
+from factordiff.config import RunConfig, from_dict, json_ready, to_dict
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.model.unet import ConditionalUNet, build_model
 
@@ -394,7 +394,7 @@ class Trainer:
 
     def _run_eval(self, on_eval) -> None:
         t0 = time.perf_counter()
-        summary = _plain(self.evaluate())
+        summary = json_ready(self.evaluate())  # plain types: checkpoints load weights_only
         dt = time.perf_counter() - t0
         self.train_seconds += dt
         self.last_accuracy = summary
@@ -416,18 +416,6 @@ class Trainer:
         )
         if on_eval is not None:
             on_eval(rec)
-
-
-def _plain(obj: Any) -> Any:
-    """numpy scalars -> Python numbers, recursively, so a checkpoint holds only plain types
-    (``torch.load(weights_only=True)`` refuses anything else)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -12,19 +11,7 @@ from factordiff.analysis.geometry import PCASpectrum, UMAPEmbedding
 from factordiff.analysis.grid import Representation
 from factordiff.analysis.references import reference_representations
 from factordiff.analysis.topology import PersistentHomology
-
-
-def _json_ready(value: Any) -> Any:
-    """NaN/inf -> None and numpy scalars -> Python, recursively, for ``json.dump``."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from factordiff.config import json_ready
 
 
 class RepresentationAnalysis:
@@ -109,7 +96,7 @@ class RepresentationAnalysis:
         if self.topology_ is not None:
             out["topology"] = self.topology_.summary()
             out["betti"] = list(self.topology_.betti_)
-        return _json_ready(out)
+        return json_ready(out)
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Every result array, named for ``np.savez`` (keys start with ``prefix``)."""

@@ -34,8 +34,9 @@ from factordiff.analysis.grid import (
     check_grid_shape,
     condition_grid,
 )
-from factordiff.analysis.pipeline import RepresentationAnalysis, _json_ready
+from factordiff.analysis.pipeline import RepresentationAnalysis
 from factordiff.analysis.references import reference_representations
+from factordiff.config import json_ready
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ def analyze_run(
                 "model": analysis.summary_,
                 "references": {name: a.summary_ for name, a in refs.items()},
             }
-            (folder / "summary.json").write_text(json.dumps(_json_ready(entry), indent=2))
+            (folder / "summary.json").write_text(json.dumps(json_ready(entry), indent=2))
             entries.append(entry)
         if figures and len(entries) > 1:
             fig = plot_training_curve(
@@ -303,7 +304,7 @@ def analyze_run(
                 for e in entries
             ],
         }
-        (tmp / "summary.json").write_text(json.dumps(_json_ready(summary), indent=2))
+        (tmp / "summary.json").write_text(json.dumps(json_ready(summary), indent=2))
         # Swap in the finished folder; an older result of the same analysis is replaced.
         old = None
         if out.exists():
@@ -318,4 +319,4 @@ def analyze_run(
         if made_parent and not any(out.parent.iterdir()):
             out.parent.rmdir()  # the analysis/ folder this call created, now empty
         raise
-    return _json_ready(summary | {"out": str(out)})
+    return json_ready(summary | {"out": str(out)})
