@@ -1,8 +1,9 @@
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from factordiff.config import apply_overrides
-from factordiff.experiments.exp1 import Exp1Config, run_exp1, verdicts
+from factordiff.experiments.exp1 import Exp1Config, describe_setting, run_exp1, verdicts
 from factordiff.presets import preset_config
 
 
@@ -80,3 +81,18 @@ def test_verdict_rules_say_not_reproduced_plainly():
     # a jump straight from start to end is not "gradual"
     jump = verdicts([_ck(0.6, 3.0), _ck(0.6, 3.0), _ck(0.05, 7.0)], cfg)
     assert jump[3]["reproduced"] is False
+
+
+def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
+    # docs/results/exp1 was produced by `exp1-quick`; a change to the faster `small` preset
+    # must not silently change the setting that report claims.
+    root = Path(__file__).resolve().parents[1]
+    summary = json.loads((root / "docs/results/exp1/summary.json").read_text())
+    quick = preset_config("exp1-quick")
+    assert describe_setting(quick) == summary["setting"]
+    assert quick.model.attention == (False, False, False, True)
+    assert quick.train.ema_decay == 0.995
+    # ... while `small` is a different, faster setting (docs/performance.md)
+    small = preset_config("small")
+    assert small.model.coord_frequencies == 1 and not any(small.model.attention)
+    assert describe_setting(small) != summary["setting"]

@@ -274,6 +274,19 @@ def render_report(summary: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- entry point
+def describe_setting(run_cfg: RunConfig) -> str:
+    """One line naming the training setting that produced a report's verdicts."""
+    return (
+        f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
+        f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
+        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate frequencies "
+        f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
+        f"{'on' if run_cfg.model.scale_shift else 'off'}, {run_cfg.train.epochs} epochs of "
+        f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
+        f"dx = {run_cfg.data.dx:g}), bf16 {'on' if run_cfg.train.bf16 else 'off'}"
+    )
+
+
 def run_exp1(
     cfg: Exp1Config,
     out: str | Path,
@@ -323,15 +336,7 @@ def run_exp1(
     checkpoints = result["checkpoints"]
     figures = _figures(analysis_dir, checkpoints, out / "figures")
 
-    setting = (
-        f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
-        f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
-        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate frequencies "
-        f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
-        f"{'on' if run_cfg.model.scale_shift else 'off'}, {run_cfg.train.epochs} epochs of "
-        f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
-        f"dx = {run_cfg.data.dx:g}), bf16 {'on' if run_cfg.train.bf16 else 'off'}"
-    )
+    setting = describe_setting(run_cfg)
     summary = {
         "experiment": cfg.name,
         "command": command,
