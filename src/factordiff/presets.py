@@ -170,8 +170,8 @@ register(
     Preset(
         "small",
         "2D bumps, N=32, sigma=1, dx=dy=1 (1,024 images); a small UNet sized for a 2-core CPU",
-        "joint accuracy >= 90% on 256 fixed conditions after 900-1,100 steps (55-70 epochs), "
-        "4-5 min of training on 2 CPU cores (docs/performance.md)",
+        "joint accuracy >= 90% on 256 fixed conditions after 900-1,600 steps (55-100 epochs), "
+        "4-7 min of training on 2 CPU cores, depending on the seed (docs/performance.md)",
         _small(),
     )
 )
