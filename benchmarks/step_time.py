@@ -58,9 +58,15 @@ def build(preset: str, spec: str) -> tuple[str, Trainer]:
             raise ValueError(f"optimizer:{optimizer} is invalid; allowed: foreach, fused")
         params = trainer.model.parameters()
         kw = {"foreach": True} if optimizer == "foreach" else {"fused": True}
-        trainer.optimizer = torch.optim.AdamW(params, lr=cfg.train.lr, **kw)
+        trainer.optimizer = torch.optim.AdamW(
+            params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, **kw
+        )
         trainer.ema = EMAModel(trainer.model.parameters(), decay=cfg.train.ema_decay, foreach=True)
     return name, trainer
+
+
+def _batch(trainer: Trainer, gen: torch.Generator) -> torch.Tensor:
+    return torch.randperm(len(trainer.images), generator=gen)[: trainer.cfg.train.batch_size]
 
 
 def main(argv=None) -> int:
@@ -91,17 +97,15 @@ def main(argv=None) -> int:
     first: dict[str, float] = {}
     for name, trainer in trainers:
         gen = torch.Generator().manual_seed(0)
-        m, bs = len(trainer.images), trainer.cfg.train.batch_size
         t0 = time.perf_counter()
-        trainer.train_step(torch.randperm(m, generator=gen)[:bs])
+        trainer.train_step(_batch(trainer, gen))
         first[name] = time.perf_counter() - t0
-        trainer.train_step(torch.randperm(m, generator=gen)[:bs])
+        trainer.train_step(_batch(trainer, gen))
     for _ in range(args.rounds):
         for name, trainer in trainers:
             gen = torch.Generator().manual_seed(1)
-            m, bs = len(trainer.images), trainer.cfg.train.batch_size
             for _ in range(args.steps):
-                idx = torch.randperm(m, generator=gen)[:bs]
+                idx = _batch(trainer, gen)
                 t0 = time.perf_counter()
                 trainer.train_step(idx)
                 times[name].append(time.perf_counter() - t0)
