@@ -11,7 +11,6 @@ Every variant samples the same fixed conditions (drawn from the run's label spac
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 
@@ -20,6 +19,7 @@ import torch
 from factordiff.data import eval_conditions
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.evaluation import score
+from factordiff.hardware import autocast, cpu_description, resolve_precision
 from factordiff.runs import final_checkpoint
 from factordiff.training import load_model
 
@@ -37,11 +37,11 @@ def main(argv=None) -> int:
     model, cfg, meta = load_model(final_checkpoint(args.run))
     diffusion = GaussianDiffusion(cfg.diffusion)
     labels = eval_conditions(cfg.data, args.num_conditions, seed=args.seed)
-    ctx = (
-        torch.autocast("cpu", dtype=torch.bfloat16) if cfg.train.bf16 else contextlib.nullcontext()
-    )
+    precision = resolve_precision(cfg.train.precision, torch.device("cpu"))
+    ctx = autocast(torch.device("cpu"), precision)
     print(
-        f"run {args.run} (epoch {meta['epoch']}), {args.num_conditions} conditions, threads {torch.get_num_threads()}"
+        f"run {args.run} (epoch {meta['epoch']}), {args.num_conditions} conditions, threads {torch.get_num_threads()}, "
+        f"{precision.used}; CPU {cpu_description()}"
     )
     print(
         f"{'sampler':<12} {'network evals':>13} {'accuracy':>9} {'x acc':>6} {'y acc':>6} {'seconds':>8}"

@@ -25,6 +25,7 @@ import torch
 from diffusers.training_utils import EMAModel
 
 from factordiff.config import apply_overrides
+from factordiff.hardware import cpu_description
 from factordiff.presets import preset_config
 from factordiff.training import Trainer
 
@@ -35,7 +36,8 @@ DEFAULT_VARIANTS = [
     "coordinates K = 4|model.coord_frequencies=4",
     "3 levels (16-32-64)|model.block_out_channels=[16,32,64];model.attention=[false,false,false]",
     "widths 16-32-32-32|model.block_out_channels=[16,32,32,32]",
-    "fp32|train.bf16=false",
+    "fp32|train.precision=fp32",
+    "bf16|train.precision=bf16",
     "foreach AdamW + foreach EMA|optimizer:foreach",
     "fused AdamW + foreach EMA|optimizer:fused",
 ]
@@ -91,7 +93,10 @@ def main(argv=None) -> int:
         name, trainer = build(args.preset, specs[0])
         trainer.model.unet = torch.compile(trainer.model.unet)
         trainers.append((f"{name} + torch.compile", trainer))
-    print(f"preset {args.preset}, threads {torch.get_num_threads()}, torch {torch.__version__}")
+    print(
+        f"preset {args.preset}, threads {torch.get_num_threads()}, torch {torch.__version__}, "
+        f"CPU {cpu_description()}"
+    )
 
     times: dict[str, list[float]] = {name: [] for name, _ in trainers}
     first: dict[str, float] = {}

@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from factordiff.config import apply_overrides
 from factordiff.data import build_dataset
 from factordiff.diffusion import GaussianDiffusion
+from factordiff.hardware import cpu_description
 from factordiff.model.unet import build_model, count_parameters
 from factordiff.presets import preset_config
 
@@ -103,7 +104,8 @@ def main(argv=None) -> int:
     peak32 = matmul_peak_gflops(torch.float32)
     peak16 = matmul_peak_gflops(torch.bfloat16)
     print(
-        f"preset {args.preset}, N = {cfg.data.image_size}, threads {torch.get_num_threads()}, torch {torch.__version__}"
+        f"preset {args.preset}, N = {cfg.data.image_size}, threads {torch.get_num_threads()}, torch {torch.__version__}, "
+        f"CPU {cpu_description()}"
     )
     print(f"peak (2048^2 matmul): fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
     print(

@@ -2,7 +2,7 @@
 a plain diffusers loop, side by side in one process on the same machine.
 
     python benchmarks/time_to_accuracy.py                        # small preset vs the baseline
-    python benchmarks/time_to_accuracy.py --skip-baseline --set train.bf16=false
+    python benchmarks/time_to_accuracy.py --skip-baseline --set train.precision=fp32
     python benchmarks/time_to_accuracy.py --image-size 16 --skip-baseline
     python benchmarks/time_to_accuracy.py --skip-baseline --set model.coord_frequencies=0 --eval-raw
 
@@ -39,6 +39,7 @@ from factordiff.config import apply_overrides
 from factordiff.data import build_dataset, eval_conditions
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.evaluation import score
+from factordiff.hardware import cpu_description
 from factordiff.model.unet import LabelEncoder
 from factordiff.presets import preset_config
 from factordiff.training import Trainer
@@ -73,7 +74,9 @@ def run_factordiff(args, cfg, labels):
     history = []
 
     def score_now(model):
-        return evaluate(model, trainer.diffusion, labels, cfg.data, args.eval_steps, cfg.train.bf16)
+        return evaluate(
+            model, trainer.diffusion, labels, cfg.data, args.eval_steps, trainer.precision.bf16
+        )
 
     while step < args.max_steps and t_train < args.max_minutes * 60:
         perm = torch.randperm(m, generator=gen)
@@ -219,7 +222,8 @@ def main(argv=None) -> int:
     cfg = apply_overrides(preset_config(args.preset), overrides)
     labels = eval_conditions(cfg.data, args.num_conditions, seed=999)
     print(
-        f"threads {torch.get_num_threads()}, torch {torch.__version__}, N={cfg.data.image_size}",
+        f"threads {torch.get_num_threads()}, torch {torch.__version__}, N={cfg.data.image_size}, "
+        f"CPU {cpu_description()}",
         flush=True,
     )
 

@@ -97,6 +97,9 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
     Unknown keys and wrongly typed values raise ``ValueError`` listing the valid keys."""
     if not isinstance(data, dict):
         raise ValueError(f"{path or cls.__name__}: expected a mapping, got {data!r}")
+    migrate = getattr(cls, "migrate_dict", None)
+    if callable(migrate):
+        data = migrate(dict(data))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -435,11 +438,30 @@ class TrainConfig:
     eval_num_conditions: int = 256  # fixed conditions scored during training
     eval_sampler: str = "ddim"  # ddim | ddpm | dpm
     eval_steps: int = 25  # sampler steps for evaluation during training
-    bf16: bool = False  # bf16 autocast on CPU (or GPU)
-    num_threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    # auto: bf16 autocast only where the device computes bf16 natively, else fp32
+    # (factordiff.hardware); bf16 | fp32: as asked (bf16 warns where it is emulated)
+    precision: str = "auto"
+    num_threads: int = 0  # torch intra-op threads; 0 = factordiff.hardware.default_num_threads()
     log_every_steps: int = 20
 
+    @staticmethod
+    def migrate_dict(data: dict) -> dict:
+        """Configs written before ``precision`` existed carry ``bf16: true/false``."""
+        if "bf16" in data and "precision" not in data:
+            old = data.pop("bf16")
+            if isinstance(old, bool):
+                data["precision"] = "bf16" if old else "fp32"
+            else:
+                data["bf16"] = old  # let the strict loader name the bad key
+        return data
+
     def validate(self) -> None:
+        _check(
+            self.precision in ("auto", "bf16", "fp32"),
+            "train.precision",
+            self.precision,
+            "auto | bf16 | fp32",
+        )
         _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         _check(self.lr > 0, "train.lr", self.lr, "a number > 0")

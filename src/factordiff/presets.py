@@ -39,8 +39,7 @@ PAPER_MODEL = ModelConfig(
     num_frequencies=16,
 )
 
-# Sized for a 2-core CPU: narrow, one residual block per level, no self-attention, bf16
-# autocast, and one pair of Fourier coordinate channels per axis (sin/cos of 2 pi x / P) fed in
+# Sized for a 2-core CPU: narrow, one residual block per level, no self-attention, and one pair of Fourier coordinate channels per axis (sin/cos of 2 pi x / P) fed in
 # beside the image. Our choices, measured in docs/performance.md: the coordinate channels bring
 # the accuracy transition from ~1,600 to ~1,100 steps and dropping attention makes a step ~15%
 # cheaper.
@@ -90,7 +89,7 @@ def _small() -> RunConfig:
             eval_num_conditions=256,
             eval_sampler="ddim",
             eval_steps=25,
-            bf16=True,
+            precision="auto",
         ),
         eval=EvalConfig(num_samples=1024, sampler="ddim", num_steps=50),
     )
@@ -110,7 +109,7 @@ def _paper() -> RunConfig:
             checkpoint_epochs=(0, 10, 20, 50, 100, 150, 200, 300, 500, 750),
             eval_every_epochs=50,
             eval_num_conditions=512,
-            bf16=False,
+            precision="auto",
         ),
         eval=EvalConfig(num_samples=1024, sampler="ddpm", num_steps=1000),
     )

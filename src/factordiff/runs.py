@@ -18,9 +18,9 @@ import torch
 
 from factordiff.config import DataConfig, json_ready
 from factordiff.diffusion import GaussianDiffusion
+from factordiff.hardware import autocast, resolve_precision
 from factordiff.training import (
     atomic_write_text,
-    autocast,
     list_checkpoints,
     load_model,
     resolve_device,
@@ -84,7 +84,7 @@ def sample_run(
     num_steps = num_steps or cfg.eval.num_steps
     labels = torch.as_tensor(labels, dtype=torch.float32).reshape(-1, 2)
     diffusion = GaussianDiffusion(cfg.diffusion)
-    with autocast(dev, cfg.train.bf16):
+    with autocast(dev, resolve_precision(cfg.train.precision, dev)):
         images = diffusion.sample(
             model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )
@@ -144,7 +144,7 @@ def evaluate_run(
     sampler = sampler or cfg.eval.sampler
     num_steps = num_steps or cfg.eval.num_steps
     t0 = time.perf_counter()
-    with autocast(dev, cfg.train.bf16):
+    with autocast(dev, resolve_precision(cfg.train.precision, dev)):
         images = diffusion.sample(
             model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )

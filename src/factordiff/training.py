@@ -21,7 +21,6 @@ so loading a checkpoint never runs code.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -40,6 +39,12 @@ from tqdm.auto import tqdm
 
 from factordiff.config import RunConfig, from_dict, json_ready, to_dict
 from factordiff.diffusion import GaussianDiffusion
+from factordiff.hardware import (
+    autocast,
+    default_num_threads,
+    environment_record,
+    resolve_precision,
+)
 from factordiff.model.unet import ConditionalUNet, build_model
 
 log = logging.getLogger("factordiff.train")
@@ -102,13 +107,6 @@ def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on ``device`` when ``enabled`` (train.bf16), else a no-op context."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def lr_at(step: int, total_steps: int, cfg) -> float:
@@ -193,8 +191,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.device = resolve_device(cfg.device)
-        if cfg.train.num_threads:
-            torch.set_num_threads(cfg.train.num_threads)
+        # 0 = our default (factordiff.hardware.default_num_threads); explicit counts as asked
+        torch.set_num_threads(cfg.train.num_threads or default_num_threads())
+        self.precision = resolve_precision(cfg.train.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.dataset = build_dataset(cfg.data, seed=cfg.seed)
         self.images = self.dataset.images.to(self.device)  # (M, 1, N, N)
@@ -241,6 +240,7 @@ class Trainer:
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "torch_version": str(torch.__version__),
+            "precision": self.precision.to_dict(),
         }
 
     def load_state_dict(self, ckpt: dict) -> None:
@@ -279,7 +279,7 @@ class Trainer:
 
         tc = self.cfg.train
         model = self.ema_model()
-        with autocast(self.device, tc.bf16):
+        with autocast(self.device, self.precision):
             images = self.diffusion.sample(
                 model,
                 self.eval_labels,
@@ -317,7 +317,7 @@ class Trainer:
             group["lr"] = lr
         gen = torch.Generator().manual_seed(_seed_for(self.cfg.seed, 1, self.step))
         torch.manual_seed(_seed_for(self.cfg.seed, 2, self.step))  # dropout, if any
-        with autocast(self.device, tc.bf16):
+        with autocast(self.device, self.precision):
             loss = self.diffusion.training_losses(
                 self.model, self.images[idx], self.labels[idx], gen
             ).mean()
@@ -494,9 +494,19 @@ def train(
         raise
     if not cfg_path.is_file():
         atomic_write_text(cfg_path, cfg.to_json() + "\n")
+    # Where this (part of the) run computed: device, CPU, threads, precision and why.
+    env = environment_record(trainer.device, trainer.precision)
+    atomic_write_text(run_dir / "environment.json", json.dumps(env, indent=2) + "\n")
     handler = _setup_file_log(run_dir)
     try:
         log.info("run %s in %s on %s", cfg.name, run_dir, trainer.device)
+        log.info(
+            "precision %s (%s); %d threads; %s",
+            trainer.precision.used,
+            trainer.precision.reason,
+            env["num_threads"],
+            env["cpu"],
+        )
         return trainer.train(on_eval=on_eval)
     finally:
         logging.getLogger("factordiff").removeHandler(handler)
@@ -504,7 +514,7 @@ def train(
 
 
 def _clear_run(run_dir: Path) -> None:
-    for name in ("config.json", "metrics.jsonl", "train.log", "state.json"):
+    for name in ("config.json", "metrics.jsonl", "train.log", "state.json", "environment.json"):
         (run_dir / name).unlink(missing_ok=True)
     _remove_tree(checkpoint_dir(run_dir))
 

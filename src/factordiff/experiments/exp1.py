@@ -274,8 +274,13 @@ def render_report(summary: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- entry point
-def describe_setting(run_cfg: RunConfig) -> str:
-    """One line naming the training setting that produced a report's verdicts."""
+def describe_setting(run_cfg: RunConfig, precision: str | None = None) -> str:
+    """One line naming the training setting that produced a report's verdicts.
+
+    ``precision``: the precision the run computed in (``bf16`` or ``fp32``, as resolved on the
+    machine that ran it); default: the config's ``train.precision``."""
+    prec = precision or run_cfg.train.precision
+    prec_text = {"bf16": "bf16 on", "fp32": "bf16 off"}.get(prec, f"precision {prec}")
     return (
         f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
         f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
@@ -283,7 +288,7 @@ def describe_setting(run_cfg: RunConfig) -> str:
         f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
         f"{'on' if run_cfg.model.scale_shift else 'off'}, {run_cfg.train.epochs} epochs of "
         f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
-        f"dx = {run_cfg.data.dx:g}), bf16 {'on' if run_cfg.train.bf16 else 'off'}"
+        f"dx = {run_cfg.data.dx:g}), {prec_text}"
     )
 
 
@@ -336,7 +341,11 @@ def run_exp1(
     checkpoints = result["checkpoints"]
     figures = _figures(analysis_dir, checkpoints, out / "figures")
 
-    setting = describe_setting(run_cfg)
+    from factordiff.hardware import resolve_precision
+
+    setting = describe_setting(
+        run_cfg, resolve_precision(run_cfg.train.precision, resolve_device(run_cfg.device)).used
+    )
     summary = {
         "experiment": cfg.name,
         "command": command,

@@ -1,0 +1,180 @@
+"""What the machine computes well: precision and thread choices, and how to name the CPU.
+
+``train.precision = "auto"`` (the default) uses bf16 autocast only where the hardware computes
+bf16 natively, because elsewhere it is emulated and many times slower than fp32 (we measured
+12x per training step on an AVX2-only CPU, docs/performance.md):
+
+- CPU: x86 with AVX-512 BF16 or AMX tiles (``torch.cpu._is_avx512_bf16_supported()``,
+  ``torch.cpu._is_amx_tile_supported()``); every other CPU (AVX2, AVX-512 without BF16, ARM)
+  gets fp32.
+- CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer).
+- MPS and anything else: fp32.
+
+An explicit ``"bf16"`` or ``"fp32"`` is honoured; ``"bf16"`` where it would be emulated logs a
+warning. :func:`resolve_precision` returns the choice with the reason, which the run records
+(``RUN/environment.json``, the log and every checkpoint).
+
+Threads: ``train.num_threads = 0`` (the default) picks :func:`default_num_threads`, which
+leaves one core free when others are busy; see that function for the rule and
+docs/performance.md for the measurements behind it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+from dataclasses import asdict, dataclass
+
+import torch
+
+log = logging.getLogger("factordiff.hardware")
+
+PRECISIONS = ("auto", "bf16", "fp32")
+# torch's own default intra-op thread count (its count of physical cores), read once at import
+# so that a run which set fewer threads does not lower the default of the next one.
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """The precision a run computes in, and why."""
+
+    requested: str  # auto | bf16 | fp32
+    used: str  # bf16 | fp32
+    native_bf16: bool  # does this device compute bf16 natively?
+    reason: str
+
+    @property
+    def bf16(self) -> bool:
+        return self.used == "bf16"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_capability() -> str:
+    """torch's name for the CPU's vector instruction set (``AVX2``, ``AVX512``, ...)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # noqa: BLE001 - an old torch without it: say so rather than fail
+        return "unknown"
+
+
+def cpu_native_bf16() -> bool:
+    """True where the CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    for name in checks:
+        fn = getattr(torch.cpu, name, None)
+        if fn is not None:
+            with contextlib.suppress(Exception):
+                if fn():
+                    return True
+    return False
+
+
+def cpu_description() -> str:
+    """One line naming the CPU as every figure in the docs does: model, capability, bf16."""
+    native = "native bf16" if cpu_native_bf16() else "no native bf16"
+    return f"{cpu_model_name()} ({cpu_capability()}, {native})"
+
+
+def device_native_bf16(device: torch.device) -> bool:
+    if device.type == "cpu":
+        return cpu_native_bf16()
+    if device.type == "cuda":
+        with contextlib.suppress(Exception):
+            return bool(torch.cuda.is_bf16_supported())
+        return False
+    return False
+
+
+def resolve_precision(requested: str, device: torch.device | str) -> PrecisionChoice:
+    """``auto`` -> bf16 where ``device`` computes it natively, else fp32; explicit values are
+    honoured (with a warning when bf16 would be emulated)."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision = {requested!r} is invalid; allowed: {list(PRECISIONS)}")
+    device = torch.device(device)
+    native = device_native_bf16(device)
+    where = _device_words(device)
+    if requested == "fp32":
+        return PrecisionChoice(requested, "fp32", native, "fp32 requested")
+    if requested == "bf16":
+        if not native:
+            log.warning(
+                "bf16 requested on %s, which has no native bf16: it is emulated there and "
+                "many times slower than fp32 (train.precision=auto or fp32 avoids this)",
+                where,
+            )
+            return PrecisionChoice(
+                requested, "bf16", native, f"bf16 requested; emulated on {where}"
+            )
+        return PrecisionChoice(requested, "bf16", native, f"bf16 requested; native on {where}")
+    if native:
+        return PrecisionChoice(requested, "bf16", native, f"auto: {where} computes bf16 natively")
+    return PrecisionChoice(
+        requested, "fp32", native, f"auto: {where} has no native bf16 (it would be emulated)"
+    )
+
+
+def _device_words(device: torch.device) -> str:
+    if device.type == "cpu":
+        return f"CPU {cpu_model_name()} ({cpu_capability()})"
+    if device.type == "cuda":
+        with contextlib.suppress(Exception):
+            return f"GPU {torch.cuda.get_device_name(device)}"
+    return str(device)
+
+
+def autocast(device: torch.device, precision: PrecisionChoice | bool):
+    """bf16 autocast on ``device`` when the precision in use is bf16, else a no-op context."""
+    enabled = precision.bf16 if isinstance(precision, PrecisionChoice) else bool(precision)
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    with contextlib.suppress(AttributeError, OSError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_num_threads() -> int:
+    """Intra-op threads for ``train.num_threads = 0``: the usable cores, capped at torch's own
+    default (its count of physical cores).
+
+    Rule (see docs/performance.md): torch's OpenMP threads wait for one another at the end of
+    every operation, so a thread sharing its core with a busy process holds the others back;
+    one thread per usable core, never more, plus ``OMP_WAIT_POLICY=PASSIVE`` set by the
+    command line before torch starts, is what we measured to degrade gracefully."""
+    return max(1, min(usable_cores(), _TORCH_DEFAULT_THREADS))
+
+
+def environment_record(device: torch.device, precision: PrecisionChoice) -> dict:
+    """What a run records about where it ran (``RUN/environment.json``)."""
+    return {
+        "device": str(device),
+        "cpu": cpu_description(),
+        "cpu_capability": cpu_capability(),
+        "cpu_model": cpu_model_name(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "torch": str(torch.__version__),
+        "num_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "precision": precision.to_dict(),
+    }

@@ -1,0 +1,106 @@
+"""Precision and thread choices per machine (factordiff.hardware), on mocked CPUs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+from factordiff import hardware
+from factordiff.config import RunConfig, TrainConfig, from_dict, to_dict
+from factordiff.hardware import autocast, resolve_precision
+
+CPU = torch.device("cpu")
+
+
+def _mock_cpu(monkeypatch, *, avx512_bf16: bool, amx: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+
+
+@pytest.mark.parametrize(
+    "avx512_bf16, amx, expected",
+    [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16"), (True, True, "bf16")],
+)
+def test_auto_uses_bf16_only_where_the_cpu_computes_it_natively(
+    monkeypatch, avx512_bf16, amx, expected
+):
+    _mock_cpu(monkeypatch, avx512_bf16=avx512_bf16, amx=amx)
+    choice = resolve_precision("auto", CPU)
+    assert choice.used == expected
+    assert choice.requested == "auto"
+    assert choice.native_bf16 is (expected == "bf16")
+    assert ("no native bf16" in choice.reason) is (expected == "fp32")
+
+
+def test_explicit_choices_are_honoured_and_emulated_bf16_warns(monkeypatch, caplog):
+    _mock_cpu(monkeypatch, avx512_bf16=False, amx=False)  # an AVX2-only CPU
+    with caplog.at_level(logging.WARNING, logger="factordiff.hardware"):
+        bf16 = resolve_precision("bf16", CPU)
+    assert bf16.used == "bf16" and "emulated" in bf16.reason
+    assert any("emulated" in r.message for r in caplog.records)
+    caplog.clear()
+    _mock_cpu(monkeypatch, avx512_bf16=True, amx=True)
+    with caplog.at_level(logging.WARNING, logger="factordiff.hardware"):
+        assert resolve_precision("fp32", CPU).used == "fp32"
+        assert resolve_precision("bf16", CPU).used == "bf16"
+    assert not caplog.records
+
+
+def test_bad_precision_names_the_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match=r"'half'.*auto \| bf16 \| fp32"):
+        from_dict(RunConfig, {"train": {"precision": "half"}})
+    with pytest.raises(ValueError, match="'half'.*allowed"):
+        resolve_precision("half", CPU)
+
+
+def test_autocast_follows_the_resolved_precision(monkeypatch):
+    x = torch.randn(4, 4)
+    _mock_cpu(monkeypatch, avx512_bf16=False, amx=False)
+    with autocast(CPU, resolve_precision("auto", CPU)):
+        assert (x @ x).dtype == torch.float32
+    with autocast(CPU, resolve_precision("bf16", CPU)):
+        assert (x @ x).dtype == torch.bfloat16
+
+
+def test_configs_written_with_the_old_bf16_flag_still_load():
+    old = to_dict(RunConfig())
+    del old["train"]["precision"]
+    old["train"]["bf16"] = True
+    assert from_dict(RunConfig, old).train.precision == "bf16"
+    old["train"]["bf16"] = False
+    assert from_dict(RunConfig, old).train.precision == "fp32"
+    old["train"]["bf16"] = "yes"  # not a bool: the strict loader names the key
+    with pytest.raises(ValueError, match="bf16"):
+        from_dict(RunConfig, old)
+    assert TrainConfig().precision == "auto"
+
+
+def test_default_threads_never_exceed_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(hardware, "usable_cores", lambda: 1)
+    assert hardware.default_num_threads() == 1
+    monkeypatch.setattr(hardware, "usable_cores", lambda: 64)
+    assert 1 <= hardware.default_num_threads() <= 64
+
+
+def test_a_run_records_the_precision_it_used_and_why(tmp_path, monkeypatch):
+    from factordiff.presets import preset_config
+    from factordiff.training import load_checkpoint, train
+
+    _mock_cpu(monkeypatch, avx512_bf16=False, amx=False)
+    cfg = preset_config("tiny")
+    cfg.train.epochs = 1
+    cfg.train.checkpoint_epochs = (0, 1)
+    cfg.train.eval_every_epochs = 0
+    cfg.train.num_threads = 1
+    train(cfg, tmp_path / "run", progress=False)
+    env = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert env["precision"]["used"] == "fp32" and env["precision"]["requested"] == "auto"
+    assert "no native bf16" in env["precision"]["reason"]
+    assert env["cpu_capability"] == hardware.cpu_capability()
+    assert env["num_threads"] == 1
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-00001.pt")
+    assert ckpt["precision"]["used"] == "fp32"
+    assert "precision fp32" in (tmp_path / "run" / "train.log").read_text()
