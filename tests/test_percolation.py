@@ -9,12 +9,13 @@ from matplotlib.figure import Figure
 
 from factordiff import plotting
 from factordiff.config import DataConfig
-from factordiff.data import lattice_labels, render_bump
+from factordiff.data import build_labels, lattice_labels, render_bump
 from factordiff.percolation import (
     PercolationConfig,
     axis_overlap,
     cluster_labels,
     critical_lambda,
+    kept_mask_from_labels,
     largest_cluster_sizes,
     lattice_graph,
     main,
@@ -256,3 +257,14 @@ def test_percolation_figures_from_synthetic_arrays():
     np.testing.assert_allclose(ax.containers[0].lines[0].get_ydata(), acc[0])
     fig = plotting.plot_cluster_maps({0.1: -np.ones((4, 4), int), 0.5: np.eye(4, dtype=int)})
     assert len(fig.axes) == 2
+
+
+def test_kept_mask_of_a_real_subsampled_dataset():
+    cfg = DataConfig(image_size=16, sigma_x=1.0, sigma_y=1.0, subsample=0.3)
+    ls = build_labels(cfg, seed=5)
+    g = lattice_graph(1.0, 0.05, image_size=16)
+    mask = kept_mask_from_labels(g, ls.labels)
+    assert mask.sum() == len(ls.labels) == round(0.3 * 256)
+    np.testing.assert_array_equal(g.labels[mask], ls.labels[np.lexsort(ls.labels.T)])
+    with pytest.raises(ValueError, match="not a site"):
+        kept_mask_from_labels(g, np.array([[1.0, 0.5]]))

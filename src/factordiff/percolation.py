@@ -318,6 +318,42 @@ def cluster_labels(graph: LatticeGraph, kept: np.ndarray) -> np.ndarray:
     return out
 
 
+def kept_mask_from_labels(graph: LatticeGraph, labels: np.ndarray) -> np.ndarray:
+    """The keep mask of an actual dataset: which lattice sites its labels occupy.
+
+    Lets an experiment measure the mass ratio of the very subset a model was trained on
+    (e.g. the labels of :func:`~factordiff.data.build_labels`).
+
+    Args:
+        graph: the full-lattice graph of the dataset's lattice.
+        labels: (M, 2) ``(mu_x, mu_y)`` in px, each on a lattice site (within 1e-4 px).
+
+    Returns:
+        (n,) bool mask.
+
+    Raises:
+        ValueError: a label that is not on the lattice.
+    """
+    lab = np.asarray(labels, np.float64)
+    if lab.ndim != 2 or lab.shape[1] != 2:
+        raise ValueError(f"labels must have shape (M, 2); got {lab.shape}")
+    k, d = graph.axis_size, graph.spacing
+    first = graph.labels[0]  # site (0, 0); sites are first + (i_x, i_y) * d
+    idx = np.rint((lab - first) / d).astype(np.int64)  # (M, 2) = (i_x, i_y)
+    inside = np.all((idx >= 0) & (idx < k), axis=1)
+    site = np.where(inside, idx[:, 1] * k + idx[:, 0], 0)
+    off = np.abs(graph.labels[site] - lab).max(1)
+    bad = ~inside | (off > 1e-4)
+    if bad.any():
+        raise ValueError(
+            f"label {lab[np.argmax(bad)].tolist()} is not a site of the lattice "
+            f"(K = {k} per axis, spacing {d} px, first site {first.tolist()})"
+        )
+    mask = np.zeros(graph.num_sites, bool)
+    mask[site] = True
+    return mask
+
+
 def largest_cluster_sizes(graph: LatticeGraph, kept: np.ndarray) -> np.ndarray:
     """Size of the largest cluster of kept sites, for many draws in one graph.
 
@@ -739,6 +775,8 @@ def simulate_and_plot(out: str | Path, cfg: PercolationConfig | None = None) -> 
         "strength_vs_lambda": plotting.plot_mass_ratio(
             {key: (c.lambdas, c.sites_mean, c.sites_std) for key, c in res.curves.items()},
             ylabel="largest cluster / lattice sites",
+            log_lambda=False,
+            half_line=False,
         ),
     }
     mid = sorted(cfg.sigmas)[len(cfg.sigmas) // 2]

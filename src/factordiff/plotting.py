@@ -360,6 +360,7 @@ def plot_mass_ratio(
     critical: Mapping[tuple[float, float], float] | None = None,
     ylabel: str = "largest cluster / kept points",
     log_lambda: bool = True,
+    half_line: bool = True,
 ) -> Figure:
     """Largest-cluster mass ratio against the kept share lambda, one panel per threshold
     and one line per width (paper Figs. 6b-c, 13).
@@ -370,6 +371,7 @@ def plot_mass_ratio(
         critical: ``{(sigma, threshold): critical lambda}`` (NaN skipped), drawn as a
             vertical tick with its value in the legend.
         log_lambda: logarithmic lambda axis (wide bumps percolate at lambda of a few %).
+        half_line: draw the 0.5 level that defines the critical lambda.
     """
     thresholds = sorted({t for _, t in curves})
     colors = _sigma_colors([s for s, _ in curves])
@@ -389,7 +391,8 @@ def plot_mass_ratio(
             if std is not None:
                 std = np.asarray(std, dtype=float)
                 ax.fill_between(lam, mean - std, mean + std, color=colors[s], alpha=0.15, lw=0)
-        ax.axhline(0.5, color="0.6", ls="--", lw=0.7)
+        if half_line:
+            ax.axhline(0.5, color="0.6", ls="--", lw=0.7)
         if log_lambda:
             ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
