@@ -223,3 +223,25 @@ def test_ten_thousand_images_score_in_well_under_a_second():
         elapsed = time.perf_counter() - start
         assert s.summary()["accuracy"] == 1.0
         assert elapsed < 1.0, f"{cfg.kind} periodic={cfg.periodic}: {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "cfg", [BUMP, PERIODIC, DataConfig(margin=4)], ids=["flat", "torus", "margin"]
+)
+def test_uniform_images_are_never_a_correct_bump(cfg):
+    """All ones and all zeros (model space) light every pixel: no bump, no location; and a
+    uniform image is not the blank that a label outside the frame asks for either."""
+    labels = torch.tensor([[1.0, 1.0], [16.0, 16.0], [1.0, 1.0], [16.0, 16.0], [-3.0, -3.0]])
+    images = torch.cat(
+        [torch.ones(2, 1, 32, 32), torch.zeros(2, 1, 32, 32), torch.ones(1, 1, 32, 32)]
+    )
+    if cfg.margin == 0:
+        labels, images = labels[:4], images[:4]
+    s = score(images, labels, cfg)
+    assert not s.joint_ok.any() and not s.x_ok.any() and not s.y_ok.any()
+    assert np.isnan(s.center).all()
+    assert set(s.status_names) == {"wrong_location"}
+    # a real bump beside a uniform image in the same batch is still found
+    lab = torch.tensor([[9.5, 20.5], [9.5, 20.5]])
+    both = torch.cat([render_images(lab[:1], cfg), torch.ones(1, 1, 32, 32)])
+    assert score(both, lab, cfg).joint_ok.tolist() == [True, False]

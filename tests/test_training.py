@@ -122,3 +122,23 @@ def test_checkpoint_rejects_foreign_file(tmp_path):
     torch.save({"weights": torch.zeros(2)}, p)
     with pytest.raises(ValueError, match="not a factordiff checkpoint"):
         load_checkpoint(p)
+
+
+class _NotATensor:
+    """A pickled object that weights_only loading refuses."""
+
+
+def test_checkpoint_refusals_are_short_and_safe(tmp_path):
+    p = tmp_path / "obj.pt"
+    torch.save({"format": "factordiff-checkpoint-v1", "x": _NotATensor()}, p)
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(p)
+    msg = str(info.value)
+    assert str(p) in msg and "other than tensors and plain values" in msg
+    assert "weights_only" not in msg and "\n" not in msg
+    cut = tmp_path / "cut.pt"
+    torch.save({"format": "factordiff-checkpoint-v1", "w": torch.zeros(1000)}, cut)
+    cut.write_bytes(cut.read_bytes()[:500])
+    with pytest.raises(ValueError, match="truncated or corrupt") as info:
+        load_checkpoint(cut)
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)

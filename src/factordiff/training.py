@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from tqdm.auto import tqdm
 from factordiff.config import RunConfig, from_dict, json_ready, to_dict
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.model.unet import ConditionalUNet, build_model
+from factordiff.paths import check_writable_folder
 
 log = logging.getLogger("factordiff.train")
 
@@ -142,8 +144,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - report any unpickling failure the same way
-        raise ValueError(f"{path} is not a readable factordiff checkpoint: {e}") from e
+    except pickle.UnpicklingError as e:
+        # torch's own message advises weights_only=False, which would run code from the file
+        raise ValueError(
+            f"{path} is not a factordiff checkpoint: it holds objects other than tensors and "
+            "plain values, and factordiff loads checkpoints without running code"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - a truncated or corrupt file, reported the same way
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(
+            f"{path} is not a readable factordiff checkpoint (truncated or corrupt: {reason})"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a factordiff checkpoint (format {CHECKPOINT_FORMAT!r})")
     return ckpt
@@ -157,7 +168,10 @@ def load_model(
     ``ema=True`` loads the EMA weights (what sampling and analysis use). ``meta`` holds
     ``epoch``, ``step`` and ``accuracy`` (None if it was not measured at that epoch)."""
     ckpt = load_checkpoint(path, map_location)
-    cfg = from_dict(RunConfig, ckpt["config"])
+    try:
+        cfg = from_dict(RunConfig, ckpt["config"])
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{path}: the config stored in the checkpoint is invalid: {e}") from e
     model = build_model(cfg.model, cfg.data)
     state = ckpt["ema_model"] if ema and ckpt.get("ema_model") is not None else ckpt["model"]
     try:
@@ -419,16 +433,38 @@ class Trainer:
 
 
 # ----------------------------------------------------------------------------- entry point
+def read_json(path: Path) -> Any:
+    """``json.loads`` of a file; a garbled file raises ``ValueError`` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"{path} is not valid JSON ({e}); repair or delete it (delete the run folder "
+            "to start over)"
+        ) from None
+
+
 def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The strictly validated ``config.json`` of a run; errors name the file."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} has no config.json: is it a factordiff run folder?")
-    return RunConfig.from_json(path.read_text())
+    data = read_json(path)
+    try:
+        return from_dict(RunConfig, data)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def run_state(run_dir: str | Path) -> dict | None:
+    """``state.json`` of a run (None when there is none); a garbled file is named."""
     path = Path(run_dir) / "state.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    state = read_json(path)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds {state!r}; allowed: a JSON object (finished, epoch, step)")
+    return state
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -466,9 +502,12 @@ def train(
       the folder's run files and starts over)."""
     run_dir = Path(run_dir)
     cfg.validate()
+    check_writable_folder(run_dir)  # a file in the way or a read-only place: fail first
     cfg_path = run_dir / "config.json"
     if cfg_path.is_file():
-        old = json.loads(cfg_path.read_text())
+        old = read_json(cfg_path)
+        if not isinstance(old, dict):
+            raise ValueError(f"{cfg_path} holds {old!r}; allowed: a run config (a JSON object)")
         diff = _config_diff(old, to_dict(cfg))
         state = run_state(run_dir) or {}
         if force:
