@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,25 @@ from factordiff.training import (
     list_checkpoints,
     load_model,
     resolve_device,
+    run_state,
 )
 
 
 def final_checkpoint(run_dir: str | Path) -> Path:
-    """The newest kept checkpoint of a run."""
+    """The newest kept checkpoint of a run. Warns when the run's ``state.json`` records a
+    later epoch than that checkpoint (its kept checkpoint was lost, e.g. by a crash of an
+    older version between two files), since the caller would use an older model."""
     ckpts = list_checkpoints(run_dir)
     if not ckpts:
         raise FileNotFoundError(f"{run_dir} has no kept checkpoints yet (train it first)")
+    newest = int(ckpts[-1].stem.split("-")[1])
+    state = run_state(run_dir) or {}
+    if isinstance(state.get("epoch"), int) and state["epoch"] > newest and state.get("finished"):
+        warnings.warn(
+            f"{run_dir} finished at epoch {state['epoch']} but its newest kept checkpoint is "
+            f"{ckpts[-1].name} (epoch {newest}); using that one",
+            stacklevel=2,
+        )
     return ckpts[-1]
 
 
