@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -211,18 +209,15 @@ def test_input_types_and_bad_input():
         score(images, labels, BUMP, tolerance_px=0)
 
 
-def test_ten_thousand_images_score_in_well_under_a_second():
+def test_ten_thousand_noisy_images_score_correctly():
+    # Scoring time is a benchmark figure (benchmarks/components.py), not a test.
     gen = torch.Generator().manual_seed(0)
     labels = torch.rand(10_000, 2, generator=gen) * 32
     for cfg in (BUMP, PERIODIC, SOS):
         images = render_images(labels, cfg)
         images += 0.05 * torch.randn(images.shape, generator=gen)
-        score(images[:10], labels[:10], cfg)  # warm-up: first-call imports
-        start = time.perf_counter()
         s = score(images, labels, cfg)
-        elapsed = time.perf_counter() - start
-        assert s.summary()["accuracy"] == 1.0
-        assert elapsed < 1.0, f"{cfg.kind} periodic={cfg.periodic}: {elapsed:.2f} s"
+        assert s.summary()["accuracy"] == 1.0, (cfg.kind, cfg.periodic)
 
 
 @pytest.mark.parametrize(

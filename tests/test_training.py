@@ -44,9 +44,18 @@ def test_overfits_a_few_images():
     assert sum(later) / 5 < 0.6 * sum(first) / 5
 
 
-def test_run_folder_checkpoints_and_load(tmp_path):
+def test_run_folder_checkpoints_and_load(tmp_path, monkeypatch):
     cfg = tiny_cfg()
+    trainers = []
+
+    class Recording(Trainer):  # keeps the trainer, to compare the files with its memory
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            trainers.append(self)
+
+    monkeypatch.setattr(training, "Trainer", Recording)
     res = train(cfg, tmp_path / "run", progress=False)
+    (trainer,) = trainers
     run = tmp_path / "run"
     assert res.epoch == cfg.train.epochs
     assert json.loads((run / "config.json").read_text())["name"] == "tiny"
@@ -58,16 +67,20 @@ def test_run_folder_checkpoints_and_load(tmp_path):
     evals = [r for r in lines if "eval/accuracy" in r]
     assert [r["epoch"] for r in evals] == [0, 2, 4]
     assert (run / "train.log").read_text().strip()
-    # save -> load gives the same output
+    # save -> load gives the output of the trained model in memory, EMA and raw weights
     model, loaded_cfg, meta = load_model(ckpts[-1])
     assert meta["epoch"] == 4 and loaded_cfg == cfg
+    raw, _, _ = load_model(ckpts[-1], ema=False)
     ck = load_checkpoint(ckpts[-1])
-    ref, _, _ = load_model(ckpts[-1])
     x = torch.randn(2, 1, 16, 16)
     t = torch.tensor([3, 40])
     lab = torch.tensor([[2.0, 3.0], [9.0, 1.0]])
     with torch.no_grad():
-        assert torch.equal(model(x, t, lab), ref(x, t, lab))
+        ema_out = trainer.ema_model()(x, t, lab)
+        raw_out = trainer.model.eval()(x, t, lab)
+        assert torch.equal(model(x, t, lab), ema_out)
+        assert torch.equal(raw(x, t, lab), raw_out)
+        assert not torch.allclose(ema_out, raw_out)  # the two checks are not the same check
     assert set(ck) >= {"model", "ema_model", "optimizer", "config", "epoch", "step"}
     # a finished run is not overwritten without force
     with pytest.raises(RunExistsError, match="finished"):
