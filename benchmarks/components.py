@@ -20,8 +20,7 @@ import time
 
 import torch
 
-from factordiff.analysis.references import clifford_torus, torus_labels
-from factordiff.analysis.topology import PersistentHomology
+from factordiff.analysis import PersistentHomology, clifford_torus, condition_grid
 from factordiff.config import DataConfig
 from factordiff.data import build_dataset, get_dataset_preset, render_images
 from factordiff.evaluation import score
@@ -75,7 +74,7 @@ def main() -> None:
             print(f"score    10,000 images, {kind}: {s:.3f} s")
 
     if "homology" in only:
-        X = clifford_torus(torus_labels(32), 32)
+        X = clifford_torus(condition_grid(32, 32, 32)[0], 32)
         s = best_of(args.rounds, lambda: PersistentHomology().fit(X))
         print(f"homology Clifford torus, 1,024 points, 256 landmarks: {s:.2f} s")
 
