@@ -95,6 +95,11 @@ def test_sample_says_which_epoch_it_used(run, tmp_path, capsys):
     assert "from epoch 4, " in capsys.readouterr().out
 
 
+def test_analyze_says_which_checkpoint_it_used(run, capsys):
+    assert main(["analyze", str(run), "--grid", "8", "--no-topology"]) == 0
+    assert "epoch 4 (epoch-00004.pt): effective dimension" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------- evaluate
 def test_evaluate_refuses_zero_samples(run, capsys):
     refused(capsys, ["evaluate", str(run), "--num-samples", "0"], "num_samples = 0", ">= 1")

@@ -204,7 +204,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         fac = s.get("factorization", {})
         betti = s.get("topology", {}).get("betti", "n/a")
         print(
-            f"epoch {ck['epoch']} ({ck['checkpoint']}): effective dimension {s['effective_dimension']:.2f}, "
+            f"epoch {ck['epoch']} ({ck['checkpoint']}): "
+            f"effective dimension {s['effective_dimension']:.2f}, "
             f"Betti {betti}, x-on-y similarity {fac.get('orthogonality_xy', float('nan')):.3f}"
         )
     print(f"wrote {result.get('out')}")
