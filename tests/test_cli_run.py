@@ -1,8 +1,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from factordiff.cli import main
+from factordiff.data import build_regions
+from factordiff.evaluation import per_region, score
+from factordiff.training import read_run_config
 
 
 def test_train_sample_evaluate_end_to_end(tmp_path, capsys):
@@ -15,7 +19,17 @@ def test_train_sample_evaluate_end_to_end(tmp_path, capsys):
     assert (run / "checkpoints" / "epoch-00004.pt").is_file()
     ev = json.loads((run / "eval" / "evaluation.json").read_text())
     assert {"overall", "regions", "num_samples"} <= set(ev)
-    assert 0.0 <= ev["overall"]["accuracy"] <= 1.0
+    assert ev["epoch"] == 4 and ev["checkpoint"].endswith("epoch-00004.pt")
+    assert "evaluated epoch 4 (" in capsys.readouterr().out
+    # the reported numbers are those of the saved samples, rescored independently
+    z = np.load(run / "eval" / "samples.npz")
+    cfg = read_run_config(run)
+    assert z["images"].shape == (16, 16, 16) and ev["num_samples"] == 16
+    rescored = score(z["images"], z["labels"], cfg.data, tolerance_px=cfg.eval.tolerance_px)
+    for key, value in rescored.summary().items():
+        assert ev["overall"][key] == pytest.approx(value), key
+    regions = per_region(rescored, z["labels"], build_regions(cfg.data))
+    assert {k: r["n"] for k, r in ev["regions"].items()} == {k: r["n"] for k, r in regions.items()}
     assert (run / "eval" / "samples.png").stat().st_size > 1000
 
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -241,16 +240,14 @@ def test_render_images_kind_override_and_dataset_agreement():
         render_images(lab, DataConfig(), kind="blob")
 
 
-def test_paper_scale_lattice_builds_in_seconds():
-    start = time.perf_counter()
+def test_paper_scale_lattice_builds_exactly():
+    # Its build time is a benchmark figure (benchmarks/components.py), not a test.
     ds = build_dataset(get_dataset_preset("bump-dense"), seed=0)
-    elapsed = time.perf_counter() - start
     assert ds.images.shape == (102_400, 1, 32, 32) and ds.images.dtype == torch.float32
     assert ds.summary()["images_mb"] == 400.0
     picks = np.arange(0, 102_400, 4099)
     want = 2 * reference_bump(ds.labels[picks].double().numpy(), N, 1.0, 1.0) - 1
     np.testing.assert_allclose(ds.images[picks, 0].numpy(), want, atol=2e-6)
-    assert elapsed < 10.0, f"bump-dense took {elapsed:.1f} s"
 
 
 # ----------------------------------------------------------------------------- evaluation set

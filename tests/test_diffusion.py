@@ -1,4 +1,5 @@
 import torch
+from diffusers import DDPMScheduler
 
 from factordiff.config import DataConfig, DiffusionConfig
 from factordiff.diffusion import GaussianDiffusion
@@ -24,10 +25,12 @@ def test_v_target_and_min_snr_weights():
     d = GaussianDiffusion(DiffusionConfig(prediction_type="v_prediction", loss_weighting="min_snr"))
     x0, noise = torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4)
     t = torch.tensor([0, 500, 999])
-    ab = d.alphas_cumprod[t].float().view(-1, 1, 1, 1)
-    assert torch.allclose(
-        d.target(x0, t, noise), ab.sqrt() * noise - (1 - ab).sqrt() * x0, atol=1e-6
-    )
+    # diffusers' own v (Salimans & Ho 2022) on an independently built scheduler
+    ref = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear").get_velocity(x0, noise, t)
+    assert torch.allclose(d.target(x0, t, noise), ref, atol=1e-6)
+    # and the limits: v = eps at t = 0 (x0 barely noised), v = -x0 at t = T - 1
+    assert torch.allclose(d.target(x0, t, noise)[0], noise[0], atol=5e-2)
+    assert torch.allclose(d.target(x0, t, noise)[2], -x0[2], atol=5e-2)
     w = d.loss_weights(t)
     assert w[0] < 1 and w[2] > 0  # high-SNR steps are down-weighted
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -211,15 +209,34 @@ def test_input_types_and_bad_input():
         score(images, labels, BUMP, tolerance_px=0)
 
 
-def test_ten_thousand_images_score_in_well_under_a_second():
+def test_ten_thousand_noisy_images_score_correctly():
+    # Scoring time is a benchmark figure (benchmarks/components.py), not a test.
     gen = torch.Generator().manual_seed(0)
     labels = torch.rand(10_000, 2, generator=gen) * 32
     for cfg in (BUMP, PERIODIC, SOS):
         images = render_images(labels, cfg)
         images += 0.05 * torch.randn(images.shape, generator=gen)
-        score(images[:10], labels[:10], cfg)  # warm-up: first-call imports
-        start = time.perf_counter()
         s = score(images, labels, cfg)
-        elapsed = time.perf_counter() - start
-        assert s.summary()["accuracy"] == 1.0
-        assert elapsed < 1.0, f"{cfg.kind} periodic={cfg.periodic}: {elapsed:.2f} s"
+        assert s.summary()["accuracy"] == 1.0, (cfg.kind, cfg.periodic)
+
+
+@pytest.mark.parametrize(
+    "cfg", [BUMP, PERIODIC, DataConfig(margin=4)], ids=["flat", "torus", "margin"]
+)
+def test_uniform_images_are_never_a_correct_bump(cfg):
+    """All ones and all zeros (model space) light every pixel: no bump, no location; and a
+    uniform image is not the blank that a label outside the frame asks for either."""
+    labels = torch.tensor([[1.0, 1.0], [16.0, 16.0], [1.0, 1.0], [16.0, 16.0], [-3.0, -3.0]])
+    images = torch.cat(
+        [torch.ones(2, 1, 32, 32), torch.zeros(2, 1, 32, 32), torch.ones(1, 1, 32, 32)]
+    )
+    if cfg.margin == 0:
+        labels, images = labels[:4], images[:4]
+    s = score(images, labels, cfg)
+    assert not s.joint_ok.any() and not s.x_ok.any() and not s.y_ok.any()
+    assert np.isnan(s.center).all()
+    assert set(s.status_names) == {"wrong_location"}
+    # a real bump beside a uniform image in the same batch is still found
+    lab = torch.tensor([[9.5, 20.5], [9.5, 20.5]])
+    both = torch.cat([render_images(lab[:1], cfg), torch.ones(1, 1, 32, 32)])
+    assert score(both, lab, cfg).joint_ok.tolist() == [True, False]

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from factordiff import training
 from factordiff.config import apply_overrides
 from factordiff.presets import preset_config
 from factordiff.training import (
@@ -12,6 +13,7 @@ from factordiff.training import (
     list_checkpoints,
     load_checkpoint,
     load_model,
+    read_metrics,
     train,
 )
 
@@ -42,9 +44,18 @@ def test_overfits_a_few_images():
     assert sum(later) / 5 < 0.6 * sum(first) / 5
 
 
-def test_run_folder_checkpoints_and_load(tmp_path):
+def test_run_folder_checkpoints_and_load(tmp_path, monkeypatch):
     cfg = tiny_cfg()
+    trainers = []
+
+    class Recording(Trainer):  # keeps the trainer, to compare the files with its memory
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            trainers.append(self)
+
+    monkeypatch.setattr(training, "Trainer", Recording)
     res = train(cfg, tmp_path / "run", progress=False)
+    (trainer,) = trainers
     run = tmp_path / "run"
     assert res.epoch == cfg.train.epochs
     assert json.loads((run / "config.json").read_text())["name"] == "tiny"
@@ -56,16 +67,20 @@ def test_run_folder_checkpoints_and_load(tmp_path):
     evals = [r for r in lines if "eval/accuracy" in r]
     assert [r["epoch"] for r in evals] == [0, 2, 4]
     assert (run / "train.log").read_text().strip()
-    # save -> load gives the same output
+    # save -> load gives the output of the trained model in memory, EMA and raw weights
     model, loaded_cfg, meta = load_model(ckpts[-1])
     assert meta["epoch"] == 4 and loaded_cfg == cfg
+    raw, _, _ = load_model(ckpts[-1], ema=False)
     ck = load_checkpoint(ckpts[-1])
-    ref, _, _ = load_model(ckpts[-1])
     x = torch.randn(2, 1, 16, 16)
     t = torch.tensor([3, 40])
     lab = torch.tensor([[2.0, 3.0], [9.0, 1.0]])
     with torch.no_grad():
-        assert torch.equal(model(x, t, lab), ref(x, t, lab))
+        ema_out = trainer.ema_model()(x, t, lab)
+        raw_out = trainer.model.eval()(x, t, lab)
+        assert torch.equal(model(x, t, lab), ema_out)
+        assert torch.equal(raw(x, t, lab), raw_out)
+        assert not torch.allclose(ema_out, raw_out)  # the two checks are not the same check
     assert set(ck) >= {"model", "ema_model", "optimizer", "config", "epoch", "step"}
     # a finished run is not overwritten without force
     with pytest.raises(RunExistsError, match="finished"):
@@ -122,3 +137,154 @@ def test_checkpoint_rejects_foreign_file(tmp_path):
     torch.save({"weights": torch.zeros(2)}, p)
     with pytest.raises(ValueError, match="not a factordiff checkpoint"):
         load_checkpoint(p)
+
+
+class _NotATensor:
+    """A pickled object that weights_only loading refuses."""
+
+
+def test_checkpoint_refusals_are_short_and_safe(tmp_path):
+    p = tmp_path / "obj.pt"
+    torch.save({"format": "factordiff-checkpoint-v1", "x": _NotATensor()}, p)
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(p)
+    msg = str(info.value)
+    assert str(p) in msg and "other than tensors and plain values" in msg
+    assert "weights_only" not in msg and "\n" not in msg
+    cut = tmp_path / "cut.pt"
+    torch.save({"format": "factordiff-checkpoint-v1", "w": torch.zeros(1000)}, cut)
+    cut.write_bytes(cut.read_bytes()[:500])
+    with pytest.raises(ValueError, match="truncated or corrupt") as info:
+        load_checkpoint(cut)
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- nothing lost
+class _Stop(Exception):
+    pass
+
+
+def _interrupt(cfg, run, after_epoch: int) -> None:
+    """Train until the first step after epoch ``after_epoch``'s checkpoint, then crash."""
+    t = Trainer(cfg, run, progress=False)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(cfg.to_json())
+    orig = t.train_step
+
+    def step(idx):
+        if t.epoch >= after_epoch and t.step % t.steps_per_epoch == 1:
+            raise _Stop
+        return orig(idx)
+
+    t.train_step = step
+    with pytest.raises(_Stop):
+        t.train()
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a["step"] == b["step"] and all(
+        torch.equal(a["model"][k], b["model"][k]) for k in a["model"]
+    )
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """An uninterrupted tiny run (evaluations at epochs 0, 2, 4) to compare resumes with."""
+    cfg = tiny_cfg()
+    run = tmp_path_factory.mktemp("full") / "run"
+    train(cfg, run, progress=False)
+    return cfg, run
+
+
+def _metric_keys(run):
+    recs = read_metrics(run)
+    return [(r["step"], "eval" if "eval/accuracy" in r else "train", r.get("loss")) for r in recs]
+
+
+def test_crash_between_the_files_of_one_save_loses_nothing(full_run, tmp_path, monkeypatch):
+    cfg, full = full_run
+    run = tmp_path / "run"
+    real_save = training.atomic_save
+
+    def crash_on_final_latest(obj, path):
+        if path.name == "latest.pt" and obj["epoch"] == cfg.train.epochs:
+            raise _Stop  # the process dies after the kept file, before latest.pt
+        real_save(obj, path)
+
+    monkeypatch.setattr(training, "atomic_save", crash_on_final_latest)
+    with pytest.raises(_Stop):
+        train(cfg, run, progress=False)
+    monkeypatch.undo()
+    # the kept checkpoint of the final epoch was written first; latest.pt is one save behind
+    assert load_checkpoint(run / "checkpoints" / "epoch-00004.pt")["epoch"] == 4
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["epoch"] == 3
+    assert not json.loads((run / "state.json").read_text())["finished"]
+    train(cfg, run, progress=False)  # rerun: resumes, replays epoch 4
+    for name in ("epoch-00000.pt", "epoch-00002.pt", "epoch-00004.pt", "latest.pt"):
+        a = load_checkpoint(full / "checkpoints" / name)
+        b = load_checkpoint(run / "checkpoints" / name)
+        assert _same_weights(a, b), name
+    assert _metric_keys(run) == _metric_keys(full)
+
+
+def test_resume_repairs_metrics_and_recreates_a_missing_kept_checkpoint(full_run, tmp_path):
+    cfg, full = full_run
+    run = tmp_path / "run"
+    _interrupt(cfg, run, after_epoch=2)
+    ckdir = run / "checkpoints"
+    assert load_checkpoint(ckdir / "latest.pt")["epoch"] == 2
+    # an older version's crash: latest.pt written, the kept epoch-2 file not
+    (ckdir / "epoch-00002.pt").unlink()
+    # a crash mid-write of metrics.jsonl, after a record of a step that will be replayed
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 9, "epoch": 2.25, "loss": 0.5}) + "\n")
+        f.write('{"step": 10, "epoch": 2.5, "lo')
+    train(cfg, run, progress=False)
+    assert _same_weights(
+        load_checkpoint(ckdir / "epoch-00002.pt"),
+        load_checkpoint(full / "checkpoints" / "epoch-00002.pt"),
+    )
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line whole again
+    steps = [(r["step"], "eval/accuracy" in r) for r in records]
+    assert len(steps) == len(set(steps)), "replayed steps logged twice"
+    assert _metric_keys(run) == _metric_keys(full)
+    assert "metrics.jsonl: dropped a partial last line" in (run / "train.log").read_text()
+
+
+def test_truncated_latest_resumes_from_the_newest_readable_checkpoint(full_run, tmp_path, capsys):
+    cfg, full = full_run
+    run = tmp_path / "run"
+    _interrupt(cfg, run, after_epoch=3)
+    latest = run / "checkpoints" / "latest.pt"
+    assert load_checkpoint(latest)["epoch"] == 3
+    latest.write_bytes(latest.read_bytes()[:1000])  # e.g. a full disk
+    capsys.readouterr()
+    train(cfg, run, progress=False)
+    err = capsys.readouterr().err
+    assert "latest.pt is not a readable factordiff checkpoint" in err
+    assert "resuming from the newest readable checkpoint, epoch-00002.pt (epoch 2)" in err
+    assert "resuming from the newest readable" in (run / "train.log").read_text()
+    assert _same_weights(
+        load_checkpoint(latest), load_checkpoint(full / "checkpoints" / "latest.pt")
+    )
+
+
+def test_read_metrics_merges_replays_and_names_bad_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    recs = [
+        {"step": 2, "loss": 1.0},
+        {"step": 4, "loss": 0.9},
+        {"step": 4, "eval/accuracy": 0.1},
+        {"step": 4, "loss": 0.8},  # replayed after a resume: the last one counts
+        {"step": 6, "loss": 0.7},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"step": 8, "lo')
+    got = read_metrics(tmp_path)
+    assert [(r["step"], r.get("loss")) for r in got] == [(2, 1.0), (4, 0.8), (4, None), (6, 0.7)]
+    path.write_text(
+        json.dumps(recs[0]) + "\n" + '{"step": 4}{"step": 5}\n' + json.dumps(recs[1]) + "\n"
+    )
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: not a JSON record"):
+        read_metrics(path)
+    assert read_metrics(tmp_path / "missing") == []

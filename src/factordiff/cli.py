@@ -56,12 +56,14 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 def _cmd_data_preview(args: argparse.Namespace) -> int:
     from factordiff.data import build_dataset
     from factordiff.data.preview import save_preview
+    from factordiff.paths import check_writable_folder
 
     if args.n < 1:
         raise ValueError(f"--n = {args.n} is invalid; allowed: an integer >= 1")
     if args.seed < 0:
         raise ValueError(f"--seed = {args.seed} is invalid; allowed: an integer >= 0")
     cfg = _resolve_data_config(args.dataset, args.set)
+    check_writable_folder(Path(args.out).parent)  # before building: fail fast
     ds = build_dataset(cfg, seed=args.seed)
     path = save_preview(ds, args.out, n=args.n, seed=args.seed, title=args.dataset)
     parts = ", ".join(f"{k} {v}" for k, v in ds.part_counts.items())
@@ -143,6 +145,7 @@ def _evaluate(run, dataset, num_samples, device) -> int:
 
     summary = evaluate_run(run, dataset=dataset, num_samples=num_samples, device=device)
     o = summary["overall"]
+    print(f"evaluated epoch {summary['epoch']} ({summary['checkpoint']})")
     print(
         f"accuracy {o['accuracy']:.3f} (x {o['x_accuracy']:.3f}, y {o['y_accuracy']:.3f}) "
         f"on {summary['num_samples']} samples ({summary['sampler']}, {summary['num_steps']} steps)"
@@ -175,7 +178,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         device=args.device or "auto",
     )
     print(
-        f"wrote {paths['npz']} and {paths['png']} ({len(labels)} images from {paths['checkpoint']})"
+        f"wrote {paths['npz']} and {paths['png']} ({len(labels)} images from epoch "
+        f"{paths['epoch']}, {paths['checkpoint']})"
     )
     return 0
 
@@ -200,7 +204,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         fac = s.get("factorization", {})
         betti = s.get("topology", {}).get("betti", "n/a")
         print(
-            f"epoch {ck['epoch']}: effective dimension {s['effective_dimension']:.2f}, "
+            f"epoch {ck['epoch']} ({ck['checkpoint']}): "
+            f"effective dimension {s['effective_dimension']:.2f}, "
             f"Betti {betti}, x-on-y similarity {fac.get('orthogonality_xy', float('nan')):.3f}"
         )
     print(f"wrote {result.get('out')}")
@@ -267,7 +272,11 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("sample", help="generate images for given labels from a run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--labels", required=True, help='"mu_x,mu_y;mu_x,mu_y;..." in pixels')
+    p.add_argument(
+        "--labels",
+        required=True,
+        help='"mu_x,mu_y;mu_x,mu_y;..." in pixels (a value may start with "-")',
+    )
     p.add_argument("--out", help="output folder (default RUN/samples)")
     p.add_argument(
         "--sampler", choices=["ddpm", "ddim", "dpm"], help="default: the run's eval sampler"
@@ -332,9 +341,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with "-" (argparse would read ``--labels -5,3`` as an option).
+_DASH_VALUE_OPTIONS = ("--labels",)
+
+
+def _join_dash_values(argv: list[str]) -> list[str]:
+    """``["--labels", "-5,3"]`` -> ``["--labels=-5,3"]`` for :data:`_DASH_VALUE_OPTIONS`."""
+    out, i = [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _DASH_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(a)
+            i += 1
+    return out
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line for a file-system error: the path, the reason and what is needed."""
+    if exc.filename is None:  # raised by factordiff with its own message
+        return str(exc)
+    path = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"{path}: {exc.strerror or exc}; allowed: a path you can read and write (see --out)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 success, 2 bad input)."""
+    """Run the command line; returns the exit status (0 success, 2 bad input or an unusable
+    path, 1 a run that diverged or another system error)."""
     parser = build_parser()
+    argv = _join_dash_values(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help already
@@ -348,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except TrainingDiverged as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+        print(f"error: {_os_error_message(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. a full disk: still one line, no traceback
+        print(f"error: {_os_error_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)

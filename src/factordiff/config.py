@@ -83,6 +83,9 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{path}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            # NaN/inf would train on constant images or diverge, and are not valid JSON
+            raise ValueError(f"{path} = {value!r} is invalid; allowed: a finite number")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -182,6 +185,18 @@ def apply_overrides(cfg: T, overrides: list[str] | None) -> T:
     return from_dict(type(cfg), data)
 
 
+def check_fields(obj: Any, section: str = "") -> None:
+    """Check every field of dataclass ``obj`` against its annotation (types, finite numbers,
+    choices), as :func:`from_dict` does; nested dataclasses are checked by their own
+    ``validate``. Lets ``validate()`` refuse a config mutated after construction."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            continue
+        _coerce(value, hints[f.name], f"{section}.{f.name}" if section else f.name)
+
+
 def _check(cond: bool, field_name: str, value: Any, allowed: str) -> None:
     if not cond:
         raise ValueError(f"{field_name} = {value!r} is invalid; allowed: {allowed}")
@@ -189,6 +204,9 @@ def _check(cond: bool, field_name: str, value: Any, allowed: str) -> None:
 
 # ----------------------------------------------------------------------------- sections
 DATA_KINDS = ("bump", "sos", "stripes")
+#: Most labels a lattice may hold (ten times the paper's densest, 320 x 320 = 102,400):
+#: beyond it the images alone need gigabytes (4 GiB at N = 32). OUR bound.
+MAX_LATTICE_LABELS = 1_048_576
 HOLE_KINDS = ("none", "plus", "square_interior", "square_exterior", "lesion", "custom")
 
 
@@ -228,6 +246,7 @@ class DataConfig:
     stripes_subsample: float = 1.0  # share of the stripes part kept, in (0, 1]
 
     def validate(self) -> None:
+        check_fields(self, "data")
         n = self.image_size
         _check(self.kind in DATA_KINDS, "data.kind", self.kind, f"one of {list(DATA_KINDS)}")
         _check(self.image_size >= 4, "data.image_size", self.image_size, "an integer >= 4")
@@ -244,6 +263,17 @@ class DataConfig:
                 v,
                 f"a spacing in (0, {extent}] px (the label range is N + 2 * margin = {extent})",
             )
+        # Bound the lattice before anything is built: its labels and images are held in
+        # memory (N x N float32 per label), and a tiny spacing would ask for gigabytes.
+        kx, ky = (int(math.floor(extent / d * (1 + 1e-9))) for d in (self.dx, self.dy))
+        _check(
+            kx * ky <= MAX_LATTICE_LABELS,
+            "data.dx, data.dy",
+            (self.dx, self.dy),
+            f"spacings giving at most {MAX_LATTICE_LABELS:,} lattice labels (these give "
+            f"{kx:,} x {ky:,} = {kx * ky:,} over the label range of {extent} px; "
+            f"e.g. dx = dy >= {extent / math.isqrt(MAX_LATTICE_LABELS):g})",
+        )
         _check(
             not (self.periodic and self.margin > 0),
             "data.margin",
@@ -348,6 +378,7 @@ class ModelConfig:
     dropout: float = 0.0
 
     def validate(self) -> None:
+        check_fields(self, "model")
         n = len(self.block_out_channels)
         _check(n >= 2, "model.block_out_channels", self.block_out_channels, "2 or more widths")
         _check(
@@ -384,6 +415,7 @@ class DiffusionConfig:
     min_snr_gamma: float = 5.0
 
     def validate(self) -> None:
+        check_fields(self, "diffusion")
         _check(
             self.num_train_timesteps >= 2,
             "diffusion.num_train_timesteps",
@@ -456,6 +488,7 @@ class TrainConfig:
         return data
 
     def validate(self) -> None:
+        check_fields(self, "train")
         _check(
             self.precision in ("auto", "bf16", "fp32"),
             "train.precision",
@@ -514,6 +547,7 @@ class EvalConfig:
     num_steps: int = 50
 
     def validate(self) -> None:
+        check_fields(self, "eval")
         _check(self.tolerance_px > 0, "eval.tolerance_px", self.tolerance_px, "> 0")
         _check(self.num_samples >= 1, "eval.num_samples", self.num_samples, ">= 1")
         _check(
@@ -539,10 +573,23 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> None:
+        """Validate every section: a config mutated after construction is checked too."""
+        check_fields(self)
         _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        for name, cls in (
+            ("data", DataConfig),
+            ("model", ModelConfig),
+            ("diffusion", DiffusionConfig),
+            ("train", TrainConfig),
+            ("eval", EvalConfig),
+        ):
+            section = getattr(self, name)
+            if not isinstance(section, cls):
+                raise ValueError(f"{name} = {section!r} is invalid; allowed: a {cls.__name__}")
+            section.validate()
 
     def to_json(self) -> str:
-        return json.dumps(to_dict(self), indent=2)
+        return json.dumps(to_dict(self), indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:

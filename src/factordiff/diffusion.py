@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from torch import nn
@@ -21,6 +22,23 @@ from torch import nn
 from factordiff.config import DiffusionConfig
 
 SAMPLERS = ("ddpm", "ddim", "dpm")
+
+
+def check_labels(labels) -> torch.Tensor:
+    """``labels`` as a (M, 2) float32 tensor with M >= 1 finite rows, else ``ValueError``."""
+    lab = torch.as_tensor(labels, dtype=torch.float32)
+    if lab.ndim != 2 or lab.shape[0] < 1 or lab.shape[1] != 2:
+        raise ValueError(
+            f"labels shape {tuple(lab.shape)} is invalid; allowed: (M, 2) with M >= 1, one "
+            "(mu_x, mu_y) per image"
+        )
+    bad = ~torch.isfinite(lab).all(dim=1)
+    if bad.any():
+        k = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"labels[{k}] = {lab[k].tolist()} is invalid; allowed: finite numbers (px)"
+        )
+    return lab
 
 
 class GaussianDiffusion:
@@ -129,16 +147,25 @@ class GaussianDiffusion:
         Sample ``k`` uses seed ``seeds[k]`` if given, else ``seed + k``."""
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler = {sampler!r} is invalid; allowed: {list(SAMPLERS)}")
-        if not 1 <= num_steps <= self.num_timesteps:
+        if (
+            isinstance(num_steps, bool)
+            or not isinstance(num_steps, int | np.integer)
+            or not 1 <= num_steps <= self.num_timesteps
+        ):
             raise ValueError(
-                f"num_steps = {num_steps} is invalid; allowed: 1..{self.num_timesteps}"
+                f"num_steps = {num_steps!r} is invalid; allowed: an integer in "
+                f"1..{self.num_timesteps}"
             )
-        labels = torch.as_tensor(labels, dtype=torch.float32).reshape(-1, 2)
+        labels = check_labels(labels)
         m = labels.shape[0]
         if seeds is None:
             seeds = [seed + k for k in range(m)]
         if len(seeds) != m:
             raise ValueError(f"seeds has {len(seeds)} entries for {m} labels")
+        if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in seeds):
+            raise ValueError(
+                f"seed = {seed!r} (seeds {list(seeds)[:4]}...) is invalid; allowed: integers >= 0"
+            )
         n = image_size or getattr(model, "image_size", None)
         if n is None:
             raise ValueError("image_size must be given for a model without .image_size")

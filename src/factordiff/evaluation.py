@@ -21,7 +21,10 @@ Images are first mapped from [-1, 1] to raw intensity ``u`` with the dataset's f
    ``shift = (l[-1] - l[+1]) / (2 (l[-1] - 2 l[0] + l[+1]))``, which is exact for a sampled
    Gaussian of any width. At a non-periodic edge pixel the one inward neighbour and the
    config's sigma give the exact two-point version. Values are floored at 1e-4 before the
-   log, shifts are clipped to +-1 px (+-2 px at an edge).
+   log, shifts are clipped to +-1 px (+-2 px at an edge). A component larger than
+   :func:`max_bump_area` (four times what an exact bump covers; 24 px at sigma = 1) is a
+   bright region, not a bump: it counts as a detection with no location, so a uniform image
+   (all ones, all zeros) is judged ``wrong_location``, never correct.
 4. The centre is correct on an axis when within ``tolerance_px`` of the label (periodic
    distance for periodic data); the image is correct when both axes are.
 
@@ -184,6 +187,15 @@ def stripe_threshold(sigma: float) -> float:
     return 0.5 * float(np.exp(-1 / (8 * sigma**2)))
 
 
+def max_bump_area(cfg: DataConfig) -> float:
+    """Most pixels a component above :func:`bump_threshold` may cover and still count as a
+    bump: four times the area ``2 pi sx sy ln(1 / t_2d)`` of the ellipse where an exactly
+    rendered bump exceeds the threshold (24 px at sigma = 1). OUR bound: a larger bright
+    region (a uniform image, a washed-out blob) is no bump and has no location."""
+    t = bump_threshold(cfg)
+    return 4.0 * 2.0 * np.pi * cfg.sigma_x * cfg.sigma_y * np.log(1.0 / t)
+
+
 def detect_bumps(u: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     """Count bumps and locate single ones.
 
@@ -193,7 +205,9 @@ def detect_bumps(u: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray
 
     Returns:
         count (B,) int64 connected components above :func:`bump_threshold`, and centre
-        (B, 2) float64 ``(x, y)`` in px, NaN unless ``count == 1``.
+        (B, 2) float64 ``(x, y)`` in px, NaN unless ``count == 1`` and that component is no
+        larger than :func:`max_bump_area` (a uniform image is one component with no
+        location, so it is never a correct bump, nor a correct blank).
     """
     b, n, _ = u.shape
     mask = u > bump_threshold(cfg)  # NaN compares False: a NaN image has no bump
@@ -204,6 +218,7 @@ def detect_bumps(u: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray
     pos = np.flatnonzero(flat)
     image_of = np.zeros(nlab, np.int64)
     image_of[flat[pos] - 1] = pos // (n * n)  # every label lives in one image
+    area = np.bincount(flat[pos] - 1, minlength=nlab).astype(np.float64)  # (nlab,) pixels
     if cfg.periodic and nlab:
         # Merge components that touch across the wrapped edges (8-neighbourhood).
         src, dst = [], []
@@ -219,11 +234,14 @@ def detect_bumps(u: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray
         comp_image = np.zeros(ncomp, np.int64)
         comp_image[comp] = image_of
         count = np.bincount(comp_image, minlength=b)
+        comp_area = np.bincount(comp, weights=area, minlength=ncomp)
+        oversize = np.bincount(comp_image, weights=comp_area > max_bump_area(cfg), minlength=b)
     else:
         count = np.bincount(image_of, minlength=b)
+        oversize = np.bincount(image_of, weights=area > max_bump_area(cfg), minlength=b)
 
     centre = np.full((b, 2), np.nan)
-    one = np.flatnonzero(count == 1)
+    one = np.flatnonzero((count == 1) & (oversize == 0))
     if len(one):
         img = u[one]  # (K, N, N)
         arg = img.reshape(len(one), -1).argmax(axis=1)

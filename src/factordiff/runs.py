@@ -10,28 +10,42 @@ notebook user calls directly::
 from __future__ import annotations
 
 import json
+import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from factordiff.config import DataConfig, json_ready
-from factordiff.diffusion import GaussianDiffusion
+from factordiff.diffusion import GaussianDiffusion, check_labels
 from factordiff.hardware import autocast, resolve_precision
+from factordiff.paths import check_writable_folder
 from factordiff.training import (
     atomic_write_text,
     list_checkpoints,
     load_model,
     resolve_device,
+    run_state,
 )
 
 
 def final_checkpoint(run_dir: str | Path) -> Path:
-    """The newest kept checkpoint of a run."""
+    """The newest kept checkpoint of a run. Warns when the run's ``state.json`` records a
+    later epoch than that checkpoint (its kept checkpoint was lost, e.g. by a crash of an
+    older version between two files), since the caller would use an older model."""
     ckpts = list_checkpoints(run_dir)
     if not ckpts:
         raise FileNotFoundError(f"{run_dir} has no kept checkpoints yet (train it first)")
+    newest = int(ckpts[-1].stem.split("-")[1])
+    state = run_state(run_dir) or {}
+    if isinstance(state.get("epoch"), int) and state["epoch"] > newest and state.get("finished"):
+        warnings.warn(
+            f"{run_dir} finished at epoch {state['epoch']} but its newest kept checkpoint is "
+            f"{ckpts[-1].name} (epoch {newest}); using that one",
+            stacklevel=2,
+        )
     return ckpts[-1]
 
 
@@ -45,14 +59,49 @@ def parse_labels(text: str) -> torch.Tensor:
         try:
             if len(vals) != 2:
                 raise ValueError
-            rows.append([float(vals[0]), float(vals[1])])
+            row = [float(vals[0]), float(vals[1])]
+            if not all(math.isfinite(v) for v in row):
+                raise ValueError
+            rows.append(row)
         except ValueError:
             raise ValueError(
-                f"--labels entry {part!r} is invalid; allowed: 'mu_x,mu_y' pairs separated by ';'"
+                f"--labels entry {part!r} is invalid; allowed: 'mu_x,mu_y' pairs of finite "
+                "numbers (px) separated by ';'"
             ) from None
     if not rows:
         raise ValueError(f"--labels {text!r} holds no labels; e.g. '3.5,4.5;10,12'")
     return torch.tensor(rows, dtype=torch.float32)
+
+
+def check_label_range(labels: torch.Tensor, cfg: DataConfig) -> None:
+    """Refuse labels (M, 2) outside the label range of the data a model was trained on:
+    ``[-m, N + m]`` on both axes, ``[0, N)`` when periodic."""
+    from factordiff.data.datasets import label_range
+
+    lab = check_labels(labels)
+    lo, hi = (v + 0.0 for v in label_range(cfg))  # + 0.0: -0.0 prints as 0
+    if cfg.periodic:
+        inside = (lab >= lo) & (lab < hi)
+        allowed = f"[{lo:g}, {hi:g}) (periodic data: {hi:g} is {lo:g})"
+    else:
+        inside = (lab >= lo) & (lab <= hi)
+        allowed = f"[{lo:g}, {hi:g}]"
+    bad = ~inside.all(dim=1)
+    if bad.any():
+        k = int(bad.nonzero()[0, 0])
+        mu = ", ".join(f"{v:g}" for v in lab[k].tolist())
+        raise ValueError(
+            f"label ({mu}) is outside the run's label range; allowed: mu_x and mu_y in "
+            f"{allowed} (data.image_size = {cfg.image_size}, data.margin = {cfg.margin})"
+        )
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
+    ok = ok and value >= low and (high is None or value <= high)
+    if not ok:
+        allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
+        raise ValueError(f"{name} = {value!r} is invalid; allowed: {allowed}")
 
 
 def _load(run_dir, checkpoint, device):
@@ -76,19 +125,28 @@ def sample_run(
     """Generate one image per label from a run's EMA weights.
 
     Writes ``samples.npz`` (images (M, N, N) in [-1, 1], labels (M, 2), seeds) and
-    ``samples.png`` into ``out`` (default ``RUN/samples``). Returns the paths."""
+    ``samples.png`` into ``out`` (default ``RUN/samples``). Returns the paths, the checkpoint
+    and its ``epoch``.
+
+    Raises ``ValueError`` before sampling on labels outside the run's label range (or not
+    finite), ``num_steps`` outside ``1..T`` or a negative ``seed``, and an ``OSError`` when
+    ``out`` cannot be written."""
     from factordiff.plotting import sample_grid_figure
 
+    _check_int("seed", seed, 0)
+    labels = check_labels(labels)
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
-    sampler = sampler or cfg.eval.sampler
-    num_steps = num_steps or cfg.eval.num_steps
-    labels = torch.as_tensor(labels, dtype=torch.float32).reshape(-1, 2)
+    sampler = cfg.eval.sampler if sampler is None else sampler
+    num_steps = cfg.eval.num_steps if num_steps is None else num_steps
+    _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+    check_label_range(labels, cfg.data)
+    out = Path(out) if out else Path(run_dir) / "samples"
+    check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
     diffusion = GaussianDiffusion(cfg.diffusion)
     with autocast(dev, resolve_precision(cfg.train.precision, dev)):
         images = diffusion.sample(
             model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )
-    out = Path(out) if out else Path(run_dir) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     seeds = np.arange(seed, seed + len(labels))
     np.savez_compressed(
@@ -102,6 +160,7 @@ def sample_run(
         "npz": str(out / "samples.npz"),
         "png": str(out / "samples.png"),
         "checkpoint": str(path),
+        "epoch": meta["epoch"],
     }
 
 
@@ -127,6 +186,9 @@ def evaluate_run(
     from factordiff.evaluation import per_region, score
     from factordiff.plotting import sample_grid_figure
 
+    if num_samples is not None:
+        _check_int("num_samples", num_samples, 1)
+    _check_int("seed", seed, 0)
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
     data_cfg = cfg.data
     if isinstance(dataset, str):
@@ -138,11 +200,14 @@ def evaluate_run(
             f"dataset image_size = {data_cfg.image_size} does not match the run's "
             f"image_size = {cfg.data.image_size}"
         )
-    n = num_samples or cfg.eval.num_samples
+    n = cfg.eval.num_samples if num_samples is None else num_samples
     labels = eval_conditions(data_cfg, n, seed=seed)
     diffusion = GaussianDiffusion(cfg.diffusion)
-    sampler = sampler or cfg.eval.sampler
-    num_steps = num_steps or cfg.eval.num_steps
+    sampler = cfg.eval.sampler if sampler is None else sampler
+    num_steps = cfg.eval.num_steps if num_steps is None else num_steps
+    _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+    out = Path(out) if out else Path(run_dir) / "eval"
+    check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
     t0 = time.perf_counter()
     with autocast(dev, resolve_precision(cfg.train.precision, dev)):
         images = diffusion.sample(
@@ -167,7 +232,6 @@ def evaluate_run(
         "overall": scores.summary(),
         "regions": per_region(scores, labels, regions),
     }
-    out = Path(out) if out else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "samples.npz", images=images[:, 0].numpy(), labels=labels.numpy())
     k = min(64, n)

@@ -26,6 +26,8 @@ import json
 import logging
 import math
 import os
+import pickle
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ from factordiff.hardware import (
     resolve_precision,
 )
 from factordiff.model.unet import ConditionalUNet, build_model
+from factordiff.paths import check_writable_folder
 
 log = logging.getLogger("factordiff.train")
 
@@ -140,8 +143,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - report any unpickling failure the same way
-        raise ValueError(f"{path} is not a readable factordiff checkpoint: {e}") from e
+    except pickle.UnpicklingError as e:
+        # torch's own message advises weights_only=False, which would run code from the file
+        raise ValueError(
+            f"{path} is not a factordiff checkpoint: it holds objects other than tensors and "
+            "plain values, and factordiff loads checkpoints without running code"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - a truncated or corrupt file, reported the same way
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(
+            f"{path} is not a readable factordiff checkpoint (truncated or corrupt: {reason})"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a factordiff checkpoint (format {CHECKPOINT_FORMAT!r})")
     return ckpt
@@ -155,7 +167,10 @@ def load_model(
     ``ema=True`` loads the EMA weights (what sampling and analysis use). ``meta`` holds
     ``epoch``, ``step`` and ``accuracy`` (None if it was not measured at that epoch)."""
     ckpt = load_checkpoint(path, map_location)
-    cfg = from_dict(RunConfig, ckpt["config"])
+    try:
+        cfg = from_dict(RunConfig, ckpt["config"])
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"{path}: the config stored in the checkpoint is invalid: {e}") from e
     model = build_model(cfg.model, cfg.data)
     state = ckpt["ema_model"] if ema and ckpt.get("ema_model") is not None else ckpt["model"]
     try:
@@ -257,10 +272,16 @@ class Trainer:
         d = checkpoint_dir(self.run_dir)
         d.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
-        atomic_save(state, d / "latest.pt")
+        # The kept checkpoint first: a crash between the two files then leaves latest.pt one
+        # save behind, and resuming replays (and rewrites) that epoch, so no kept epoch is lost.
         if keep:
             atomic_save(state, d / f"epoch-{self.epoch:05d}.pt")
+        atomic_save(state, d / "latest.pt")
         self._write_state(finished=False)
+
+    def _is_kept_epoch(self, epoch: int) -> bool:
+        tc = self.cfg.train
+        return epoch in tc.checkpoint_epochs or epoch == tc.epochs
 
     def _write_state(self, finished: bool) -> None:
         atomic_write_text(
@@ -303,12 +324,78 @@ class Trainer:
 
     # -------------------------------------------------------------- loop
     def resume_if_possible(self) -> bool:
-        latest = checkpoint_dir(self.run_dir) / "latest.pt"
-        if not latest.is_file():
+        """Load the newest readable state; False when there is none (a fresh run).
+
+        ``latest.pt`` first; if it is unreadable (e.g. truncated by a full disk), the newest
+        readable kept checkpoint, saying so. A kept checkpoint missing for the resumed epoch
+        (a run written before kept checkpoints were saved first) is recreated from the
+        resumed state. ``metrics.jsonl`` is repaired: a partial last line and the records of
+        steps after the resumed one (which will be replayed) are dropped."""
+        d = checkpoint_dir(self.run_dir)
+        latest = d / "latest.pt"
+        kept = list_checkpoints(self.run_dir) if d.is_dir() else []
+        if not latest.is_file() and not kept:
             return False
-        self.load_state_dict(load_checkpoint(latest, self.device))
-        log.info("resumed from %s at epoch %d, step %d", latest, self.epoch, self.step)
+        ckpt, source, problems = None, None, []
+        for path in [latest, *reversed(kept)]:
+            if not path.is_file():
+                continue
+            try:
+                ckpt, source = load_checkpoint(path, self.device), path
+                break
+            except ValueError as e:
+                problems.append(str(e))
+        if ckpt is None:
+            raise ValueError(
+                f"no readable checkpoint to resume from in {d} ({'; '.join(problems)}); "
+                "use --force to start the run again"
+            )
+        if problems:
+            msg = (
+                f"{problems[0]}; resuming from the newest readable checkpoint, {source.name} "
+                f"(epoch {ckpt['epoch']})"
+            )
+            log.warning(msg)
+            print(f"warning: {msg}", file=sys.stderr)
+        self.load_state_dict(ckpt)
+        kept_path = d / f"epoch-{self.epoch:05d}.pt"
+        if self._is_kept_epoch(self.epoch) and not kept_path.is_file():
+            atomic_save(ckpt, kept_path)
+            log.warning("recreated the missing %s from %s", kept_path.name, source.name)
+        self._repair_metrics()
+        log.info("resumed from %s at epoch %d, step %d", source, self.epoch, self.step)
         return True
+
+    def _repair_metrics(self) -> None:
+        """Drop a partial last line of ``metrics.jsonl`` (a crash mid-write would glue the
+        next record onto it) and the records of steps after ``self.step``, which the resumed
+        run logs again."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        text = path.read_text()
+        lines = text.split("\n")
+        partial = lines.pop()  # "" when the file ends with a newline
+        keep, replayed = [], 0
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                keep.append(line)  # not ours to judge here; readers name the line
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int | float):
+                if rec["step"] > self.step:
+                    replayed += 1
+                    continue
+            keep.append(line)
+        if partial or replayed:
+            atomic_write_text(path, "".join(line + "\n" for line in keep))
+            log.warning(
+                "metrics.jsonl: dropped %s and %d record(s) of steps after %d (replayed)",
+                "a partial last line" if partial else "no partial line",
+                replayed,
+                self.step,
+            )
 
     def train_step(self, idx: torch.Tensor) -> float:
         tc = self.cfg.train
@@ -383,7 +470,7 @@ class Trainer:
                 self.train_seconds += time.perf_counter() - t_epoch
                 if self._should_eval(self.epoch):
                     self._run_eval(on_eval)
-                keep = self.epoch in tc.checkpoint_epochs or self.epoch == tc.epochs
+                keep = self._is_kept_epoch(self.epoch)
                 if keep or self.epoch % max(1, tc.save_every_epochs) == 0:
                     self.save_checkpoint(keep=keep)
         finally:
@@ -419,16 +506,72 @@ class Trainer:
 
 
 # ----------------------------------------------------------------------------- entry point
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a run's ``metrics.jsonl`` (a run folder or the file itself).
+
+    Replayed records (a resumed run logs the steps after its checkpoint again) are merged:
+    the last record per ``(step, kind)`` is kept, ``kind`` being ``eval`` for evaluation
+    records and ``train`` otherwise, in the order of first appearance. An unterminated last
+    line (a write cut short) is skipped; any other line that is not a JSON object raises
+    ``ValueError`` naming the file and the line."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    text = path.read_text()
+    lines = text.split("\n")
+    last = lines.pop()  # "" after a final newline, else a partial record
+    records: dict[tuple, dict] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}, line {number}: not a JSON record ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}, line {number}: {rec!r} is not a JSON object")
+        kind = "eval" if any(k.startswith("eval/") for k in rec) else "train"
+        key = (rec.get("step"), kind)
+        records[key] = rec
+    if last.strip():
+        log.warning("%s: skipped an unterminated last line (a write cut short)", path)
+    return list(records.values())
+
+
+def read_json(path: Path) -> Any:
+    """``json.loads`` of a file; a garbled file raises ``ValueError`` naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"{path} is not valid JSON ({e}); repair or delete it (delete the run folder "
+            "to start over)"
+        ) from None
+
+
 def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The strictly validated ``config.json`` of a run; errors name the file."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} has no config.json: is it a factordiff run folder?")
-    return RunConfig.from_json(path.read_text())
+    data = read_json(path)
+    try:
+        return from_dict(RunConfig, data)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def run_state(run_dir: str | Path) -> dict | None:
+    """``state.json`` of a run (None when there is none); a garbled file is named."""
     path = Path(run_dir) / "state.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    state = read_json(path)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds {state!r}; allowed: a JSON object (finished, epoch, step)")
+    return state
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -466,9 +609,12 @@ def train(
       the folder's run files and starts over)."""
     run_dir = Path(run_dir)
     cfg.validate()
+    check_writable_folder(run_dir)  # a file in the way or a read-only place: fail first
     cfg_path = run_dir / "config.json"
     if cfg_path.is_file():
-        old = json.loads(cfg_path.read_text())
+        old = read_json(cfg_path)
+        if not isinstance(old, dict):
+            raise ValueError(f"{cfg_path} holds {old!r}; allowed: a run config (a JSON object)")
         diff = _config_diff(old, to_dict(cfg))
         state = run_state(run_dir) or {}
         if force:

@@ -37,6 +37,7 @@ from factordiff.analysis.grid import (
 from factordiff.analysis.pipeline import RepresentationAnalysis
 from factordiff.analysis.references import reference_representations
 from factordiff.config import json_ready
+from factordiff.paths import check_writable_folder
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +163,10 @@ def analyze_run(
     from factordiff import training  # lazy: training imports the model stack
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no config.json: is it a factordiff run folder?")
-    cfg = json.loads(cfg_path.read_text())
-    image_size = int(cfg["data"]["image_size"])
-    periodic = bool(cfg["data"].get("periodic", False))
-    num_timesteps = int(cfg.get("diffusion", {}).get("num_train_timesteps", 1000))
+    run_cfg = training.read_run_config(run_dir)  # strict: a bad value names file and key
+    image_size = run_cfg.data.image_size
+    periodic = run_cfg.data.periodic
+    num_timesteps = run_cfg.diffusion.num_train_timesteps
     if t is None:
         t = num_timesteps - 1
     if not isinstance(t, int | np.integer) or not 0 <= t < num_timesteps:
@@ -201,6 +199,7 @@ def analyze_run(
     extractor.check_params(model)
     del model
     out = Path(out) if out is not None else run_dir / "analysis" / _slug(f"{layer}_t{t}_{pooling}")
+    check_writable_folder(out.parent)
     made_parent = not out.parent.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"

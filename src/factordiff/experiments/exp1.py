@@ -370,12 +370,11 @@ def run_exp1(
 
 def _train_seconds(run_dir: Path) -> float:
     """Training wall time recorded in the run's metrics (last logged ``train_seconds``)."""
+    from factordiff.training import read_metrics  # names file and line on a bad record
+
     last = 0.0
-    path = run_dir / "metrics.jsonl"
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            last = max(last, float(rec.get("train_seconds", 0.0)))
+    for rec in read_metrics(run_dir):
+        last = max(last, float(rec.get("train_seconds", 0.0)))
     return last
 
 
