@@ -112,11 +112,16 @@ def test_extractor_matches_a_manual_forward_and_is_batch_size_invariant():
     rep = ActivationExtractor(t=5, seed=1, batch_size=3).extract(model, labels, shape)
     noise = torch.randn((1, 1, 8, 8), generator=torch.Generator().manual_seed(1))
     captured = {}
-    model.encoder.register_forward_hook(lambda m, i, o: captured.setdefault("h", o))
+
+    def keep_output(_module, _inputs, output):
+        captured["h"] = output  # returns None: the model's output is left as it is
+
+    handle = model.encoder.register_forward_hook(keep_output)
     model.eval()
     with torch.no_grad():
         lab = torch.from_numpy(labels)
         model(noise.expand(16, -1, -1, -1), torch.full((16,), 5), lab)
+    handle.remove()  # a hook left in place would run inside every later extraction
     np.testing.assert_allclose(rep.X, captured["h"].flatten(1).numpy(), rtol=1e-5, atol=1e-6)
     rep_big = ActivationExtractor(t=5, seed=1, batch_size=256).extract(model, labels, shape)
     np.testing.assert_allclose(rep.X, rep_big.X, rtol=1e-5, atol=1e-6)
@@ -193,6 +198,35 @@ def test_layer_errors_list_the_available_names():
         ActivationExtractor(pooling="avg").extract(model, labels, shape)
     with pytest.raises(ValueError, match="image_size"):
         ActivationExtractor(layer="0").extract(plain, labels, shape)
+
+
+def test_timestep_defaults_to_the_last_step_and_is_checked_against_T():
+    model = TinyDenoiser()
+    labels, shape = condition_grid(8, 4, 4)
+    # T unknown: the DDPM default T = 1000, so t = 999; only t >= 0 is checked
+    assert ActivationExtractor().extract(model, labels, shape).metadata["t"] == 999
+    with pytest.raises(ValueError, match="t = -1 is invalid"):
+        ActivationExtractor(t=-1).extract(model, labels, shape)
+    # T known from the model (load_model sets it) or passed: default T - 1, t >= T rejected
+    model.num_train_timesteps = 100
+    rep = ActivationExtractor().extract(model, labels, shape)
+    assert rep.metadata["t"] == 99
+    with pytest.raises(ValueError, match=r"t = 999 is invalid .*T = 100.*\[0, 99\]"):
+        ActivationExtractor(t=999).extract(model, labels, shape)
+    with pytest.raises(ValueError, match=r"t = 50 is invalid .*T = 50"):
+        ActivationExtractor(t=50, num_train_timesteps=50).extract(model, labels, shape)
+    with pytest.raises(ValueError, match="t = 2.5 is invalid"):
+        ActivationExtractor(t=2.5).extract(model, labels, shape)
+
+
+def test_nan_labels_are_rejected():
+    model = TinyDenoiser()
+    labels, _ = condition_grid(8, 4, 4)
+    labels[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"finite.*1 row.*first row 5"):
+        ActivationExtractor().extract(model, labels)
+    with pytest.raises(ValueError, match="shape"):
+        ActivationExtractor().extract(model, labels[:, :1])
 
 
 def test_no_gradients_are_recorded():

@@ -26,6 +26,10 @@ ForwardFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], Any]
 
 POOLINGS = ("flatten", "mean", "max")
 
+#: Timestep used when neither ``t`` nor the model's ``T`` is known: the last step of the
+#: DDPM schedule ``T = 1000``.
+DEFAULT_T = 999
+
 
 def default_forward(model: nn.Module, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor):
     """The factordiff calling convention: ``model(x_t, t, labels)``."""
@@ -79,6 +83,57 @@ def _first_tensor(output: Any, layer: str) -> torch.Tensor:
     raise TypeError(f"layer {layer!r} returned {type(output).__name__} with no tensor to capture")
 
 
+def num_timesteps_of(model: nn.Module, num_train_timesteps: int | None = None) -> int | None:
+    """``T`` of the model's schedule: ``num_train_timesteps`` when given, else the model's
+    ``num_train_timesteps`` attribute, else ``None`` (unknown)."""
+    T = num_train_timesteps
+    if T is None:
+        T = getattr(model, "num_train_timesteps", None)
+    if T is not None and (not isinstance(T, int | np.integer) or T < 1):
+        raise ValueError(f"num_train_timesteps = {T!r} is invalid; allowed: an integer >= 1")
+    return None if T is None else int(T)
+
+
+def resolve_timesteps(
+    model: nn.Module, ts: list[int | None], num_train_timesteps: int | None = None
+) -> list[int]:
+    """Check each timestep for ``model`` and replace ``None`` by the last step ``T - 1``
+    (``999`` when ``T`` is unknown). Raises ``ValueError`` naming the bad value and the
+    allowed range."""
+    T = num_timesteps_of(model, num_train_timesteps)
+    out = []
+    for t in ts:
+        if t is None:
+            t = DEFAULT_T if T is None else T - 1
+        allowed = "an integer timestep >= 0" if T is None else f"an integer in [0, {T - 1}]"
+        if isinstance(t, bool) or not isinstance(t, int | np.integer) or t < 0:
+            raise ValueError(f"t = {t!r} is invalid; allowed: {allowed}")
+        if T is not None and t >= T:
+            raise ValueError(
+                f"t = {t!r} is invalid for a model trained with T = {T} timesteps; allowed: "
+                f"{allowed}"
+            )
+        out.append(int(t))
+    return out
+
+
+def check_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Conditions as a float32 array (n_conditions, 2); ``ValueError`` on another shape or on
+    NaN / infinite labels (naming the first bad row)."""
+    if torch.is_tensor(labels):
+        labels = labels.detach().cpu().numpy()
+    labels_np = np.asarray(labels, dtype=np.float32)
+    if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
+        raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+    bad = np.flatnonzero(~np.isfinite(labels_np).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"labels must be finite; {bad.size} row(s) hold NaN or inf, first row {bad[0]}: "
+            f"{labels_np[bad[0]].tolist()}"
+        )
+    return labels_np
+
+
 class _Captured(Exception):
     """Raised by the hook to stop the forward pass once the layer's output is in hand."""
 
@@ -100,8 +155,12 @@ class ActivationExtractor:
     ----------
     layer : name of any submodule (``model.named_modules()``); ``None`` uses the model's
         ``default_analysis_layer`` (factordiff's UNet: the end of the encoder).
-    t : diffusion timestep fed with every condition (long). The default ``999`` is the last
-        step of a ``T = 1000`` schedule, where pure-noise input is in distribution.
+    t : diffusion timestep fed with every condition (long), in ``[0, T - 1]``. ``None`` (the
+        default) is the last step ``T - 1``, where pure-noise input is in distribution; when
+        ``T`` is unknown it is ``999``, the last step of the DDPM ``T = 1000`` schedule.
+    num_train_timesteps : ``T`` of the model's diffusion schedule; ``None`` reads
+        ``model.num_train_timesteps`` (set by :func:`factordiff.training.load_model`), else
+        ``T`` is unknown and only ``t >= 0`` is checked.
     pooling : ``"flatten"`` (all C * H * W values), ``"mean"`` or ``"max"`` over the spatial
         dims (everything after dim 1), giving C values.
     seed : seed of the noise input ``x_t`` (one draw of shape (C, N, N), shared by all
@@ -130,7 +189,7 @@ class ActivationExtractor:
     def __init__(
         self,
         layer: str | None = None,
-        t: int = 999,
+        t: int | None = None,
         pooling: str = "flatten",
         seed: int = 0,
         n_noise: int = 1,
@@ -138,6 +197,7 @@ class ActivationExtractor:
         image_size: int | None = None,
         in_channels: int = 1,
         forward_fn: ForwardFn | None = None,
+        num_train_timesteps: int | None = None,
     ) -> None:
         self.layer = layer
         self.t = t
@@ -148,6 +208,7 @@ class ActivationExtractor:
         self.image_size = image_size
         self.in_channels = in_channels
         self.forward_fn = forward_fn
+        self.num_train_timesteps = num_train_timesteps
 
     def check_params(self, model: nn.Module) -> int:
         """Validate the parameters for ``model``; return the image size N. Raises
@@ -158,8 +219,7 @@ class ActivationExtractor:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} = {v!r} is invalid; allowed: an integer >= 1")
-        if not isinstance(self.t, int | np.integer) or self.t < 0:
-            raise ValueError(f"t = {self.t!r} is invalid; allowed: an integer timestep >= 0")
+        self.resolve_t(model)
         if not isinstance(self.seed, int | np.integer) or self.seed < 0:
             raise ValueError(f"seed = {self.seed!r} is invalid; allowed: an integer >= 0")
         size = (
@@ -171,6 +231,13 @@ class ActivationExtractor:
                 f"{type(model).__name__} has no integer attribute image_size"
             )
         return size
+
+    def resolve_t(self, model: nn.Module) -> int:
+        """The timestep to use for ``model``: ``t``, or ``T - 1`` when ``t`` is ``None``.
+
+        Raises ``ValueError`` when ``t`` is not an integer in ``[0, T - 1]`` (or ``>= 0``
+        when ``T`` is unknown)."""
+        return resolve_timesteps(model, [self.t], self.num_train_timesteps)[0]
 
     def extract(
         self,
@@ -185,10 +252,9 @@ class ActivationExtractor:
         :class:`Representation` with ``X`` (n_conditions, d) float32 and metadata recording
         layer, t, pooling, seed, n_noise, image_size and the captured output shape."""
         image_size = self.check_params(model)
+        t_step = self.resolve_t(model)
         layer = resolve_layer(model, self.layer)
-        labels_np = np.asarray(labels, dtype=np.float32)
-        if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
-            raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+        labels_np = check_labels(labels)
         forward = self.forward_fn or default_forward
         param = next(iter(model.parameters()), None)
         device = param.device if param is not None else torch.device("cpu")
@@ -217,7 +283,7 @@ class ActivationExtractor:
                         lab = torch.from_numpy(labels_np[start : start + self.batch_size])
                         b = lab.shape[0]
                         x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
-                        t = torch.full((b,), int(self.t), dtype=torch.long, device=device)
+                        t = torch.full((b,), t_step, dtype=torch.long, device=device)
                         captured.clear()
                         try:
                             forward(model, x_t, t, lab.to(device))
@@ -251,7 +317,7 @@ class ActivationExtractor:
                 "source": "model",
                 "model": type(model).__name__,
                 "layer": layer,
-                "t": int(self.t),
+                "t": t_step,
                 "pooling": self.pooling,
                 "seed": int(self.seed),
                 "n_noise": self.n_noise,
