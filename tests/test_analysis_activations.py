@@ -12,6 +12,7 @@ from factordiff.analysis import (
     Representation,
     condition_grid,
     extract_representation,
+    extract_representations,
     layer_names,
     resolve_layer,
 )
@@ -261,3 +262,35 @@ def test_diffusers_unet_with_own_conditioning():
     rep = ext.extract(unet, labels, shape)
     assert rep.X.shape == (16, 16 * 4 * 4)  # (hidden, skips) tuple -> hidden (16, 4, 4)
     assert np.std(rep.X, axis=0).max() > 0  # the conditioning reaches the layer
+
+
+def test_many_layers_and_timesteps_equal_separate_extractions_with_one_pass_per_batch():
+    model = TinyDenoiser()
+    labels, shape = condition_grid(8, 4, 4)
+    calls = []
+
+    def counting_forward(m, x_t, t, lab):
+        calls.append(int(t[0]))
+        return m(x_t, t, lab)
+
+    params = {"seed": 2, "n_noise": 2, "batch_size": 10, "forward_fn": counting_forward}
+    layers, ts, poolings = ["conv_in", "encoder", "block"], [5, 999], ["flatten", "mean"]
+    reps = extract_representations(
+        model, labels, shape, layers=layers, ts=ts, poolings=poolings, **params
+    )
+    # one forward pass per timestep, noise draw and batch of conditions (16 = 10 + 6)
+    assert sorted(calls) == [5] * 4 + [999] * 4
+    assert set(reps) == {(a, t, p) for a in layers for t in ts for p in poolings}
+    for (layer, t, pooling), rep in reps.items():
+        single = ActivationExtractor(layer=layer, t=t, pooling=pooling, **params).extract(
+            model, labels, shape
+        )
+        np.testing.assert_allclose(rep.X, single.X, rtol=1e-6, atol=1e-7)
+        assert rep.metadata == single.metadata
+    assert reps[("block", 5, "mean")].X.shape == (16, 8)
+    assert not np.allclose(reps[("encoder", 5, "flatten")].X, reps[("encoder", 999, "flatten")].X)
+    with pytest.raises(ValueError, match="distinct"):
+        extract_representations(model, labels, shape, layers=["block", "block"])
+    model.num_train_timesteps = 100
+    with pytest.raises(ValueError, match="t = 999 is invalid"):
+        extract_representations(model, labels, shape, ts=[5, 999])

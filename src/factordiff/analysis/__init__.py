@@ -8,6 +8,7 @@ Works on factordiff runs (:func:`analyze_run`) and on any conditional PyTorch de
 from factordiff.analysis.activations import (
     ActivationExtractor,
     extract_representation,
+    extract_representations,
     layer_names,
     resolve_layer,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "clifford_torus",
     "condition_grid",
     "extract_representation",
+    "extract_representations",
     "layer_names",
     "participation_ratio",
     "random_feature_torus",

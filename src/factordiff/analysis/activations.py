@@ -251,9 +251,43 @@ class ActivationExtractor:
         when they form an x-major grid (as from :func:`condition_grid`). Returns a
         :class:`Representation` with ``X`` (n_conditions, d) float32 and metadata recording
         layer, t, pooling, seed, n_noise, image_size and the captured output shape."""
+        reps = self.extract_many(model, labels, grid_shape)
+        (rep,) = reps.values()
+        self.layer_ = rep.metadata["layer"]
+        self.output_shape_ = tuple(rep.metadata["output_shape"])
+        self.representation_ = rep
+        return rep
+
+    def extract_many(
+        self,
+        model: nn.Module,
+        labels: np.ndarray | torch.Tensor,
+        grid_shape: tuple[int, int] | None = None,
+        *,
+        layers: list[str | None] | None = None,
+        ts: list[int | None] | None = None,
+        poolings: list[str] | None = None,
+    ) -> dict[tuple[str, int, str], Representation]:
+        """Representations of several layers, timesteps and poolings in one sweep.
+
+        For each timestep, noise draw and batch of conditions the model runs *once*, with a
+        hook on every layer; the pass stops once every layer has been captured, and each
+        capture is pooled every way asked. ``layers``, ``ts`` and ``poolings`` default to
+        ``[self.layer]``, ``[self.t]`` and ``[self.pooling]``. Returns
+        ``{(layer, t, pooling): Representation}`` (names and ``t`` resolved), each equal to
+        what :meth:`extract` gives with those settings."""
         image_size = self.check_params(model)
-        t_step = self.resolve_t(model)
-        layer = resolve_layer(model, self.layer)
+        ts_resolved = resolve_timesteps(
+            model, list(ts) if ts is not None else [self.t], self.num_train_timesteps
+        )
+        names = [resolve_layer(model, layer) for layer in (layers or [self.layer])]
+        poolings = list(poolings) if poolings is not None else [self.pooling]
+        for pooling in poolings:
+            if pooling not in POOLINGS:
+                raise ValueError(f"pooling = {pooling!r} is invalid; allowed: {list(POOLINGS)}")
+        for what, values in (("layers", names), ("ts", ts_resolved), ("poolings", poolings)):
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
         labels_np = check_labels(labels)
         forward = self.forward_fn or default_forward
         param = next(iter(model.parameters()), None)
@@ -264,68 +298,106 @@ class ActivationExtractor:
         noise = torch.randn(
             (self.n_noise, self.in_channels, image_size, image_size), generator=gen
         )  # (n_noise, C, N, N)
-        module = dict(model.named_modules())[layer]
-        captured: list[torch.Tensor] = []
+        modules = dict(model.named_modules())
+        captured: dict[str, torch.Tensor] = {}
 
-        def hook(_module, _inputs, output):
-            captured.append(_first_tensor(output, layer))
-            raise _Captured
+        def make_hook(name: str):
+            def hook(_module, _inputs, output):
+                # The first call of a layer is kept; the hook returns None, so the model's
+                # own output is never replaced.
+                if name not in captured:
+                    captured[name] = _first_tensor(output, name)
+                if len(captured) == len(names):
+                    raise _Captured  # nothing after the last layer is needed
 
-        handle = module.register_forward_hook(hook)
+            return hook
+
+        handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
         was_training = model.training
         model.eval()
-        total = None  # (n_conditions, d) float64 sum over noise draws
+        # (layer, t, pooling) -> (n_conditions, d) float64 sum over noise draws
+        totals: dict[tuple[str, int, str], np.ndarray] = {}
+        output_shapes: dict[str, tuple[int, ...]] = {}
         try:
             with torch.no_grad():
-                for k in range(self.n_noise):
-                    chunks = []
-                    for start in range(0, len(labels_np), self.batch_size):
-                        lab = torch.from_numpy(labels_np[start : start + self.batch_size])
-                        b = lab.shape[0]
-                        x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
-                        t = torch.full((b,), t_step, dtype=torch.long, device=device)
-                        captured.clear()
-                        try:
-                            forward(model, x_t, t, lab.to(device))
-                        except _Captured:
-                            pass
-                        if not captured:
-                            raise RuntimeError(
-                                f"layer {layer!r} was not called during the forward pass; "
-                                "choose a layer the forward pass uses"
-                            )
-                        h = captured[0]
-                        if h.shape[0] != b:
-                            raise RuntimeError(
-                                f"layer {layer!r} output has batch size {h.shape[0]}, "
-                                f"expected {b}; choose a layer with a batch dimension first"
-                            )
-                        self.output_shape_ = tuple(h.shape[1:])
-                        chunks.append(_pool(h.float(), self.pooling).cpu().numpy())
-                    rep = np.concatenate(chunks).astype(np.float64)  # (n_conditions, d)
-                    total = rep if total is None else total + rep
+                for t_step in ts_resolved:
+                    for k in range(self.n_noise):
+                        chunks: dict[tuple[str, str], list[np.ndarray]] = {}
+                        for start in range(0, len(labels_np), self.batch_size):
+                            lab = torch.from_numpy(labels_np[start : start + self.batch_size])
+                            b = lab.shape[0]
+                            x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
+                            t = torch.full((b,), t_step, dtype=torch.long, device=device)
+                            captured.clear()
+                            try:
+                                forward(model, x_t, t, lab.to(device))
+                            except _Captured:
+                                pass
+                            for name in names:
+                                h = captured.get(name)
+                                if h is None:
+                                    raise RuntimeError(
+                                        f"layer {name!r} was not called during the forward "
+                                        "pass; choose a layer the forward pass uses"
+                                    )
+                                if h.shape[0] != b:
+                                    raise RuntimeError(
+                                        f"layer {name!r} output has batch size {h.shape[0]}, "
+                                        f"expected {b}; choose a layer with a batch dimension "
+                                        "first"
+                                    )
+                                output_shapes[name] = tuple(h.shape[1:])
+                                for pooling in poolings:
+                                    pooled = _pool(h.float(), pooling).cpu().numpy()
+                                    chunks.setdefault((name, pooling), []).append(pooled)
+                        for (name, pooling), parts in chunks.items():
+                            rep = np.concatenate(parts).astype(np.float64)  # (n_conditions, d)
+                            key = (name, t_step, pooling)
+                            totals[key] = rep if key not in totals else totals[key] + rep
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
             model.train(was_training)
-        X = (total / self.n_noise).astype(np.float32)
-        self.layer_ = layer
-        self.representation_ = Representation(
-            X=X,
-            labels=labels_np,
-            grid_shape=grid_shape,
-            metadata={
-                "source": "model",
-                "model": type(model).__name__,
-                "layer": layer,
-                "t": t_step,
-                "pooling": self.pooling,
-                "seed": int(self.seed),
-                "n_noise": self.n_noise,
-                "image_size": image_size,
-                "output_shape": list(self.output_shape_),
-            },
-        )
-        return self.representation_
+        out = {}
+        for name in names:
+            for t_step in ts_resolved:
+                for pooling in poolings:
+                    X = (totals[(name, t_step, pooling)] / self.n_noise).astype(np.float32)
+                    out[(name, t_step, pooling)] = Representation(
+                        X=X,
+                        labels=labels_np,
+                        grid_shape=grid_shape,
+                        metadata={
+                            "source": "model",
+                            "model": type(model).__name__,
+                            "layer": name,
+                            "t": t_step,
+                            "pooling": pooling,
+                            "seed": int(self.seed),
+                            "n_noise": self.n_noise,
+                            "image_size": image_size,
+                            "output_shape": list(output_shapes[name]),
+                        },
+                    )
+        return out
+
+
+def extract_representations(
+    model: nn.Module,
+    labels: np.ndarray | torch.Tensor,
+    grid_shape: tuple[int, int] | None = None,
+    *,
+    layers: list[str | None] | None = None,
+    ts: list[int | None] | None = None,
+    poolings: list[str] | None = None,
+    **params: Any,
+) -> dict[tuple[str, int, str], Representation]:
+    """Shorthand for ``ActivationExtractor(**params).extract_many(model, labels, grid_shape,
+    layers=..., ts=..., poolings=...)``: ``{(layer, t, pooling): Representation}`` from one
+    forward pass per timestep, noise draw and batch of conditions."""
+    return ActivationExtractor(**params).extract_many(
+        model, labels, grid_shape, layers=layers, ts=ts, poolings=poolings
+    )
 
 
 def extract_representation(
