@@ -226,6 +226,7 @@ def judge_cloud(rep: Representation, **analysis_params: Any) -> dict:
         else None,
         "ph_time_s": a.topology_.fit_time_s_ if a.topology_ is not None else None,
         "ph_h1_time_s": a.topology_.fit_time_h1_s_ if a.topology_ is not None else None,
+        "ph_h1_cpu_time_s": a.topology_.cpu_time_h1_s_ if a.topology_ is not None else None,
     }
     if f is not None:
         row.update(
