@@ -12,6 +12,7 @@ from factordiff.analysis import (
     Representation,
     condition_grid,
     extract_representation,
+    extract_representations,
     layer_names,
     resolve_layer,
 )
@@ -112,11 +113,16 @@ def test_extractor_matches_a_manual_forward_and_is_batch_size_invariant():
     rep = ActivationExtractor(t=5, seed=1, batch_size=3).extract(model, labels, shape)
     noise = torch.randn((1, 1, 8, 8), generator=torch.Generator().manual_seed(1))
     captured = {}
-    model.encoder.register_forward_hook(lambda m, i, o: captured.setdefault("h", o))
+
+    def keep_output(_module, _inputs, output):
+        captured["h"] = output  # returns None: the model's output is left as it is
+
+    handle = model.encoder.register_forward_hook(keep_output)
     model.eval()
     with torch.no_grad():
         lab = torch.from_numpy(labels)
         model(noise.expand(16, -1, -1, -1), torch.full((16,), 5), lab)
+    handle.remove()  # a hook left in place would run inside every later extraction
     np.testing.assert_allclose(rep.X, captured["h"].flatten(1).numpy(), rtol=1e-5, atol=1e-6)
     rep_big = ActivationExtractor(t=5, seed=1, batch_size=256).extract(model, labels, shape)
     np.testing.assert_allclose(rep.X, rep_big.X, rtol=1e-5, atol=1e-6)
@@ -195,6 +201,35 @@ def test_layer_errors_list_the_available_names():
         ActivationExtractor(layer="0").extract(plain, labels, shape)
 
 
+def test_timestep_defaults_to_the_last_step_and_is_checked_against_T():
+    model = TinyDenoiser()
+    labels, shape = condition_grid(8, 4, 4)
+    # T unknown: the DDPM default T = 1000, so t = 999; only t >= 0 is checked
+    assert ActivationExtractor().extract(model, labels, shape).metadata["t"] == 999
+    with pytest.raises(ValueError, match="t = -1 is invalid"):
+        ActivationExtractor(t=-1).extract(model, labels, shape)
+    # T known from the model (load_model sets it) or passed: default T - 1, t >= T rejected
+    model.num_train_timesteps = 100
+    rep = ActivationExtractor().extract(model, labels, shape)
+    assert rep.metadata["t"] == 99
+    with pytest.raises(ValueError, match=r"t = 999 is invalid .*T = 100.*\[0, 99\]"):
+        ActivationExtractor(t=999).extract(model, labels, shape)
+    with pytest.raises(ValueError, match=r"t = 50 is invalid .*T = 50"):
+        ActivationExtractor(t=50, num_train_timesteps=50).extract(model, labels, shape)
+    with pytest.raises(ValueError, match="t = 2.5 is invalid"):
+        ActivationExtractor(t=2.5).extract(model, labels, shape)
+
+
+def test_nan_labels_are_rejected():
+    model = TinyDenoiser()
+    labels, _ = condition_grid(8, 4, 4)
+    labels[5, 1] = np.nan
+    with pytest.raises(ValueError, match=r"finite.*1 row.*first row 5"):
+        ActivationExtractor().extract(model, labels)
+    with pytest.raises(ValueError, match="shape"):
+        ActivationExtractor().extract(model, labels[:, :1])
+
+
 def test_no_gradients_are_recorded():
     model = TinyDenoiser()
     labels, shape = condition_grid(8, 4, 4)
@@ -227,3 +262,35 @@ def test_diffusers_unet_with_own_conditioning():
     rep = ext.extract(unet, labels, shape)
     assert rep.X.shape == (16, 16 * 4 * 4)  # (hidden, skips) tuple -> hidden (16, 4, 4)
     assert np.std(rep.X, axis=0).max() > 0  # the conditioning reaches the layer
+
+
+def test_many_layers_and_timesteps_equal_separate_extractions_with_one_pass_per_batch():
+    model = TinyDenoiser()
+    labels, shape = condition_grid(8, 4, 4)
+    calls = []
+
+    def counting_forward(m, x_t, t, lab):
+        calls.append(int(t[0]))
+        return m(x_t, t, lab)
+
+    params = {"seed": 2, "n_noise": 2, "batch_size": 10, "forward_fn": counting_forward}
+    layers, ts, poolings = ["conv_in", "encoder", "block"], [5, 999], ["flatten", "mean"]
+    reps = extract_representations(
+        model, labels, shape, layers=layers, ts=ts, poolings=poolings, **params
+    )
+    # one forward pass per timestep, noise draw and batch of conditions (16 = 10 + 6)
+    assert sorted(calls) == [5] * 4 + [999] * 4
+    assert set(reps) == {(a, t, p) for a in layers for t in ts for p in poolings}
+    for (layer, t, pooling), rep in reps.items():
+        single = ActivationExtractor(layer=layer, t=t, pooling=pooling, **params).extract(
+            model, labels, shape
+        )
+        np.testing.assert_allclose(rep.X, single.X, rtol=1e-6, atol=1e-7)
+        assert rep.metadata == single.metadata
+    assert reps[("block", 5, "mean")].X.shape == (16, 8)
+    assert not np.allclose(reps[("encoder", 5, "flatten")].X, reps[("encoder", 999, "flatten")].X)
+    with pytest.raises(ValueError, match="distinct"):
+        extract_representations(model, labels, shape, layers=["block", "block"])
+    model.num_train_timesteps = 100
+    with pytest.raises(ValueError, match="t = 999 is invalid"):
+        extract_representations(model, labels, shape, ts=[5, 999])

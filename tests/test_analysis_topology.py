@@ -46,17 +46,46 @@ def test_circle_has_betti_1_1():
     assert ph1.betti_ == (1, 1) and len(ph1.diagrams_) == 2 and ph1.r_cover_ == 0
 
 
+def test_clifford_torus_16_grid_h1_from_all_points_h2_from_landmarks():
+    X = clifford_torus(torus_labels(16), 32)
+    ph = PersistentHomology(n_landmarks=128).fit(X)
+    assert ph.betti_ == (1, 2, 1)
+    assert ph.n_points_h1_ == 256 and len(ph.landmarks_) == 128 and ph.r_cover_ > 0
+    s = ph.summary()
+    assert s["betti"] == [1, 2, 1] and len(s["longest_bars"]) == 3
+    assert s["rule"]["h1_points"] == "all" and s["n_points_h1"] == 256
+    # the rule before calibration, every dimension on the landmarks, is still available
+    old = PersistentHomology(n_landmarks=128, h1_points="landmarks").fit(X)
+    assert old.n_points_h1_ == 128
+    with pytest.raises(ValueError, match="h1_points = 'some' is invalid"):
+        PersistentHomology(h1_points="some").fit(X)
+
+
+def test_duplicates_are_merged_and_bad_points_rejected():
+    theta = np.repeat(
+        np.linspace(0, 2 * np.pi, 40, endpoint=False), 25
+    )  # 1,000 points, 40 distinct
+    X = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    ph = PersistentHomology().fit(X)
+    assert ph.betti_ == (1, 1, 0) and ph.n_points_h1_ == 40
+    assert ph.landmarks_.max() < len(X)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        PersistentHomology().fit(np.full((5, 2), np.nan))
+    with pytest.raises(ValueError, match="single distinct point"):
+        PersistentHomology().fit(np.ones((5, 2)))
+
+
+@pytest.mark.slow
 def test_clifford_torus_1024_points_has_torus_homology():
-    """The default landmark count on a 32 x 32 grid: (1, 2, 1)."""
+    """32 x 32 grid: H1 on all 1,024 points, H2 on 256 landmarks."""
     X = clifford_torus(torus_labels(32), 32)
     ph = PersistentHomology().fit(X)
     assert ph.betti_ == (1, 2, 1)
-    assert len(ph.landmarks_) == 256
-    # its fit time is a benchmark figure (benchmarks/components.py), not a test
-    s = ph.summary()
-    assert s["betti"] == [1, 2, 1] and len(s["longest_bars"]) == 3
+    assert len(ph.landmarks_) == 256 and ph.n_points_h1_ == 1024
+    # its H1 time (target: under 2 minutes) is a benchmark figure: benchmarks/components.py
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise_std", [0.0, 0.05])
 def test_ring_torus_has_torus_homology(noise_std):
     X = ring_torus(torus_labels(32), 32, noise_std=noise_std, random_state=0)

@@ -178,6 +178,9 @@ def load_model(
     except RuntimeError as e:
         raise ValueError(f"{path}: weights do not fit the architecture in its config: {e}") from e
     model.to(map_location).eval()
+    # T of the schedule travels with the model, so analyses default to t = T - 1 and reject
+    # t >= T (factordiff.analysis.ActivationExtractor).
+    model.num_train_timesteps = cfg.diffusion.num_train_timesteps
     meta = {k: ckpt.get(k) for k in ("epoch", "step", "accuracy", "metrics")}
     return model, cfg, meta
 

@@ -8,9 +8,12 @@ Works on factordiff runs (:func:`analyze_run`) and on any conditional PyTorch de
 from factordiff.analysis.activations import (
     ActivationExtractor,
     extract_representation,
+    extract_representations,
     layer_names,
     resolve_layer,
 )
+from factordiff.analysis.calibration import calibrate, calibration_cloud
+from factordiff.analysis.control import ControlledVerdict, judge
 from factordiff.analysis.factorization import FactorizationTest
 from factordiff.analysis.geometry import PCASpectrum, UMAPEmbedding, participation_ratio
 from factordiff.analysis.grid import MIN_GRID_SIDE, Representation, condition_grid
@@ -28,11 +31,13 @@ from factordiff.analysis.references import (
     ring_torus,
 )
 from factordiff.analysis.run import analyze_run
+from factordiff.analysis.sensitivity import count_holding, sensitivity_map
 from factordiff.analysis.topology import PersistentHomology, betti_numbers
 
 __all__ = [
     "MIN_GRID_SIDE",
     "ActivationExtractor",
+    "ControlledVerdict",
     "FactorizationTest",
     "PCASpectrum",
     "PersistentHomology",
@@ -42,10 +47,15 @@ __all__ = [
     "analyze_run",
     "analyze_with_references",
     "betti_numbers",
+    "calibrate",
+    "calibration_cloud",
     "circle",
     "clifford_torus",
     "condition_grid",
+    "count_holding",
     "extract_representation",
+    "extract_representations",
+    "judge",
     "layer_names",
     "participation_ratio",
     "random_feature_torus",
@@ -53,5 +63,6 @@ __all__ = [
     "reference_representations",
     "resolve_layer",
     "ring_torus",
+    "sensitivity_map",
     "summarize_representation",
 ]

@@ -26,6 +26,10 @@ ForwardFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], Any]
 
 POOLINGS = ("flatten", "mean", "max")
 
+#: Timestep used when neither ``t`` nor the model's ``T`` is known: the last step of the
+#: DDPM schedule ``T = 1000``.
+DEFAULT_T = 999
+
 
 def default_forward(model: nn.Module, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor):
     """The factordiff calling convention: ``model(x_t, t, labels)``."""
@@ -79,6 +83,57 @@ def _first_tensor(output: Any, layer: str) -> torch.Tensor:
     raise TypeError(f"layer {layer!r} returned {type(output).__name__} with no tensor to capture")
 
 
+def num_timesteps_of(model: nn.Module, num_train_timesteps: int | None = None) -> int | None:
+    """``T`` of the model's schedule: ``num_train_timesteps`` when given, else the model's
+    ``num_train_timesteps`` attribute, else ``None`` (unknown)."""
+    T = num_train_timesteps
+    if T is None:
+        T = getattr(model, "num_train_timesteps", None)
+    if T is not None and (not isinstance(T, int | np.integer) or T < 1):
+        raise ValueError(f"num_train_timesteps = {T!r} is invalid; allowed: an integer >= 1")
+    return None if T is None else int(T)
+
+
+def resolve_timesteps(
+    model: nn.Module, ts: list[int | None], num_train_timesteps: int | None = None
+) -> list[int]:
+    """Check each timestep for ``model`` and replace ``None`` by the last step ``T - 1``
+    (``999`` when ``T`` is unknown). Raises ``ValueError`` naming the bad value and the
+    allowed range."""
+    T = num_timesteps_of(model, num_train_timesteps)
+    out = []
+    for t in ts:
+        if t is None:
+            t = DEFAULT_T if T is None else T - 1
+        allowed = "an integer timestep >= 0" if T is None else f"an integer in [0, {T - 1}]"
+        if isinstance(t, bool) or not isinstance(t, int | np.integer) or t < 0:
+            raise ValueError(f"t = {t!r} is invalid; allowed: {allowed}")
+        if T is not None and t >= T:
+            raise ValueError(
+                f"t = {t!r} is invalid for a model trained with T = {T} timesteps; allowed: "
+                f"{allowed}"
+            )
+        out.append(int(t))
+    return out
+
+
+def check_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Conditions as a float32 array (n_conditions, 2); ``ValueError`` on another shape or on
+    NaN / infinite labels (naming the first bad row)."""
+    if torch.is_tensor(labels):
+        labels = labels.detach().cpu().numpy()
+    labels_np = np.asarray(labels, dtype=np.float32)
+    if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
+        raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+    bad = np.flatnonzero(~np.isfinite(labels_np).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"labels must be finite; {bad.size} row(s) hold NaN or inf, first row {bad[0]}: "
+            f"{labels_np[bad[0]].tolist()}"
+        )
+    return labels_np
+
+
 class _Captured(Exception):
     """Raised by the hook to stop the forward pass once the layer's output is in hand."""
 
@@ -100,8 +155,12 @@ class ActivationExtractor:
     ----------
     layer : name of any submodule (``model.named_modules()``); ``None`` uses the model's
         ``default_analysis_layer`` (factordiff's UNet: the end of the encoder).
-    t : diffusion timestep fed with every condition (long). The default ``999`` is the last
-        step of a ``T = 1000`` schedule, where pure-noise input is in distribution.
+    t : diffusion timestep fed with every condition (long), in ``[0, T - 1]``. ``None`` (the
+        default) is the last step ``T - 1``, where pure-noise input is in distribution; when
+        ``T`` is unknown it is ``999``, the last step of the DDPM ``T = 1000`` schedule.
+    num_train_timesteps : ``T`` of the model's diffusion schedule; ``None`` reads
+        ``model.num_train_timesteps`` (set by :func:`factordiff.training.load_model`), else
+        ``T`` is unknown and only ``t >= 0`` is checked.
     pooling : ``"flatten"`` (all C * H * W values), ``"mean"`` or ``"max"`` over the spatial
         dims (everything after dim 1), giving C values.
     seed : seed of the noise input ``x_t`` (one draw of shape (C, N, N), shared by all
@@ -130,7 +189,7 @@ class ActivationExtractor:
     def __init__(
         self,
         layer: str | None = None,
-        t: int = 999,
+        t: int | None = None,
         pooling: str = "flatten",
         seed: int = 0,
         n_noise: int = 1,
@@ -138,6 +197,7 @@ class ActivationExtractor:
         image_size: int | None = None,
         in_channels: int = 1,
         forward_fn: ForwardFn | None = None,
+        num_train_timesteps: int | None = None,
     ) -> None:
         self.layer = layer
         self.t = t
@@ -148,6 +208,7 @@ class ActivationExtractor:
         self.image_size = image_size
         self.in_channels = in_channels
         self.forward_fn = forward_fn
+        self.num_train_timesteps = num_train_timesteps
 
     def check_params(self, model: nn.Module) -> int:
         """Validate the parameters for ``model``; return the image size N. Raises
@@ -158,8 +219,7 @@ class ActivationExtractor:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} = {v!r} is invalid; allowed: an integer >= 1")
-        if not isinstance(self.t, int | np.integer) or self.t < 0:
-            raise ValueError(f"t = {self.t!r} is invalid; allowed: an integer timestep >= 0")
+        self.resolve_t(model)
         if not isinstance(self.seed, int | np.integer) or self.seed < 0:
             raise ValueError(f"seed = {self.seed!r} is invalid; allowed: an integer >= 0")
         size = (
@@ -171,6 +231,13 @@ class ActivationExtractor:
                 f"{type(model).__name__} has no integer attribute image_size"
             )
         return size
+
+    def resolve_t(self, model: nn.Module) -> int:
+        """The timestep to use for ``model``: ``t``, or ``T - 1`` when ``t`` is ``None``.
+
+        Raises ``ValueError`` when ``t`` is not an integer in ``[0, T - 1]`` (or ``>= 0``
+        when ``T`` is unknown)."""
+        return resolve_timesteps(model, [self.t], self.num_train_timesteps)[0]
 
     def extract(
         self,
@@ -184,11 +251,44 @@ class ActivationExtractor:
         when they form an x-major grid (as from :func:`condition_grid`). Returns a
         :class:`Representation` with ``X`` (n_conditions, d) float32 and metadata recording
         layer, t, pooling, seed, n_noise, image_size and the captured output shape."""
+        reps = self.extract_many(model, labels, grid_shape)
+        (rep,) = reps.values()
+        self.layer_ = rep.metadata["layer"]
+        self.output_shape_ = tuple(rep.metadata["output_shape"])
+        self.representation_ = rep
+        return rep
+
+    def extract_many(
+        self,
+        model: nn.Module,
+        labels: np.ndarray | torch.Tensor,
+        grid_shape: tuple[int, int] | None = None,
+        *,
+        layers: list[str | None] | None = None,
+        ts: list[int | None] | None = None,
+        poolings: list[str] | None = None,
+    ) -> dict[tuple[str, int, str], Representation]:
+        """Representations of several layers, timesteps and poolings in one sweep.
+
+        For each timestep, noise draw and batch of conditions the model runs *once*, with a
+        hook on every layer; the pass stops once every layer has been captured, and each
+        capture is pooled every way asked. ``layers``, ``ts`` and ``poolings`` default to
+        ``[self.layer]``, ``[self.t]`` and ``[self.pooling]``. Returns
+        ``{(layer, t, pooling): Representation}`` (names and ``t`` resolved), each equal to
+        what :meth:`extract` gives with those settings."""
         image_size = self.check_params(model)
-        layer = resolve_layer(model, self.layer)
-        labels_np = np.asarray(labels, dtype=np.float32)
-        if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
-            raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+        ts_resolved = resolve_timesteps(
+            model, list(ts) if ts is not None else [self.t], self.num_train_timesteps
+        )
+        names = [resolve_layer(model, layer) for layer in (layers or [self.layer])]
+        poolings = list(poolings) if poolings is not None else [self.pooling]
+        for pooling in poolings:
+            if pooling not in POOLINGS:
+                raise ValueError(f"pooling = {pooling!r} is invalid; allowed: {list(POOLINGS)}")
+        for what, values in (("layers", names), ("ts", ts_resolved), ("poolings", poolings)):
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
+        labels_np = check_labels(labels)
         forward = self.forward_fn or default_forward
         param = next(iter(model.parameters()), None)
         device = param.device if param is not None else torch.device("cpu")
@@ -198,68 +298,106 @@ class ActivationExtractor:
         noise = torch.randn(
             (self.n_noise, self.in_channels, image_size, image_size), generator=gen
         )  # (n_noise, C, N, N)
-        module = dict(model.named_modules())[layer]
-        captured: list[torch.Tensor] = []
+        modules = dict(model.named_modules())
+        captured: dict[str, torch.Tensor] = {}
 
-        def hook(_module, _inputs, output):
-            captured.append(_first_tensor(output, layer))
-            raise _Captured
+        def make_hook(name: str):
+            def hook(_module, _inputs, output):
+                # The first call of a layer is kept; the hook returns None, so the model's
+                # own output is never replaced.
+                if name not in captured:
+                    captured[name] = _first_tensor(output, name)
+                if len(captured) == len(names):
+                    raise _Captured  # nothing after the last layer is needed
 
-        handle = module.register_forward_hook(hook)
+            return hook
+
+        handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
         was_training = model.training
         model.eval()
-        total = None  # (n_conditions, d) float64 sum over noise draws
+        # (layer, t, pooling) -> (n_conditions, d) float64 sum over noise draws
+        totals: dict[tuple[str, int, str], np.ndarray] = {}
+        output_shapes: dict[str, tuple[int, ...]] = {}
         try:
             with torch.no_grad():
-                for k in range(self.n_noise):
-                    chunks = []
-                    for start in range(0, len(labels_np), self.batch_size):
-                        lab = torch.from_numpy(labels_np[start : start + self.batch_size])
-                        b = lab.shape[0]
-                        x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
-                        t = torch.full((b,), int(self.t), dtype=torch.long, device=device)
-                        captured.clear()
-                        try:
-                            forward(model, x_t, t, lab.to(device))
-                        except _Captured:
-                            pass
-                        if not captured:
-                            raise RuntimeError(
-                                f"layer {layer!r} was not called during the forward pass; "
-                                "choose a layer the forward pass uses"
-                            )
-                        h = captured[0]
-                        if h.shape[0] != b:
-                            raise RuntimeError(
-                                f"layer {layer!r} output has batch size {h.shape[0]}, "
-                                f"expected {b}; choose a layer with a batch dimension first"
-                            )
-                        self.output_shape_ = tuple(h.shape[1:])
-                        chunks.append(_pool(h.float(), self.pooling).cpu().numpy())
-                    rep = np.concatenate(chunks).astype(np.float64)  # (n_conditions, d)
-                    total = rep if total is None else total + rep
+                for t_step in ts_resolved:
+                    for k in range(self.n_noise):
+                        chunks: dict[tuple[str, str], list[np.ndarray]] = {}
+                        for start in range(0, len(labels_np), self.batch_size):
+                            lab = torch.from_numpy(labels_np[start : start + self.batch_size])
+                            b = lab.shape[0]
+                            x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
+                            t = torch.full((b,), t_step, dtype=torch.long, device=device)
+                            captured.clear()
+                            try:
+                                forward(model, x_t, t, lab.to(device))
+                            except _Captured:
+                                pass
+                            for name in names:
+                                h = captured.get(name)
+                                if h is None:
+                                    raise RuntimeError(
+                                        f"layer {name!r} was not called during the forward "
+                                        "pass; choose a layer the forward pass uses"
+                                    )
+                                if h.shape[0] != b:
+                                    raise RuntimeError(
+                                        f"layer {name!r} output has batch size {h.shape[0]}, "
+                                        f"expected {b}; choose a layer with a batch dimension "
+                                        "first"
+                                    )
+                                output_shapes[name] = tuple(h.shape[1:])
+                                for pooling in poolings:
+                                    pooled = _pool(h.float(), pooling).cpu().numpy()
+                                    chunks.setdefault((name, pooling), []).append(pooled)
+                        for (name, pooling), parts in chunks.items():
+                            rep = np.concatenate(parts).astype(np.float64)  # (n_conditions, d)
+                            key = (name, t_step, pooling)
+                            totals[key] = rep if key not in totals else totals[key] + rep
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
             model.train(was_training)
-        X = (total / self.n_noise).astype(np.float32)
-        self.layer_ = layer
-        self.representation_ = Representation(
-            X=X,
-            labels=labels_np,
-            grid_shape=grid_shape,
-            metadata={
-                "source": "model",
-                "model": type(model).__name__,
-                "layer": layer,
-                "t": int(self.t),
-                "pooling": self.pooling,
-                "seed": int(self.seed),
-                "n_noise": self.n_noise,
-                "image_size": image_size,
-                "output_shape": list(self.output_shape_),
-            },
-        )
-        return self.representation_
+        out = {}
+        for name in names:
+            for t_step in ts_resolved:
+                for pooling in poolings:
+                    X = (totals[(name, t_step, pooling)] / self.n_noise).astype(np.float32)
+                    out[(name, t_step, pooling)] = Representation(
+                        X=X,
+                        labels=labels_np,
+                        grid_shape=grid_shape,
+                        metadata={
+                            "source": "model",
+                            "model": type(model).__name__,
+                            "layer": name,
+                            "t": t_step,
+                            "pooling": pooling,
+                            "seed": int(self.seed),
+                            "n_noise": self.n_noise,
+                            "image_size": image_size,
+                            "output_shape": list(output_shapes[name]),
+                        },
+                    )
+        return out
+
+
+def extract_representations(
+    model: nn.Module,
+    labels: np.ndarray | torch.Tensor,
+    grid_shape: tuple[int, int] | None = None,
+    *,
+    layers: list[str | None] | None = None,
+    ts: list[int | None] | None = None,
+    poolings: list[str] | None = None,
+    **params: Any,
+) -> dict[tuple[str, int, str], Representation]:
+    """Shorthand for ``ActivationExtractor(**params).extract_many(model, labels, grid_shape,
+    layers=..., ts=..., poolings=...)``: ``{(layer, t, pooling): Representation}`` from one
+    forward pass per timestep, noise draw and batch of conditions."""
+    return ActivationExtractor(**params).extract_many(
+        model, labels, grid_shape, layers=layers, ts=ts, poolings=poolings
+    )
 
 
 def extract_representation(

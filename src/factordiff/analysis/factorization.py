@@ -64,8 +64,11 @@ def _value_cosines(loops: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.nd
     (n_loops * n,) if periodic else (n_loops * (n - 1),)."""
     v = loops - loops.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(v, axis=2, keepdims=True)
+    # A loop without variance (a feature the representation ignores) leaves only rounding
+    # residue after centring; its cosines are undefined, not +-1.
+    scale = max(float(np.linalg.norm(loops, axis=2).max()), np.finfo(np.float64).tiny)
     with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.where(norm > 0, v / norm, np.nan)
+        v = np.where(norm > 1e-9 * scale, v / norm, np.nan)
     cos = np.einsum("lid,ljd->lij", v, v)  # (n_loops, n, n)
     n = loops.shape[1]
     iu = np.triu_indices(n, k=1)
@@ -175,8 +178,11 @@ class FactorizationTest:
         self.is_orthogonal_ = bool(self.orthogonality_ <= self.orthogonal_below)
         self.is_parallel_x_ = bool(self.parallelism_x_ >= self.parallel_above)
         self.is_parallel_y_ = bool(self.parallelism_y_ >= self.parallel_above)
+        # Both features must pass; a NaN (a feature the representation ignores) fails, whatever
+        # the order of the two values (Python's max() would drop a NaN in second place).
         self.is_superfactored_ = bool(
-            max(self.value_cosine_x_, self.value_cosine_y_) <= self.superfactored_below
+            self.value_cosine_x_ <= self.superfactored_below
+            and self.value_cosine_y_ <= self.superfactored_below
         )
         return self
 

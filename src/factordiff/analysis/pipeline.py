@@ -23,7 +23,8 @@ class RepresentationAnalysis:
     n_dims : loop-subspace dimension of the factorization tests.
     periodic : whether the grid's loops close (periodic data).
     topology : run persistent homology (ripser, seconds per cloud).
-    n_landmarks, maxdim : persistent homology settings.
+    n_landmarks, maxdim, h1_points : persistent homology settings
+        (:class:`PersistentHomology`).
     umap_dims : UMAP embeddings to compute, e.g. ``(2, 3)``; ``()`` skips UMAP.
     n_neighbors : UMAP neighbourhood size.
     random_state : seed of UMAP.
@@ -45,6 +46,7 @@ class RepresentationAnalysis:
         topology: bool = True,
         n_landmarks: int = 256,
         maxdim: int = 2,
+        h1_points: str = "all",
         umap_dims: tuple[int, ...] = (2, 3),
         n_neighbors: int = 15,
         random_state: int | None = 0,
@@ -55,6 +57,7 @@ class RepresentationAnalysis:
         self.topology = topology
         self.n_landmarks = n_landmarks
         self.maxdim = maxdim
+        self.h1_points = h1_points
         self.umap_dims = umap_dims
         self.n_neighbors = n_neighbors
         self.random_state = random_state
@@ -70,7 +73,7 @@ class RepresentationAnalysis:
         self.topology_ = None
         if self.topology:
             self.topology_ = PersistentHomology(
-                maxdim=self.maxdim, n_landmarks=self.n_landmarks
+                maxdim=self.maxdim, n_landmarks=self.n_landmarks, h1_points=self.h1_points
             ).fit(rep.X)
         self.umap_ = {
             k: UMAPEmbedding(

@@ -195,6 +195,7 @@ def analyze_run(
         n_noise=n_noise,
         batch_size=batch_size,
         image_size=image_size,
+        num_train_timesteps=num_timesteps,
     )
     extractor.check_params(model)
     del model
