@@ -99,7 +99,7 @@ def test_betti_numbers_on_the_32_grid(name, noise_level):
     row = judge_cloud(calibration_cloud(name, 32, noise_level))
     b = row["betti"]
     assert b[:2] == list(KNOWN_ANSWERS[name].betti[:2]), row
-    assert row["ph_h1_cpu_time_s"] < 120  # the 1,024-point H1 bound (CPU: the machine is shared)
+    # the H1 time of a 1,024-point cloud is a benchmark figure (benchmarks/components.py)
 
 
 def test_table_and_docs_writer(tmp_path):
