@@ -389,7 +389,6 @@ class Exp1(Experiment):
     def summary_extra(self, cfg: Exp1Config, results: list[dict]) -> dict:
         first = results[0]["result"]
         return {
-            "title": self.title.format(name=cfg.name),
             "analysis": first["settings"],
             "final_accuracy": first["checkpoints"][-1]["accuracy"],
             "final": first["checkpoints"][-1]["summary"],

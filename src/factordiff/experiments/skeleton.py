@@ -272,9 +272,10 @@ def run_experiment(
     verdicts = exp.verdicts(cfg, results)
     figures = exp.figures(cfg, results, out / "figures")
 
+    name = getattr(cfg, "name", "") or exp.name
     summary = {
-        "experiment": getattr(cfg, "name", exp.name),
-        "title": exp.title,
+        "experiment": name,
+        "title": exp.title.format(name=name),
         "command": command,
         "device": device_used,
         "setting": exp.describe_setting(cfg),
