@@ -277,3 +277,24 @@ def test_ray_executor_retries_a_killed_worker(tmp_path):
     again = []
     LocalExecutor(workers=1, threads=1).run(runs, on_done=lambda r, res, err: again.append(res))
     assert [d["status"] for d in again] == ["skipped", "skipped"]
+
+
+# ----------------------------------------------------------------------------- command line
+def test_experiment_cli_seeds_are_runs_of_the_sweep(capsys, tmp_path):
+    assert main(["experiment", "exp1", "--quick", "--seeds", "0,1,2", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"seeds": [\n    0,\n    1,\n    2\n  ]' in out and "with 3 run(s)" in out
+    assert main(["experiment", "exp1", "--quick", "--seeds", "0,x"]) == 2
+    assert "--seeds '0,x' is invalid" in capsys.readouterr().err
+    assert main(["experiment", "exp1", "--quick", "--seed", "1", "--seeds", "0,1"]) == 2
+    assert main(["experiment", "exp9"]) == 2
+    assert "valid experiments: ['exp1', 'exp1-quick']" in capsys.readouterr().err
+    # bad analysis settings fail before anything trains or is written
+    out_dir = tmp_path / "e"
+    code = main(["experiment", "exp1", "--quick", "--set", "layer=nope", "--out", str(out_dir)])
+    assert code == 2 and "layer 'nope' is not a submodule" in capsys.readouterr().err
+    assert not out_dir.exists()
+    code = main(["experiment", "exp1", "--quick", "--set", "pooling=avg", "--out", str(out_dir)])
+    assert code == 2 and "pooling = 'avg' is invalid" in capsys.readouterr().err
+    assert main(["sweep", "status", str(tmp_path)]) == 2
+    assert "has no sweep.json" in capsys.readouterr().err
