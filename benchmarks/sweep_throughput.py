@@ -2,6 +2,7 @@
 
     python benchmarks/sweep_throughput.py                   # 4 runs of `small`, 60 steps each
     python benchmarks/sweep_throughput.py --runs 4 --steps 60 --ray
+    python benchmarks/sweep_throughput.py --preset tiny --steps 60 --ray   # when the CPU is busy
 
 A sweep of ``--runs`` runs of ``--preset`` (seeds 0, 1, ...) with a step budget of
 ``--steps`` optimizer steps, no evaluation during training and no kept checkpoints but the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -43,7 +45,7 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def sweep_runs(preset: str, runs: int, steps: int) -> list:
+def sweep_runs(preset: str, runs: int, steps: int, overrides: list[str]) -> list:
     base = apply_overrides(
         preset_config(preset),
         [
@@ -51,6 +53,7 @@ def sweep_runs(preset: str, runs: int, steps: int) -> list:
             "train.eval_every_epochs=0",
             "train.checkpoint_epochs=[]",
             "device=cpu",
+            *overrides,
         ],
     )
     return [({"seed": s}, apply_overrides(base, [f"seed={s}"])) for s in range(runs)]
@@ -86,14 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--ray", action="store_true", help="also time the Ray executor")
     p.add_argument("--json", help="append one JSON line per setting to this file")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="run config override"
+    )
     args = p.parse_args(argv)
 
     print(
         f"CPU: {cpu_name()} ({torch.backends.cpu.get_cpu_capability()}), "
         f"{torch.get_num_threads()} torch threads available; torch {torch.__version__}"
     )
-    print(f"sweep: {args.runs} runs of {args.preset}, {args.steps} steps each")
-    runs = sweep_runs(args.preset, args.runs, args.steps)
+    print(f"sweep: {args.runs} runs of {args.preset} {args.set}, {args.steps} steps each")
+    runs = sweep_runs(args.preset, args.runs, args.steps, args.set)
     settings = [
         ("local 1 worker x 2 threads", LocalExecutor(workers=1, threads=2)),
         ("local 2 workers x 1 thread", LocalExecutor(workers=2, threads=1)),
@@ -103,7 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for name, ex in settings:
         rec = measure(name, ex, runs, args.steps)
-        rec.update(cpu=cpu_name(), capability=torch.backends.cpu.get_cpu_capability())
+        rec.update(
+            preset=args.preset,
+            overrides=args.set,
+            cpu=cpu_name(),
+            capability=torch.backends.cpu.get_cpu_capability(),
+            load_average=[round(x, 1) for x in os.getloadavg()],
+        )
         records.append(rec)
     if args.json:
         with open(args.json, "a") as f:

@@ -114,6 +114,7 @@ def test_committed_report_renders_from_its_summary():
     root = Path(__file__).resolve().parents[1]
     summary = json.loads((root / "docs/results/exp1/summary.json").read_text())
     text = render_report(summary)
+    assert text == (root / "docs/results/exp1/report.md").read_text()
     assert f"Setting: {summary['setting']}" in text
     assert text.count("**not reproduced**") == 5
     assert "## Terminal checkpoint beside the ideal tori" in text and "## Over training" in text

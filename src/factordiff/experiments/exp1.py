@@ -316,6 +316,8 @@ def render_report(summary: dict) -> str:
     """``report.md`` text from ``summary.json`` content (also a committed one)."""
     from factordiff.experiments.report import render_report as render
 
+    if "title" not in summary:  # a summary written before the skeleton
+        summary = {**summary, "title": Exp1.title.format(name=summary["experiment"])}
     return render(summary, report_sections(summary))
 
 

@@ -47,10 +47,19 @@ def _verdict(v: dict) -> str:
 def verdict_table(verdicts: list[dict]) -> list[str]:
     """Markdown lines of the verdict table."""
     controls = any(v.get("control") is not None for v in verdicts)
-    head = "| claim | paper | measured | rule |" + (" control |" if controls else "") + " verdict |"
+    papers = any(v.get("paper") for v in verdicts)  # summaries written before the skeleton
+    head = (
+        "| claim |"
+        + (" paper |" if papers else "")
+        + (" measured |" if any(v.get("spread") for v in verdicts) else " this run |")
+        + " rule |"
+        + (" control |" if controls else "")
+        + " verdict |"
+    )
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for v in verdicts:
-        row = f"| {v['claim']} | {v.get('paper') or ''} | {_measured(v)} | {v['rule']} |"
+        row = f"| {v['claim']} |" + (f" {v.get('paper') or ''} |" if papers else "")
+        row += f" {_measured(v)} | {v['rule']} |"
         if controls:
             row += f" {fmt(v.get('control'))} |"
         lines.append(row + f" {_verdict(v)} |")
