@@ -98,10 +98,6 @@ PRESETS = {
         "exp1-quick",
     ),
 }
-# name -> (description, expected), as listed by the command line
-EXPERIMENTS: dict[str, tuple[str, str]] = {
-    k: (p.description, p.expected) for k, p in PRESETS.items()
-}
 
 
 def exp1_config(
