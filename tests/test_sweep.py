@@ -227,6 +227,13 @@ def test_experiment_skeleton_results_table_and_report(tmp_path):
     before = mtimes(read_sweep(tmp_path))
     run_experiment(ShareExperiment(), cfg, tmp_path, executor=one, log=lambda *a: None)
     assert mtimes(read_sweep(tmp_path)) == before
+    # force trains every run again, from scratch, to the same budget
+    (tmp_path / "runs" / table["key"][0] / "stale.txt").write_text("from the old run")
+    run_experiment(ShareExperiment(), cfg, tmp_path, executor=one, force=True, log=lambda *a: None)
+    after = mtimes(read_sweep(tmp_path))
+    assert all(after[k] != before[k] for k in before)
+    assert not (tmp_path / "runs" / table["key"][0] / "stale.txt").exists()
+    assert pd.read_parquet(tmp_path / "results.parquet")["step"].tolist() == [6, 6, 6, 6]
 
 
 def test_invalid_experiment_config_trains_nothing(tmp_path):

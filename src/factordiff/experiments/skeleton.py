@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -235,8 +236,8 @@ def run_experiment(
 ) -> dict:
     """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
 
-    ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` trains
-    every run again. ``device`` places the runs (not part of their identity). Returns the
+    ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
+    the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). Returns the
     summary (also written to ``out/summary.json`` and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
     from factordiff.training import atomic_write_text, resolve_device
@@ -251,7 +252,12 @@ def run_experiment(
     write_sweep(out, runs, {"experiment": exp.name, "preset": getattr(cfg, "name", "")})
     t_start = time.perf_counter()
 
-    todo = [r for r in runs if force or not _finished(r)]
+    if force:
+        # Start the runs over here, once: an executor's retry of a lost task then resumes
+        # from the new checkpoints instead of starting over again.
+        for r in runs:
+            shutil.rmtree(r.dir, ignore_errors=True)
+    todo = [r for r in runs if not _finished(r)]
     log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
 
     def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:
@@ -261,7 +267,7 @@ def run_experiment(
             log(f"  FAILED {r.key} {r.params}: {error}")
 
     if todo:
-        executor.run(todo, force=force, on_done=on_done)
+        executor.run(todo, on_done=on_done)
     device_used = str(resolve_device(runs[0].config.device))
 
     t_an = time.perf_counter()
