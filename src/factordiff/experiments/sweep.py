@@ -232,6 +232,7 @@ def _record_lost_worker(run_dir: Path, message: str) -> None:
     """A worker that died wrote nothing: record why in the run folder for `sweep status`."""
     from factordiff.training import atomic_write_text
 
+    run_dir.mkdir(parents=True, exist_ok=True)  # the worker may have died before starting it
     if not (run_dir / FAILURE_FILE).is_file():
         atomic_write_text(
             run_dir / FAILURE_FILE,
@@ -259,8 +260,8 @@ def _set_threads(threads: int) -> None:
 
 @dataclass
 class LocalExecutor:
-    """Runs a sweep on this machine: ``workers`` processes (spawned), ``threads`` torch
-    threads in each. With fewer runs to train than workers, the idle workers' threads go to
+    """Runs a sweep on this machine: ``workers`` processes (spawned: a script that calls it
+    needs the usual ``if __name__ == "__main__":`` guard), ``threads`` torch threads in each. With fewer runs to train than workers, the idle workers' threads go to
     the runs that train (one run alone trains in this process, with no start-up cost)."""
 
     workers: int = DEFAULT_WORKERS
