@@ -10,7 +10,8 @@ from typing import Any
 
 
 def fmt(v: Any) -> str:
-    """Numbers to 3 significant digits, lists elementwise, None as n/a."""
+    """Numbers to 3 significant digits, lists elementwise, mappings as "name value", None
+    as n/a."""
     if v is None:
         return "n/a"
     if isinstance(v, bool):
@@ -19,6 +20,8 @@ def fmt(v: Any) -> str:
         return f"{v:.3g}"
     if isinstance(v, list | tuple):
         return "[" + ", ".join(fmt(x) for x in v) + "]"
+    if isinstance(v, dict):  # e.g. controls: {"ring_torus": 0.5, "clifford_torus": 0.0}
+        return ", ".join(f"{str(k).replace('_', ' ')} {fmt(x)}" for k, x in v.items())
     return str(v)
 
 
