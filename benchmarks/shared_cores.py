@@ -133,6 +133,12 @@ def main(argv=None) -> int:
                     key = (spec.partition("|")[0], prec, busy)
                     results.setdefault(key, []).append(r["median"])
                     info[key] = r
+                    state = "busy" if busy else "alone"
+                    print(
+                        f"  {key[0]} ({prec}, {state}): {r['median'] * 1000:.0f} ms "
+                        f"over {r['n']} steps, {r['threads']} threads",
+                        flush=True,
+                    )
     print(
         f"{'variant':<32} {'precision':<9} {'threads':>7} {'alone ms':>9} {'busy ms':>9} {'busy/alone':>10}"
     )

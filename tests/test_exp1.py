@@ -3,8 +3,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from factordiff.config import apply_overrides
-from factordiff.experiments.exp1 import Exp1Config, describe_setting, run_exp1, verdicts
+from factordiff.experiments.exp1 import (
+    Exp1Config,
+    describe_setting,
+    render_report,
+    run_exp1,
+    verdicts,
+)
+from factordiff.experiments.sweep import LocalExecutor
 from factordiff.presets import preset_config
+
+ONE = LocalExecutor(workers=1, threads=1)
 
 
 def smoke_config() -> Exp1Config:
@@ -23,8 +32,8 @@ def smoke_config() -> Exp1Config:
 def test_exp1_smoke_writes_every_promised_file(tmp_path):
     cfg = smoke_config()
     out = tmp_path / "exp1"
-    summary = run_exp1(cfg, out, progress=False, command="pytest")
-    for name in ("experiment.json", "summary.json", "report.md"):
+    summary = run_exp1(cfg, out, executor=ONE, progress=False, command="pytest")
+    for name in ("experiment.json", "summary.json", "report.md", "results.csv", "results.parquet"):
         assert (out / name).is_file(), name
     figs = {p.name for p in (out / "figures").iterdir()}
     assert {
@@ -46,8 +55,9 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
     assert "## Verdicts" in report and "figures/pca_3d.png" in report
     assert summary["final_accuracy"] is not None
     # rerunning the same call resumes (nothing to train) and redoes the analysis
-    again = run_exp1(cfg, out, progress=False, command="pytest")
+    again = run_exp1(cfg, out, executor=ONE, progress=False, command="pytest")
     assert again["checkpoints"][-1]["epoch"] == 3
+    assert again["runs"] == summary["runs"]
 
 
 def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
@@ -73,14 +83,14 @@ def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
 def test_verdict_rules_say_not_reproduced_plainly():
     cfg = replace(smoke_config())
     good = verdicts([_ck(0.6, 3.0), _ck(0.3, 5.0), _ck(0.05, 7.5, orth=True, superf=True)], cfg)
-    assert [v["reproduced"] for v in good] == [True, True, True, True, True]
+    assert [v.reproduced for v in good] == [True, True, True, True, True]
     bad = verdicts(
         [_ck(0.1, 3.0, betti=(1, 1, 0)), _ck(0.1, 3.0), _ck(0.5, 15.0, betti=(1, 1, 0))], cfg
     )
-    assert [v["reproduced"] for v in bad] == [False, False, False, False, False]
+    assert [v.reproduced for v in bad] == [False, False, False, False, False]
     # a jump straight from start to end is not "gradual"
     jump = verdicts([_ck(0.6, 3.0), _ck(0.6, 3.0), _ck(0.05, 7.0)], cfg)
-    assert jump[3]["reproduced"] is False
+    assert jump[3].reproduced is False
 
 
 def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
@@ -99,3 +109,15 @@ def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
     small = preset_config("small")
     assert small.model.coord_frequencies == 1 and not any(small.model.attention)
     assert describe_setting(small, precision="bf16") != summary["setting"]
+
+
+def test_committed_report_renders_from_its_summary():
+    # the committed summary.json (written before the skeleton) still renders: same setting
+    # line, the five verdicts and the two tables
+    root = Path(__file__).resolve().parents[1]
+    summary = json.loads((root / "docs/results/exp1/summary.json").read_text())
+    text = render_report(summary)
+    assert text == (root / "docs/results/exp1/report.md").read_text()
+    assert f"Setting: {summary['setting']}" in text
+    assert text.count("**not reproduced**") == 5
+    assert "## Terminal checkpoint beside the ideal tori" in text and "## Over training" in text

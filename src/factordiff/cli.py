@@ -11,7 +11,9 @@ Commands:
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
-    factordiff experiment exp1 [--quick] [--out DIR] [--seed S] [--set KEY=VALUE ...]
+    factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
+                          [--executor local|ray] [--workers W] [--threads T] [--address A]
+    factordiff sweep status DIR
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
 """
@@ -212,31 +214,55 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_experiment(args: argparse.Namespace) -> int:
-    from factordiff.experiments.exp1 import EXPERIMENTS, exp1_config, run_exp1
+def _parse_seeds(text: str | None) -> list[int] | None:
+    """``"0,1,2"`` -> ``[0, 1, 2]``."""
+    if text is None:
+        return None
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds {text!r} is invalid; allowed: comma-separated integers >= 0")
+    return seeds
 
-    name = args.name + ("-quick" if args.quick and not args.name.endswith("-quick") else "")
-    if name not in EXPERIMENTS:
-        raise ValueError(
-            f"unknown experiment {args.name!r}; valid experiments: {sorted(EXPERIMENTS)}"
-        )
-    cfg = exp1_config(quick=name.endswith("-quick"), seed=args.seed, overrides=args.set)
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from factordiff.experiments import resolve_experiment
+    from factordiff.experiments.skeleton import run_experiment
+    from factordiff.experiments.sweep import make_executor
+
+    exp, name = resolve_experiment(args.name, quick=args.quick)
+    seeds = _parse_seeds(args.seeds)
+    if seeds is not None and args.seed is not None:
+        raise ValueError("--seed and --seeds are exclusive; use --seeds for a sweep over seeds")
+    if args.seed is not None:
+        seeds = [args.seed]
+    cfg = exp.config(name, seeds=seeds, overrides=args.set)
+    executor = make_executor(
+        args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        max_retries=args.max_retries,
+    )
     out = Path(args.out) if args.out else Path("runs") / name
     if args.dry_run:
         from factordiff.config import to_dict
 
         print(json.dumps(to_dict(cfg), indent=2))
-        print(f"(dry run: would write {out.resolve()})")
+        print(f"(dry run: would write {out.resolve()} with {len(exp.runs(cfg))} run(s))")
         return 0
     command = (
         "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     )
-    print(f"Experiment 1 ({name}) into {out.resolve()}")
-    summary = run_exp1(
+    print(f"{exp.title.format(name=name)} into {out.resolve()}")
+    summary = run_experiment(
+        exp,
         cfg,
         out,
+        executor=executor,
         force=args.force,
-        progress=not args.no_progress,
         command=command,
         device=args.device,
     )
@@ -244,7 +270,25 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         print(
             f"  {'reproduced    ' if v['reproduced'] else 'NOT reproduced'}  {v['claim']}: {v['value']}"
         )
-    print(f"wrote {out.resolve() / 'report.md'} and {out.resolve() / 'figures'}")
+    print(f"wrote {out.resolve() / 'report.md'}, {out.resolve() / 'figures'} and the results table")
+    return 0
+
+
+def _cmd_sweep_status(args: argparse.Namespace) -> int:
+    from factordiff.experiments.sweep import sweep_status
+
+    st = sweep_status(args.dir)
+    c = st["counts"]
+    print(
+        f"{st['sweep']}: {len(st['runs'])} run(s): {c['done']} done, {c['running']} running, "
+        f"{c['failed']} failed, {c['pending']} pending; {st['remaining_steps']} of "
+        f"{st['total_steps']} optimizer steps left"
+    )
+    for r in st["runs"]:
+        line = f"  {r['key']}  {r['status']:<8} step {r['step']}/{r['total_steps']}  {r['params']}"
+        if r["error"]:
+            line += f"\n      error: {r['error']}"
+        print(line)
     return 0
 
 
@@ -313,6 +357,16 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="the reduced CPU scale")
     p.add_argument("--out", help="output folder (default runs/NAME)")
     p.add_argument("--seed", type=int, help="the one seed of the run")
+    p.add_argument("--seeds", help="comma-separated seeds, one run each, e.g. 0,1,2")
+    p.add_argument(
+        "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
+    )
+    p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
+    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
+    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
+    p.add_argument(
+        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -321,11 +375,19 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         help="override, e.g. --set run.train.epochs=50 or --set grid=24",
     )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--force", action="store_true", help="start again over an existing result")
+    p.add_argument("--force", action="store_true", help="train every run of the sweep again")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_experiment)
+
+
+def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser("sweep", help="inspect a sweep folder")
+    actions = sweep.add_subparsers(dest="sweep_command", required=True, metavar="ACTION")
+    p = actions.add_parser("status", help="runs done, running, failed, pending; steps left")
+    p.add_argument("dir", metavar="DIR", help="a sweep folder (holds sweep.json)")
+    p.set_defaults(handler=_cmd_sweep_status)
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -338,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_commands(sub)
     _add_data_commands(sub)
+    _add_sweep_commands(sub)
     return parser
 
 
@@ -376,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help already
         return exc.code if isinstance(exc.code, int) else 2
+    from factordiff.experiments.sweep import SweepFailed
     from factordiff.training import RunExistsError, TrainingDiverged
 
     try:
@@ -383,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RunExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, SweepFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as exc:

@@ -457,6 +457,11 @@ class TrainConfig:
     """Optimisation, checkpoints and evaluation during training (``factordiff.training``)."""
 
     epochs: int = 200
+    # Step budget: > 0 trains exactly this many optimizer steps whatever the dataset size,
+    # and the number of epochs is derived from it (the last one may be partial); 0 = train
+    # `epochs` full epochs. Sweeps over data size use a budget, so that a run on a quarter
+    # of the data does not also get a quarter of the compute.
+    max_steps: int = 0
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -496,6 +501,12 @@ class TrainConfig:
             "auto | bf16 | fp32",
         )
         _check(self.epochs >= 1, "train.epochs", self.epochs, "an integer >= 1")
+        _check(
+            self.max_steps >= 0,
+            "train.max_steps",
+            self.max_steps,
+            "an integer >= 0 (0 = train `epochs` epochs)",
+        )
         _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
         _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
         _check(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
@@ -507,12 +518,16 @@ class TrainConfig:
         )
         _check(0 <= self.ema_decay < 1, "train.ema_decay", self.ema_decay, "a number in [0, 1)")
         _check(self.grad_clip >= 0, "train.grad_clip", self.grad_clip, ">= 0")
+        # With a step budget the epoch count depends on the dataset size, so the upper bound
+        # of checkpoint_epochs is checked when the dataset is built (Trainer).
         for e in self.checkpoint_epochs:
             _check(
-                0 <= e <= self.epochs,
+                0 <= e and (self.max_steps > 0 or e <= self.epochs),
                 "train.checkpoint_epochs",
                 self.checkpoint_epochs,
-                f"epochs in [0, {self.epochs}]",
+                f"epochs in [0, {self.epochs}]"
+                if self.max_steps == 0
+                else "epochs >= 0 (with train.max_steps, at most the derived epoch count)",
             )
         _check(
             self.save_every_epochs >= 1, "train.save_every_epochs", self.save_every_epochs, ">= 1"

@@ -123,6 +123,20 @@ def lr_at(step: int, total_steps: int, cfg) -> float:
     return cfg.lr
 
 
+def training_budget(train_cfg, num_images: int) -> tuple[int, int, int]:
+    """``(steps_per_epoch, num_epochs, total_steps)`` of a run on ``num_images`` images.
+
+    An epoch is ``num_images // batch_size`` steps (the last partial batch is dropped, at
+    least one step). With ``train_cfg.max_steps > 0`` the run takes exactly that many steps
+    and ``num_epochs = ceil(max_steps / steps_per_epoch)`` (the last epoch may be partial);
+    otherwise it takes ``train_cfg.epochs`` full epochs."""
+    steps_per_epoch = max(1, num_images // train_cfg.batch_size)
+    if train_cfg.max_steps > 0:
+        total = train_cfg.max_steps
+        return steps_per_epoch, math.ceil(total / steps_per_epoch), total
+    return steps_per_epoch, train_cfg.epochs, steps_per_epoch * train_cfg.epochs
+
+
 # ----------------------------------------------------------------------------- checkpoints
 def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
@@ -227,9 +241,16 @@ class Trainer:
             if cfg.train.ema_decay > 0
             else None
         )
-        m = len(self.images)
-        self.steps_per_epoch = max(1, m // cfg.train.batch_size)  # drop the last partial batch
-        self.total_steps = self.steps_per_epoch * cfg.train.epochs
+        self.steps_per_epoch, self.num_epochs, self.total_steps = training_budget(
+            cfg.train, len(self.images)
+        )
+        late = [e for e in cfg.train.checkpoint_epochs if e > self.num_epochs]
+        if late:
+            raise ValueError(
+                f"train.checkpoint_epochs = {list(cfg.train.checkpoint_epochs)} is invalid for "
+                f"train.max_steps = {cfg.train.max_steps} on {len(self.images)} images; allowed: "
+                f"epochs in [0, {self.num_epochs}] (the derived epoch count)"
+            )
         self.epoch = 0
         self.step = 0
         self.train_seconds = 0.0  # wall time spent in training steps and evals (not I/O)
@@ -284,7 +305,7 @@ class Trainer:
 
     def _is_kept_epoch(self, epoch: int) -> bool:
         tc = self.cfg.train
-        return epoch in tc.checkpoint_epochs or epoch == tc.epochs
+        return epoch in tc.checkpoint_epochs or epoch == self.num_epochs
 
     def _write_state(self, finished: bool) -> None:
         atomic_write_text(
@@ -322,7 +343,9 @@ class Trainer:
         if tc.eval_every_epochs == 0:
             return False
         return (
-            epoch % tc.eval_every_epochs == 0 or epoch in tc.checkpoint_epochs or epoch == tc.epochs
+            epoch % tc.eval_every_epochs == 0
+            or epoch in tc.checkpoint_epochs
+            or epoch == self.num_epochs
         )
 
     # -------------------------------------------------------------- loop
@@ -446,12 +469,14 @@ class Trainer:
         )
         try:
             tick_t, tick_images, losses = time.perf_counter(), 0, []
-            while self.epoch < tc.epochs:
+            while self.epoch < self.num_epochs and self.step < self.total_steps:
                 t_epoch = time.perf_counter()
                 perm_gen = torch.Generator().manual_seed(_seed_for(self.cfg.seed, 0, self.epoch))
                 perm = torch.randperm(m, generator=perm_gen).to(self.device)
                 bs = min(tc.batch_size, m)
-                for i in range(self.steps_per_epoch):
+                # A step budget may end inside an epoch: take only the steps left.
+                steps = min(self.steps_per_epoch, self.total_steps - self.step)
+                for i in range(steps):
                     idx = perm[i * bs : (i + 1) * bs]
                     losses.append(self.train_step(idx))
                     tick_images += len(idx)
@@ -577,9 +602,16 @@ def run_state(run_dir: str | Path) -> dict | None:
     return state
 
 
-def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+# Keys of a RunConfig that say where a run is computed, not what it computes: a run started on
+# one machine may be resumed on another.
+PLACEMENT_KEYS = ("device",)
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
+        if not prefix and k in ignore:
+            continue
         va, vb = a.get(k), b.get(k)
         if isinstance(va, dict) and isinstance(vb, dict):
             out += _config_diff(va, vb, f"{prefix}{k}.")
@@ -618,7 +650,7 @@ def train(
         old = read_json(cfg_path)
         if not isinstance(old, dict):
             raise ValueError(f"{cfg_path} holds {old!r}; allowed: a run config (a JSON object)")
-        diff = _config_diff(old, to_dict(cfg))
+        diff = _config_diff(old, to_dict(cfg), ignore=PLACEMENT_KEYS)
         state = run_state(run_dir) or {}
         if force:
             _clear_run(run_dir)

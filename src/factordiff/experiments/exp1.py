@@ -1,43 +1,45 @@
 """Experiment 1 of the paper: does the model factorize x and y? (periodic bumps, a torus)
 
-``run_exp1`` trains a conditional DDPM on 2D Gaussian bumps with periodic boundaries (so the
-data manifold is a torus), analyses the representation at every kept checkpoint with the same
-pipeline as an ideal 3D ring torus (x and y coupled) and a 4D Clifford torus (x and y
-factorized), draws the paper's Figs. 2-3 and writes ``summary.json`` and ``report.md`` with a
-verdict per claim. Rerunning the same call resumes the training and redoes the analysis.
-
-Layout of ``OUT``::
-
-    OUT/experiment.json   the resolved experiment config
-    OUT/run/              the training run (config.json, checkpoints/, metrics.jsonl, ...)
-    OUT/run/analysis/...  arrays and per-checkpoint figures of ``factordiff analyze``
-    OUT/figures/*.png     the experiment's figures
-    OUT/summary.json      numbers and verdicts
-    OUT/report.md         the same, readable
+A thin module on the experiment skeleton (``factordiff.experiments.skeleton``): its presets,
+its sweep (one run per seed), its analysis of a run (the representation at every kept
+checkpoint, beside an ideal 3D ring torus, x and y coupled, and a 4D Clifford torus, x and y
+factorized), its claims with their rules, and the paper's Figs. 2-3. ``run_exp1`` runs it;
+rerunning the same call skips finished runs, resumes unfinished ones and redoes the
+analysis. The folder layout is the skeleton's (``OUT/runs/<key>/`` per seed).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from factordiff.config import RunConfig, from_dict, to_dict
+from factordiff.config import RunConfig, from_dict
+from factordiff.experiments.skeleton import (
+    Experiment,
+    ExperimentPreset,
+    Verdict,
+    combine_seeds,
+    run_experiment,
+)
+from factordiff.experiments.sweep import SweepRun
 from factordiff.presets import preset_config
 
 PAPER_EFFECTIVE_DIMENSION = 7.0  # "converges to about 7" (paper's summary)
+POOLINGS = ("flatten", "mean", "max")
 
 
 @dataclass
 class Exp1Config:
-    """An Experiment 1 run: the training config plus how its representation is analysed."""
+    """Experiment 1: the training config, the seeds of its sweep and how each run's
+    representation is analysed."""
 
     name: str = "exp1-quick"
     run: RunConfig = field(default_factory=lambda: preset_config("exp1-quick"))
+    seeds: tuple[int, ...] = ()  # one run per seed; () = the one run.seed
     grid: int = 32  # conditions per axis for the representation (grid x grid points)
     layer: str = ""  # "" = the model's default (end of the encoder)
     t: int = -1  # diffusion timestep of the analysis input; -1 = T - 1 (pure noise)
@@ -56,33 +58,64 @@ class Exp1Config:
             )
         if self.spectra_panels < 1:
             raise ValueError(f"spectra_panels = {self.spectra_panels} is invalid; allowed: >= 1")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling = {self.pooling!r} is invalid; allowed: {list(POOLINGS)}")
+        t_max = self.run.diffusion.num_train_timesteps - 1
+        if not -1 <= self.t <= t_max:
+            raise ValueError(
+                f"t = {self.t} is invalid; allowed: -1 (= T - 1) or an integer in [0, {t_max}]"
+            )
+        if self.n_landmarks < 16:
+            raise ValueError(f"n_landmarks = {self.n_landmarks} is invalid; allowed: >= 16")
+        if self.effective_dimension_tolerance <= 0:
+            raise ValueError(
+                f"effective_dimension_tolerance = {self.effective_dimension_tolerance} is "
+                "invalid; allowed: a number > 0"
+            )
+        if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(
+                f"seeds = {list(self.seeds)} is invalid; allowed: distinct integers >= 0"
+            )
+
+    def seed_list(self) -> list[int]:
+        return list(self.seeds) if self.seeds else [self.run.seed]
 
 
-EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "exp1": (
+PRESETS = {
+    "exp1": ExperimentPreset(
+        "exp1",
         "Experiment 1 at our paper-scale setting: the paper-like UNet on periodic 32 x 32 "
         "bumps; meant for a GPU",
         "torus topology (Betti 1, 2, 1); x and y subspaces nearly orthogonal; values of one "
         "feature nearly orthogonal (superfactored); effective dimension about 7",
+        "exp1",
     ),
-    "exp1-quick": (
+    "exp1-quick": ExperimentPreset(
+        "exp1-quick",
         "Experiment 1 reduced for a 2-core CPU: the small UNet, fewer epochs (see docs/exp1.md)",
         "100% joint accuracy by epoch 200; at this scale none of the five claims reproduced "
         "(docs/results/exp1/report.md, docs/exp1.md)",
+        "exp1-quick",
     ),
 }
 
 
 def exp1_config(
-    quick: bool = True, seed: int | None = None, overrides: list[str] | None = None
+    quick: bool = True,
+    seed: int | None = None,
+    overrides: list[str] | None = None,
+    seeds: list[int] | None = None,
 ) -> Exp1Config:
-    """The ``exp1`` or ``exp1-quick`` preset, with a seed and ``run.``-prefixed overrides."""
+    """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
+    (``run.``-prefixed for the training config)."""
     from factordiff.config import apply_overrides
 
     name = "exp1-quick" if quick else "exp1"
-    cfg = Exp1Config(name=name, run=preset_config(name))
+    cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
     if seed is not None:
         cfg = replace(cfg, run=replace(cfg.run, seed=seed))
+    if seeds:
+        cfg = replace(cfg, seeds=tuple(seeds))
     if overrides:
         cfg = apply_overrides(cfg, overrides)
     cfg.validate()
@@ -102,64 +135,77 @@ def _gradual(values: list[float]) -> bool:
     return any(0.1 <= f <= 0.9 for f in fracs)
 
 
-def verdicts(checkpoints: list[dict], cfg: Exp1Config) -> list[dict]:
-    """One verdict per claim of the paper, each with the rule it used and the numbers."""
+def verdicts(
+    checkpoints: list[dict], cfg: Exp1Config, references: dict | None = None
+) -> list[Verdict]:
+    """One verdict per claim of the paper for one run, each with the rule it used.
+
+    ``references`` (the ideal tori of the analysis) give the control values."""
     final = checkpoints[-1]["summary"]
     fac = final["factorization"]
     topo = final.get("topology") or {}
     betti = topo.get("betti")
-    out = []
-    out.append(
-        {
-            "claim": "torus topology: two long H1 bars (Betti numbers 1, 2, 1)",
-            "rule": "Betti numbers of the terminal representation read by the documented "
-            "bar-gap rule (docs/analysis.md); reproduced when b1 = 2",
-            "value": betti,
-            "reproduced": bool(betti is not None and betti[1] == 2),
+    refs = references or {}
+
+    def ref(key: str):
+        if not refs:
+            return None
+        return {
+            name: (r["factorization"][key] if key in r.get("factorization", {}) else r.get(key))
+            for name, r in refs.items()
         }
-    )
-    out.append(
-        {
-            "claim": "x and y factorized: x-loops orthogonal to y-loops",
-            "rule": f"median x-on-y subspace similarity <= {fac['rule']['orthogonal_below']} "
-            f"(Clifford torus 0, ring torus 0.5)",
-            "value": round(fac["orthogonality_xy"], 4),
-            "reproduced": bool(fac["orthogonal"]),
-        }
-    )
-    out.append(
-        {
-            "claim": "superfactored: different values of one feature nearly orthogonal",
-            "rule": f"median |cos| between centred representations of different x (and of "
-            f"different y) within a loop <= {fac['rule']['superfactored_below']} "
-            "(Clifford torus 0.71, random features 0.05)",
-            "value": [round(fac["value_cosine_x"], 4), round(fac["value_cosine_y"], 4)],
-            "reproduced": bool(fac["superfactored"]),
-        }
-    )
+
     sims = [c["summary"]["factorization"]["orthogonality_xy"] for c in checkpoints]
     dims = [c["summary"]["effective_dimension"] for c in checkpoints]
-    out.append(
-        {
-            "claim": "factorization emerges gradually over training",
-            "rule": "x-on-y similarity lower at the last checkpoint than at the first, with at "
-            "least one checkpoint in between at 10-90% of the change",
-            "value": [round(s, 4) for s in sims],
-            "reproduced": bool(len(sims) >= 3 and sims[-1] < sims[0] and _gradual(sims)),
-        }
-    )
     d = final["effective_dimension"]
     tol = cfg.effective_dimension_tolerance
-    out.append(
-        {
-            "claim": f"effective dimension converges to about {PAPER_EFFECTIVE_DIMENSION:g}",
-            "rule": f"final participation ratio within {tol:g} of {PAPER_EFFECTIVE_DIMENSION:g}",
-            "value": round(d, 3),
-            "trajectory": [round(v, 3) for v in dims],
-            "reproduced": bool(abs(d - PAPER_EFFECTIVE_DIMENSION) <= tol),
-        }
-    )
-    return out
+    return [
+        Verdict(
+            claim="torus topology: two long H1 bars (Betti numbers 1, 2, 1)",
+            paper="the representation of the periodic model has the topology of a torus",
+            rule="Betti numbers of the terminal representation read by the documented "
+            "bar-gap rule (docs/analysis.md); reproduced when b1 = 2",
+            value=betti,
+            reproduced=bool(betti is not None and betti[1] == 2),
+            control={n: (r.get("topology") or {}).get("betti") for n, r in refs.items()} or None,
+        ),
+        Verdict(
+            claim="x and y factorized: x-loops orthogonal to y-loops",
+            paper="x and y are encoded in nearly orthogonal subspaces (Clifford-like torus)",
+            rule=f"median x-on-y subspace similarity <= {fac['rule']['orthogonal_below']} "
+            f"(Clifford torus 0, ring torus 0.5)",
+            value=round(fac["orthogonality_xy"], 4),
+            reproduced=bool(fac["orthogonal"]),
+            control=ref("orthogonality_xy"),
+        ),
+        Verdict(
+            claim="superfactored: different values of one feature nearly orthogonal",
+            paper="different values of the same feature are also nearly orthogonal",
+            rule=f"median |cos| between centred representations of different x (and of "
+            f"different y) within a loop <= {fac['rule']['superfactored_below']} "
+            "(Clifford torus 0.71, random features 0.05)",
+            value=[round(fac["value_cosine_x"], 4), round(fac["value_cosine_y"], 4)],
+            reproduced=bool(fac["superfactored"]),
+            control=ref("value_cosine_x"),
+        ),
+        Verdict(
+            claim="factorization emerges gradually over training",
+            paper="factorization emerges gradually over training",
+            rule="x-on-y similarity lower at the last checkpoint than at the first, with at "
+            "least one checkpoint in between at 10-90% of the change",
+            value=[round(s, 4) for s in sims],
+            reproduced=bool(len(sims) >= 3 and sims[-1] < sims[0] and _gradual(sims)),
+        ),
+        Verdict(
+            claim=f"effective dimension converges to about {PAPER_EFFECTIVE_DIMENSION:g}",
+            paper=f"the effective dimension converges to about {PAPER_EFFECTIVE_DIMENSION:g}",
+            rule=f"final participation ratio within {tol:g} of {PAPER_EFFECTIVE_DIMENSION:g}",
+            value=round(d, 3),
+            reproduced=bool(abs(d - PAPER_EFFECTIVE_DIMENSION) <= tol),
+            control=ref("effective_dimension"),
+            detail={"trajectory": [round(v, 3) for v in dims]},
+        ),
+    ]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -206,39 +252,37 @@ def _figures(analysis_dir: Path, checkpoints: list[dict], fig_dir: Path) -> list
 
 
 # ----------------------------------------------------------------------------- report
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return str(v)
+def describe_setting(run_cfg: RunConfig, precision: str | None = None) -> str:
+    """One line naming the training setting that produced a report's verdicts.
+
+    ``precision``: the precision the run computed in (``bf16`` or ``fp32``, as resolved on the
+    machine that ran it); default: the config's ``train.precision``."""
+    tc = run_cfg.train
+    prec = precision or tc.precision
+    prec_text = {"bf16": "bf16 on", "fp32": "bf16 off"}.get(prec, f"precision {prec}")
+    budget = (
+        f"{tc.max_steps} optimizer steps (step budget)"
+        if tc.max_steps > 0
+        else f"{tc.epochs} epochs"
+    )
+    return (
+        f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
+        f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
+        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate frequencies "
+        f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
+        f"{'on' if run_cfg.model.scale_shift else 'off'}, {budget} of "
+        f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
+        f"dx = {run_cfg.data.dx:g}), {prec_text}"
+    )
 
 
-def render_report(summary: dict) -> str:
-    """``report.md`` text from ``summary.json`` content."""
+def report_sections(summary: dict) -> list[str]:
+    """Exp. 1's tables: the terminal checkpoint beside the ideal tori, and over training."""
     s = summary
+    which = f" (seed {s['figures_seed']})" if len(s.get("seeds", [])) > 1 else ""
     lines = [
-        f"# Experiment 1 ({s['experiment']}): does the model factorize x and y?",
         "",
-        f"Command: `{s['command']}`  ",
-        f"Wall time: {s['wall_seconds'] / 60:.1f} min (training {s['train_seconds'] / 60:.1f} min, "
-        f"analysis {s['analysis_seconds'] / 60:.1f} min) on {s['device']}.  ",
-        f"Setting: {s['setting']}  ",
-        f"Representation: layer `{s['analysis']['layer']}`, t = {s['analysis']['t']}, "
-        f"{s['analysis']['pooling']} pooling, {s['analysis']['grid'][0]} x {s['analysis']['grid'][1]} "
-        f"grid of conditions, noise seed {s['analysis']['seed']}.",
-        "",
-        "## Verdicts",
-        "",
-        "| claim | this run | rule | verdict |",
-        "|---|---|---|---|",
-    ]
-    for v in s["verdicts"]:
-        verdict = "reproduced" if v["reproduced"] else "**not reproduced**"
-        lines.append(f"| {v['claim']} | {_fmt(v['value'])} | {v['rule']} | {verdict} |")
-    lines += [
-        "",
-        "## Terminal checkpoint beside the ideal tori",
+        f"## Terminal checkpoint beside the ideal tori{which}",
         "",
         "| | effective dimension | PCs for 90% | top-4 share | Betti | x-on-y | x-on-x | y-on-y | value cos x / y |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -253,7 +297,7 @@ def render_report(summary: dict) -> str:
         )
     lines += [
         "",
-        "## Over training",
+        f"## Over training{which}",
         "",
         "| epoch | accuracy | effective dimension | top-4 share | x-on-y similarity | Betti |",
         "|---|---|---|---|---|---|",
@@ -266,116 +310,130 @@ def render_report(summary: dict) -> str:
             f"| {c['epoch']} | {acc} | {sm['effective_dimension']:.2f} | {sm['top4_share']:.2f} "
             f"| {sm['factorization']['orthogonality_xy']:.3f} | {betti} |"
         )
-    lines += ["", "## Figures", ""]
-    for name in s["figures"]:
-        lines.append(f"![{name}](figures/{name})")
-    lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
-# ----------------------------------------------------------------------------- entry point
-def describe_setting(run_cfg: RunConfig, precision: str | None = None) -> str:
-    """One line naming the training setting that produced a report's verdicts.
+def render_report(summary: dict) -> str:
+    """``report.md`` text from ``summary.json`` content (also a committed one)."""
+    from factordiff.experiments.report import render_report as render
 
-    ``precision``: the precision the run computed in (``bf16`` or ``fp32``, as resolved on the
-    machine that ran it); default: the config's ``train.precision``."""
-    prec = precision or run_cfg.train.precision
-    prec_text = {"bf16": "bf16 on", "fp32": "bf16 off"}.get(prec, f"precision {prec}")
-    return (
-        f"{run_cfg.diffusion.prediction_type} prediction, {run_cfg.diffusion.beta_schedule} schedule "
-        f"(T = {run_cfg.diffusion.num_train_timesteps}), loss weighting {run_cfg.diffusion.loss_weighting}, "
-        f"UNet widths {list(run_cfg.model.block_out_channels)}, coordinate frequencies "
-        f"{run_cfg.model.coord_frequencies}, scale-shift conditioning "
-        f"{'on' if run_cfg.model.scale_shift else 'off'}, {run_cfg.train.epochs} epochs of "
-        f"{run_cfg.data.image_size} x {run_cfg.data.image_size} periodic bumps (sigma = {run_cfg.data.sigma_x:g}, "
-        f"dx = {run_cfg.data.dx:g}), {prec_text}"
-    )
+    if "title" not in summary:  # a summary written before the skeleton
+        summary = {**summary, "title": Exp1.title.format(name=summary["experiment"])}
+    return render(summary, report_sections(summary))
+
+
+# ----------------------------------------------------------------------------- experiment
+class Exp1(Experiment):
+    name = "exp1"
+    title = "Experiment 1 ({name}): does the model factorize x and y?"
+    presets = PRESETS
+
+    def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
+        return exp1_config(quick=preset == "exp1-quick", seeds=seeds, overrides=overrides)
+
+    def runs(self, cfg: Exp1Config) -> list[tuple[dict, RunConfig]]:
+        return [({"seed": s}, replace(cfg.run, seed=s)) for s in cfg.seed_list()]
+
+    def check(self, cfg: Exp1Config, runs: list[SweepRun]) -> None:
+        """The analysis layer must exist in the model (checked before training)."""
+        from factordiff.analysis.activations import resolve_layer
+        from factordiff.model.unet import build_model
+
+        run = runs[0].config
+        resolve_layer(build_model(run.model, run.data), cfg.layer or None)
+
+    def analyse(self, cfg: Exp1Config, run: SweepRun, device: str) -> dict:
+        from factordiff.analysis import analyze_run
+
+        result = analyze_run(
+            run.dir,
+            checkpoints="all",
+            layer=cfg.layer or None,
+            t=None if cfg.t < 0 else cfg.t,
+            grid=cfg.grid,
+            pooling=cfg.pooling,
+            n_landmarks=cfg.n_landmarks,
+            device=device,
+        )
+        ckpts = result["checkpoints"]
+        final = ckpts[-1]["summary"]
+        fac = final["factorization"]
+        betti = (final.get("topology") or {}).get("betti") or [None, None, None]
+        row = {
+            "epoch": ckpts[-1]["epoch"],
+            "accuracy": ckpts[-1]["accuracy"],
+            "effective_dimension": final["effective_dimension"],
+            "top4_share": final["top4_share"],
+            "betti_0": betti[0],
+            "betti_1": betti[1],
+            "betti_2": betti[2],
+            "orthogonality_xy": fac["orthogonality_xy"],
+            "value_cosine_x": fac["value_cosine_x"],
+            "value_cosine_y": fac["value_cosine_y"],
+        }
+        per_run = verdicts(ckpts, cfg, result["references"])
+        row.update({f"reproduced.{i}": v.reproduced for i, v in enumerate(per_run)})
+        return {"row": row, "result": result, "verdicts": per_run}
+
+    def verdicts(self, cfg: Exp1Config, results: list[dict]) -> list[Verdict]:
+        return combine_seeds(
+            [r["verdicts"] for r in results], [r["run"].config.seed for r in results]
+        )
+
+    def figures(self, cfg: Exp1Config, results: list[dict], fig_dir: Path) -> list[str]:
+        first = results[0]["result"]  # figures show the first seed's run
+        return _figures(Path(first["out"]), first["checkpoints"], fig_dir)
+
+    def describe_setting(self, cfg: Exp1Config) -> str:
+        from factordiff.hardware import resolve_precision
+        from factordiff.training import resolve_device
+
+        used = resolve_precision(cfg.run.train.precision, resolve_device(cfg.run.device)).used
+        return describe_setting(cfg.run, used)
+
+    def summary_extra(self, cfg: Exp1Config, results: list[dict]) -> dict:
+        first = results[0]["result"]
+        return {
+            "analysis": first["settings"],
+            "final_accuracy": first["checkpoints"][-1]["accuracy"],
+            "final": first["checkpoints"][-1]["summary"],
+            "references": first["references"],
+            "checkpoints": first["checkpoints"],
+            "figures_seed": results[0]["run"].config.seed,
+            "analysis_dir": str(first["out"]),
+        }
+
+    def report_sections(self, summary: dict) -> list[str]:
+        return report_sections(summary)
+
+
+EXP1 = Exp1()
 
 
 def run_exp1(
     cfg: Exp1Config,
     out: str | Path,
     *,
+    executor=None,
     force: bool = False,
     progress: bool = True,
     command: str = "",
     device: str | None = None,
 ) -> dict:
-    """Train (or resume), analyse every kept checkpoint, draw figures, judge the claims."""
-    from factordiff.analysis import analyze_run
-    from factordiff.training import RunExistsError, resolve_device, run_state, train
-
-    cfg.validate()
-    out = Path(out)
-    run_cfg = cfg.run if device is None else replace(cfg.run, device=device)
-    exp_json = out / "experiment.json"
-    if exp_json.is_file() and not force:
-        old = json.loads(exp_json.read_text())
-        if old != to_dict(replace(cfg, run=run_cfg)):
-            raise RunExistsError(
-                f"{out} holds Experiment 1 with another config; use --force or --out"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    exp_json.write_text(json.dumps(to_dict(replace(cfg, run=run_cfg)), indent=2) + "\n")
-    t_start = time.perf_counter()
-
-    run_dir = out / "run"
-    state = run_state(run_dir) or {}
-    if force or not state.get("finished"):
-        train(run_cfg, run_dir, force=force, progress=progress)
-    train_seconds = _train_seconds(run_dir)
-
-    t_an = time.perf_counter()
-    result = analyze_run(
-        run_dir,
-        checkpoints="all",
-        layer=cfg.layer or None,
-        t=None if cfg.t < 0 else cfg.t,
-        grid=cfg.grid,
-        pooling=cfg.pooling,
-        n_landmarks=cfg.n_landmarks,
-        device=run_cfg.device,
+    """Train (or resume) every seed's run, analyse every kept checkpoint, draw figures,
+    judge the claims. ``progress=False`` keeps it quiet."""
+    return run_experiment(
+        EXP1,
+        cfg,
+        out,
+        executor=executor,
+        force=force,
+        command=command,
+        device=device,
+        log=print if progress else (lambda *_: None),
     )
-    analysis_seconds = time.perf_counter() - t_an
-    analysis_dir = Path(result["out"])
-    checkpoints = result["checkpoints"]
-    figures = _figures(analysis_dir, checkpoints, out / "figures")
-
-    from factordiff.hardware import resolve_precision
-
-    setting = describe_setting(
-        run_cfg, resolve_precision(run_cfg.train.precision, resolve_device(run_cfg.device)).used
-    )
-    summary = {
-        "experiment": cfg.name,
-        "command": command,
-        "device": str(resolve_device(run_cfg.device)),
-        "setting": setting,
-        "wall_seconds": time.perf_counter() - t_start,
-        "train_seconds": train_seconds,
-        "analysis_seconds": analysis_seconds,
-        "analysis": result["settings"],
-        "final_accuracy": checkpoints[-1]["accuracy"],
-        "final": checkpoints[-1]["summary"],
-        "references": result["references"],
-        "checkpoints": checkpoints,
-        "verdicts": verdicts(checkpoints, cfg),
-        "figures": figures,
-        "analysis_dir": str(analysis_dir),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "report.md").write_text(render_report(summary))
-    return summary
-
-
-def _train_seconds(run_dir: Path) -> float:
-    """Training wall time recorded in the run's metrics (last logged ``train_seconds``)."""
-    from factordiff.training import read_metrics  # names file and line on a bad record
-
-    last = 0.0
-    for rec in read_metrics(run_dir):
-        last = max(last, float(rec.get("train_seconds", 0.0)))
-    return last
 
 
 def load_exp1_config(path: str | Path) -> Exp1Config:

@@ -1,0 +1,104 @@
+"""Leaf: ``summary.json`` content -> ``report.md`` text. Reads numbers, never computes them.
+
+The verdict table is rendered from verdict data (claim, paper's statement, measured value,
+rule, control, spread over seeds, verdict); experiments add their own sections below it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def fmt(v: Any) -> str:
+    """Numbers to 3 significant digits, lists elementwise, mappings as "name value", None
+    as n/a."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(fmt(x) for x in v) + "]"
+    if isinstance(v, dict):  # e.g. controls: {"ring_torus": 0.5, "clifford_torus": 0.0}
+        return ", ".join(f"{str(k).replace('_', ' ')} {fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def _measured(v: dict) -> str:
+    spread = v.get("spread")
+    if not spread:
+        return fmt(v["value"])
+    seeds = spread.get("seeds", [])
+    per_seed = "; ".join(f"seed {s}: {fmt(x)}" for s, x in zip(seeds, v["value"]))
+    if "mean" in spread:
+        per_seed += (
+            f"; mean {fmt(spread['mean'])} (std {fmt(spread['std'])}, "
+            f"range {fmt(spread['min'])} to {fmt(spread['max'])})"
+        )
+    return per_seed
+
+
+def _verdict(v: dict) -> str:
+    text = "reproduced" if v["reproduced"] else "**not reproduced**"
+    spread = v.get("spread")
+    if spread and "reproduced_in" in spread:
+        text += f" ({spread['reproduced_in']} of {len(spread.get('seeds', []))} seeds)"
+    return text
+
+
+def verdict_table(verdicts: list[dict]) -> list[str]:
+    """Markdown lines of the verdict table."""
+    controls = any(v.get("control") is not None for v in verdicts)
+    papers = any(v.get("paper") for v in verdicts)  # summaries written before the skeleton
+    head = (
+        "| claim |"
+        + (" paper |" if papers else "")
+        + (" measured |" if any(v.get("spread") for v in verdicts) else " this run |")
+        + " rule |"
+        + (" control |" if controls else "")
+        + " verdict |"
+    )
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+    for v in verdicts:
+        row = f"| {v['claim']} |" + (f" {v.get('paper') or ''} |" if papers else "")
+        row += f" {_measured(v)} | {v['rule']} |"
+        if controls:
+            row += f" {fmt(v.get('control'))} |"
+        lines.append(row + f" {_verdict(v)} |")
+    return lines
+
+
+def render_report(summary: dict, sections: list[str] | None = None) -> str:
+    """``report.md`` text: header (command, time, setting), verdicts, ``sections``, figures."""
+    s = summary
+    title = s.get("title") or s["experiment"]
+    summed = " summed over runs" if len(s.get("runs", [])) > 1 else ""
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{s['command']}`  ",
+        f"Wall time: {s['wall_seconds'] / 60:.1f} min (training {s['train_seconds'] / 60:.1f} "
+        f"min{summed}, analysis {s['analysis_seconds'] / 60:.1f} min) on {s['device']}.  ",
+        f"Setting: {s['setting']}  ",
+    ]
+    if "runs" in s:
+        seeds = ", ".join(str(x) for x in s.get("seeds", []))
+        lines.append(
+            f"Sweep: {len(s['runs'])} run(s) (seeds {seeds}), executor {s.get('executor')}; "
+            f"one row per run in {' and '.join(s.get('table', []))}.  "
+        )
+    if "analysis" in s:
+        a = s["analysis"]
+        lines.append(
+            f"Representation: layer `{a['layer']}`, t = {a['t']}, {a['pooling']} pooling, "
+            f"{a['grid'][0]} x {a['grid'][1]} grid of conditions, noise seed {a['seed']}."
+        )
+    lines += ["", "## Verdicts", ""]
+    lines += verdict_table(s["verdicts"])
+    lines += list(sections or [])
+    lines += ["", "## Figures", ""]
+    for name in s.get("figures", []):
+        lines.append(f"![{name}](figures/{name})")
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,319 @@
+"""The experiment skeleton every paper experiment uses.
+
+An :class:`Experiment` says only what is particular to it: its presets (each with the
+result we expect), its sweep (``runs(cfg)``: the list of run configs), how one finished run
+is analysed (``analyse``: a row of metrics, plus anything its figures need), its claims
+(``verdicts``: one :class:`Verdict` per claim, each with its rule) and its figures.
+:func:`run_experiment` does the rest, the same way for every experiment::
+
+    validate every setting -> plan the sweep (run folders from config hashes) -> train the
+    runs not finished (an executor) -> analyse each -> results table (CSV + Parquet) ->
+    verdicts -> figures -> summary.json + report.md
+
+Layout of ``OUT``::
+
+    OUT/experiment.json      the resolved experiment config
+    OUT/sweep.json           the runs (see factordiff.experiments.sweep)
+    OUT/runs/<key>/          one folder per run, named by a hash of its config
+    OUT/results.csv|parquet  one row per run: flattened config values and metrics
+    OUT/figures/*.png        the experiment's figures
+    OUT/summary.json         numbers and verdicts
+    OUT/report.md            the same, rendered by factordiff.experiments.report
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factordiff.config import RunConfig, json_ready, to_dict
+from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
+
+
+# ----------------------------------------------------------------------------- verdicts
+@dataclass
+class Verdict:
+    """One claim of the paper, judged. Data, not prose: the report renders it.
+
+    ``value`` is the measured value (over seeds: the per-seed values), ``control`` the value
+    of a control or reference it is read against (None if none), ``spread`` its spread over
+    seeds (``{"mean", "std", "min", "max", "reproduced_in", "seeds"}``; None for one run),
+    ``detail`` anything else worth keeping (e.g. a trajectory over training)."""
+
+    claim: str
+    paper: str  # the paper's statement
+    rule: str  # how the measured value is judged (stated before the run, not tuned)
+    value: Any
+    reproduced: bool
+    control: Any = None
+    spread: dict | None = None
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "reproduced" if self.reproduced else "not reproduced"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["verdict"] = self.verdict
+        return json_ready(out)
+
+
+def _numbers(values: list) -> list[float] | None:
+    """Per-seed values as floats (lists elementwise), or None when they are not numbers."""
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _stats(values: list[float]) -> dict:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
+    return {"mean": mean, "std": std, "min": min(values), "max": max(values)}
+
+
+def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdict]:
+    """One verdict per claim over several seeds (each judged by the unchanged per-run rule).
+
+    Our rule over seeds: reproduced when the per-run rule holds for every seed; the spread
+    gives how many did. Numbers get mean / std / min / max (lists elementwise)."""
+    if len(per_seed) == 1:
+        return per_seed[0]
+    out = []
+    for claims in zip(*per_seed):
+        first = claims[0]
+        values = [c.value for c in claims]
+        spread: dict[str, Any] = {
+            "seeds": list(seeds),
+            "reproduced_in": sum(c.reproduced for c in claims),
+        }
+        flat = _numbers(values)
+        if flat is not None:
+            spread.update(_stats(flat))
+        elif (
+            all(isinstance(v, list | tuple) for v in values) and len({len(v) for v in values}) == 1
+        ):
+            cols = [_numbers([v[i] for v in values]) for i in range(len(values[0]))]
+            if all(c is not None for c in cols):
+                stats = [_stats(c) for c in cols]
+                spread.update({k: [s[k] for s in stats] for k in ("mean", "std", "min", "max")})
+        out.append(
+            Verdict(
+                claim=first.claim,
+                paper=first.paper,
+                rule=first.rule + "; over seeds: reproduced when it holds for every seed",
+                value=values,
+                reproduced=all(c.reproduced for c in claims),
+                control=first.control,
+                spread=spread,
+                detail={"per_seed": [c.detail for c in claims]}
+                if any(c.detail for c in claims)
+                else {},
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- experiments
+@dataclass(frozen=True)
+class ExperimentPreset:
+    """A named setting of an experiment with the result we expect of it."""
+
+    name: str
+    description: str
+    expected: str
+    run_preset: str  # the run preset its training starts from (factordiff.presets)
+
+
+class Experiment:
+    """Base of every paper experiment; subclasses fill in the hooks below.
+
+    The experiment config ``cfg`` is a dataclass of the subclass's choosing with a
+    ``validate()`` that checks every setting the experiment needs (analysis included), so
+    that bad input fails before any training."""
+
+    name: str = ""
+    title: str = ""
+    presets: dict[str, ExperimentPreset] = {}
+
+    # ---- hooks
+    def config(self, preset: str, seeds: list[int] | None = None, overrides=None):
+        """The resolved, validated experiment config of ``preset``."""
+        raise NotImplementedError
+
+    def runs(self, cfg) -> list[tuple[dict[str, Any], RunConfig]]:
+        """The sweep: ``(params, run config)`` per run; params say what sets each apart."""
+        raise NotImplementedError
+
+    def check(self, cfg, runs: list[SweepRun]) -> None:
+        """Settings that need the planned runs (e.g. an analysis layer of the model); raise
+        ValueError before anything trains. Default: nothing more to check."""
+
+    def analyse(self, cfg, run: SweepRun, device: str) -> dict:
+        """Analyse one finished run: ``{"row": {metric: number}, ...}`` (anything else is
+        kept for ``verdicts`` and ``figures``)."""
+        raise NotImplementedError
+
+    def verdicts(self, cfg, results: list[dict]) -> list[Verdict]:
+        raise NotImplementedError
+
+    def figures(self, cfg, results: list[dict], fig_dir: Path) -> list[str]:
+        return []
+
+    def describe_setting(self, cfg) -> str:
+        """One line naming the training setting that produced the verdicts."""
+        return ""
+
+    def summary_extra(self, cfg, results: list[dict]) -> dict:
+        """Experiment-specific summary fields (rendered by ``report_sections``)."""
+        return {}
+
+    def report_sections(self, summary: dict) -> list[str]:
+        """Experiment-specific Markdown lines after the verdict table."""
+        return []
+
+
+# ----------------------------------------------------------------------------- results table
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> ``{"a.b.c": value}``; lists become JSON text (one cell each)."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{name}."))
+        elif isinstance(v, list | tuple):
+            out[name] = json.dumps(to_dict(v))
+        else:
+            out[name] = v
+    return out
+
+
+def results_table(results: list[dict]):
+    """One row per run: ``key``, ``run_dir``, the params, the flattened config
+    (``config.<section>.<field>``) and the metrics of ``analyse``. A pandas DataFrame."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        run: SweepRun = r["run"]
+        row: dict[str, Any] = {"key": run.key, "run_dir": str(run.dir)}
+        row.update({f"param.{k}": v for k, v in run.params.items()})
+        cfg = to_dict(run.config)
+        cfg.pop("device", None)
+        row.update(flatten(cfg, "config."))
+        row.update(json_ready(r["row"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_table(table, out: Path) -> list[Path]:
+    """``results.csv`` and ``results.parquet`` (read back with ``pd.read_parquet(path)``)."""
+    csv, parquet = out / "results.csv", out / "results.parquet"
+    for path, write in ((csv, table.to_csv), (parquet, table.to_parquet)):
+        tmp = path.with_name(path.name + ".tmp")
+        write(tmp, index=False)
+        tmp.replace(path)
+    return [csv, parquet]
+
+
+# ----------------------------------------------------------------------------- entry point
+def run_experiment(
+    exp: Experiment,
+    cfg,
+    out: str | Path,
+    *,
+    executor=None,
+    force: bool = False,
+    command: str = "",
+    device: str | None = None,
+    log=print,
+) -> dict:
+    """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
+
+    ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
+    the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). Returns the
+    summary (also written to ``out/summary.json`` and ``out/report.md``)."""
+    from factordiff.experiments.report import render_report
+    from factordiff.training import atomic_write_text, resolve_device
+
+    cfg.validate()
+    runs = plan_sweep(out, exp.runs(cfg), device=device)  # validates every run config
+    exp.check(cfg, runs)
+    executor = executor if executor is not None else make_executor("local")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "experiment.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    write_sweep(out, runs, {"experiment": exp.name, "preset": getattr(cfg, "name", "")})
+    t_start = time.perf_counter()
+
+    if force:
+        # Start the runs over here, once: an executor's retry of a lost task then resumes
+        # from the new checkpoints instead of starting over again.
+        for r in runs:
+            shutil.rmtree(r.dir, ignore_errors=True)
+    todo = [r for r in runs if not _finished(r)]
+    log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
+
+    def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:
+        if error is None:
+            log(f"  {result['status']} {r.key} {r.params} in {result['seconds']:.0f} s")
+        else:
+            log(f"  FAILED {r.key} {r.params}: {error}")
+
+    if todo:
+        executor.run(todo, on_done=on_done)
+    device_used = str(resolve_device(runs[0].config.device))
+
+    t_an = time.perf_counter()
+    results = [{"run": r, **exp.analyse(cfg, r, runs[0].config.device)} for r in runs]
+    analysis_seconds = time.perf_counter() - t_an
+    table = results_table(results)
+    table_paths = write_table(table, out)
+    verdicts = exp.verdicts(cfg, results)
+    figures = exp.figures(cfg, results, out / "figures")
+
+    name = getattr(cfg, "name", "") or exp.name
+    summary = {
+        "experiment": name,
+        "title": exp.title.format(name=name),
+        "command": command,
+        "device": device_used,
+        "setting": exp.describe_setting(cfg),
+        "wall_seconds": time.perf_counter() - t_start,
+        "train_seconds": float(sum(_train_seconds(r.dir) for r in runs)),
+        "analysis_seconds": analysis_seconds,
+        "executor": executor.describe(),
+        "seeds": sorted({r.config.seed for r in runs}),
+        "runs": [{"key": r.key, "params": r.params, "run_dir": str(r.dir)} for r in runs],
+        "table": [p.name for p in table_paths],
+        **exp.summary_extra(cfg, results),
+        "verdicts": [v.to_dict() for v in verdicts],
+        "figures": figures,
+    }
+    summary = json_ready(summary)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "report.md", render_report(summary, exp.report_sections(summary)))
+    return summary
+
+
+def _finished(run: SweepRun) -> bool:
+    from factordiff.training import run_state
+
+    return bool((run_state(run.dir) or {}).get("finished"))
+
+
+def _train_seconds(run_dir: Path) -> float:
+    """Training wall time recorded in a run's metrics (last logged ``train_seconds``)."""
+    from factordiff.training import read_metrics  # names file and line on a bad record
+
+    last = 0.0
+    if (Path(run_dir) / "metrics.jsonl").is_file():
+        for rec in read_metrics(run_dir):
+            last = max(last, float(rec.get("train_seconds", 0.0)))
+    return last
