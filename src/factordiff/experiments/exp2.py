@@ -177,8 +177,8 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
     run.eval = replace(run.eval, sampler="ddim", num_steps=2)
     return run, dict(
         image_size=16,
-        seeds=(0, 1),
-        sampling_rates=(0.5, 1.0),
+        seeds=(0,),
+        sampling_rates=(0.5,),
         lesion_widths=(3.5, 8.0),
         square_widths=(8.0,),
         square_kinds=("sos",),
