@@ -58,6 +58,7 @@ HOLE_SECTIONS = PLUS_SECTIONS[1:]
 SQUARE_KINDS = ("bump", "sos")
 POSITIONS = ("interior", "exterior")
 EVAL_DIR = "exp2"  # per-run evaluation folder inside the run folder
+RIM_GRID = 25  # images per model in the rim ablation's grid (paper Fig. 10)
 _SEEN_SLACK = 1e-6  # px, float slack when matching a coordinate to the training lattice
 
 
@@ -580,9 +581,12 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
                 sections, ratio=cfg.outcome_ratio, min_reference=cfg.min_reference_accuracy
             ),
         }
-        keep, start = [], 0  # the first grid_images of each section, for the figures
+        # the first images of each section, for the figures (25 on the rim's label space:
+        # the paper's Fig. 10 shows 25 per model)
+        per_section = max(cfg.grid_images, RIM_GRID) if space == "rim" else cfg.grid_images
+        keep, start = [], 0
         for c in conds.values():
-            keep.extend(range(start, start + min(len(c), cfg.grid_images)))
+            keep.extend(range(start, start + min(len(c), per_section)))
             start += len(c)
         keep = np.asarray(keep, np.int64)
         sect = np.concatenate([[i] * len(c) for i, c in enumerate(conds.values())]).astype(int)
@@ -782,18 +786,29 @@ def _index(results: list[dict]) -> dict:
 
 
 # ----------------------------------------------------------------------------- figures
-def _plot_section_bars(models: dict[str, dict]):
-    """Per-section x and y accuracy bars, one panel per model. ``models``: name ->
-    section name -> section dict."""
+def _plot_section_bars(models: dict[str, list[dict]]):
+    """Per-section x and y accuracy, one panel per model: bars = mean over seeds, dots =
+    each seed. ``models``: name -> one dict per seed (section name -> section dict)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.2 * len(models), 3.2))
     axes = fig.subplots(1, len(models), squeeze=False)[0]
-    for ax, (name, secs) in zip(axes, models.items()):
-        names = list(secs)
+    for ax, (name, per_seed) in zip(axes, models.items()):
+        names = list(per_seed[0])
         x = np.arange(len(names))
-        ax.bar(x - 0.2, [secs[n]["x_accuracy"] for n in names], 0.4, label="x")
-        ax.bar(x + 0.2, [secs[n]["y_accuracy"] for n in names], 0.4, label="y")
+        for shift, axis, color in ((-0.2, "x", "tab:blue"), (0.2, "y", "tab:orange")):
+            acc = np.array(
+                [
+                    [
+                        np.nan if s[n][f"{axis}_accuracy"] is None else s[n][f"{axis}_accuracy"]
+                        for n in names
+                    ]
+                    for s in per_seed
+                ]
+            )  # (seeds, sections)
+            ax.bar(x + shift, np.nanmean(acc, axis=0), 0.4, label=axis, color=color, alpha=0.8)
+            for row in acc:
+                ax.plot(x + shift, row, "o", color="black", ms=2.5)
         ax.set_xticks(x, [n.replace("hole_", "").replace("_", "\n") for n in names], fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_title(name, fontsize=10)
@@ -869,7 +884,12 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
 
     s0 = cfg.seeds[0]
     if "main" in cfg.parts:
-        models = {m: by[("main", m, s0)]["spaces"]["plus"]["sections"] for m in MAIN_MODELS}
+        models = {
+            f"{m} ({len(cfg.seeds)} seeds)": [
+                by[("main", m, s)]["spaces"]["plus"]["sections"] for s in cfg.seeds
+            ]
+            for m in MAIN_MODELS
+        }
         save(_plot_section_bars(models), "section_accuracy.png")
         for m in MAIN_MODELS:
             z = np.load(dirs[("main", m, s0)] / EVAL_DIR / "plus.npz")
@@ -886,16 +906,17 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
     if "rim" in cfg.parts:
         for model, part in (("1d", "main"), ("1d-norim", "rim")):
             z = np.load(dirs[(part, model, s0)] / EVAL_DIR / "rim.npz")
-            # 25 images per model (paper Fig. 10): all sections in one block
-            n = min(25, len(z["images"]))
+            # 25 images per model (paper Fig. 10) on interior 2D conditions, 5 per row
+            names = list(z["section_names"])
+            idx = np.flatnonzero(z["section"] == names.index("held_out"))[:RIM_GRID]
             fig = _plot_image_grid(
-                z["images"][:n],
-                z["labels"][:n],
-                z["correct"][:n],
-                np.zeros(n, int),
-                [model],
-                f"{model} (seed {s0})",
-                per_row=n,
+                z["images"][idx],
+                z["labels"][idx],
+                z["correct"][idx],
+                np.arange(len(idx)) // 5,
+                [""] * math.ceil(len(idx) / 5),
+                f"{model} (seed {s0}): interior 2D conditions",
+                per_row=5,
             )
             save(fig, f"grid_rim_{model}.png")
     curve = cfg.curve_seed_list()[0]
