@@ -291,6 +291,7 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
     report = (out / "report.md").read_text()
     assert "## Outcome rule" in report and "figures/grid_2d.png" in report
     assert "N = 16 instead of 32" in report
+    assert "Machine: " in report and "cores" in report
     # each run's evaluation keeps its grid arrays and is reused while nothing changed
     run = next(r for r in summary["runs"] if r["params"]["model"] == "2d" if "model" in r["params"])
     folder = out / "runs" / run["key"] / "exp2"
