@@ -69,6 +69,12 @@ def test_classifier_threshold_is_relative_to_the_reference_and_needs_a_learned_m
     # a model that has not learned its reference (0.3 < 0.5) is classified as neither
     out = classify_outcome(_model(0.3, 0.3, ref=0.3))
     assert (out["composes"], out["interpolates"]) == (False, False)
+    # nor is one that draws every y right and every x wrong in distribution (r = 0.5)
+    lopsided = _model(0.9, 0.9)
+    lopsided["in_distribution"] = _sec(0.0, 1.0, 1.0, 1.0)
+    out = classify_outcome(lopsided)
+    assert out["reference"] == 0.5 and not out["learned"]
+    assert (out["composes"], out["interpolates"]) == (False, False)
     # a model that saw every value (stripes) has no interpolation test
     secs = {k: {**v, "x_seen": 1.0, "y_seen": 1.0} for k, v in _model(0.9, 0.9).items()}
     out = classify_outcome(secs)
