@@ -80,6 +80,10 @@ def test_classifier_threshold_is_relative_to_the_reference_and_needs_a_learned_m
     out = classify_outcome(secs)
     assert out["interpolates"] is None and out["composes"] is True
     assert out["outcome"] == "composes, interpolate not tested"
+    # an empty reference (NaN, None once read back from JSON) is not a learned model
+    empty = {**_model(0.9, 0.9), "in_distribution": _sec(None, None, 1.0, 1.0, n=0)}
+    out = classify_outcome(empty)
+    assert out["reference"] is None and (out["composes"], out["interpolates"]) == (False, False)
     with pytest.raises(ValueError, match="reference"):
         classify_outcome(secs, reference="nowhere")
 

@@ -457,6 +457,11 @@ OUTCOME_RULE = (
 )
 
 
+def _num(v) -> float:
+    """A number read back from JSON: None (a NaN there) -> NaN."""
+    return float("nan") if v is None else float(v)
+
+
 def classify_outcome(
     sections: dict[str, dict],
     *,
@@ -482,19 +487,19 @@ def classify_outcome(
     if reference not in sections:
         raise ValueError(f"reference = {reference!r} is not a section; allowed: {list(sections)}")
     ref = sections[reference]
-    r = (ref["x_accuracy"] + ref["y_accuracy"]) / 2
+    ref_x, ref_y = (_num(ref[f"{a}_accuracy"]) for a in ("x", "y"))  # NaN when empty
+    r = (ref_x + ref_y) / 2
     comp, interp = [], []
     for name, s in sections.items():
         if name == reference or s.get("n", 1) == 0:
             continue
         for axis in ("x", "y"):
-            acc = s[f"{axis}_accuracy"]
-            if acc is None or (isinstance(acc, float) and math.isnan(acc)):
-                continue
-            (comp if s[f"{axis}_seen"] >= 0.5 else interp).append(float(acc))
+            acc = _num(s[f"{axis}_accuracy"])
+            if not math.isnan(acc):
+                (comp if s[f"{axis}_seen"] >= 0.5 else interp).append(acc)
     # both axes must be learned: a model that draws every y right and every x wrong has
     # r = 0.5 but has learned only half its task
-    learned = bool(min(ref["x_accuracy"], ref["y_accuracy"]) >= min_reference)
+    learned = bool(min(ref_x, ref_y) >= min_reference)
 
     def judge(values: list[float]) -> tuple[float | None, bool | None]:
         if not values:
@@ -511,7 +516,7 @@ def classify_outcome(
         return verb + "s" if flag else f"does not {verb}"
 
     return {
-        "reference": float(r),
+        "reference": None if math.isnan(r) else float(r),
         "learned": learned,
         "composition": c_val,
         "interpolation": i_val,
@@ -539,6 +544,8 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     settings = _roundtrip(
         {
             "checkpoint": ckpt.name,
+            # a retrained run (--force) writes a checkpoint of the same name
+            "checkpoint_mtime_ns": ckpt.stat().st_mtime_ns,
             "spaces": {k: to_dict(v) for k, v in spaces.items()},
             "samples_per_section": cfg.samples_per_section,
             "grid_images": cfg.grid_images,
@@ -553,7 +560,7 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     if cache.is_file():
         doc = json.loads(cache.read_text())
         if doc.get("settings") == settings:
-            return doc
+            return _with_outcomes(doc, cfg)
     dev = resolve_device(device)
     model, _, meta = load_model(ckpt, ema=True, map_location=dev)
     diffusion = GaussianDiffusion(rc.diffusion)
@@ -579,13 +586,7 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
         )
         # overall accuracy over the sections (each weighted by its samples)
         total = {"n": int(len(labels)), "accuracy": float(ok.mean()) if len(ok) else None}
-        result["spaces"][space] = {
-            "sections": sections,
-            "overall": total,
-            "outcome": classify_outcome(
-                sections, ratio=cfg.outcome_ratio, min_reference=cfg.min_reference_accuracy
-            ),
-        }
+        result["spaces"][space] = {"sections": sections, "overall": total}
         # the first images of each section, for the figures (25 on the rim's label space:
         # the paper's Fig. 10 shows 25 per model)
         per_section = max(cfg.grid_images, RIM_GRID) if space == "rim" else cfg.grid_images
@@ -606,7 +607,17 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     held = _held_out_count(rc.data)
     result["held_out_lattice_labels"] = held
     atomic_write_text(cache, json.dumps(json_ready(result), indent=2) + "\n")
-    return json.loads(cache.read_text())
+    return _with_outcomes(json.loads(cache.read_text()), cfg)
+
+
+def _with_outcomes(doc: dict, cfg: Exp2Config) -> dict:
+    """Classify every label space of an evaluation by the config's outcome rule (not cached,
+    so a changed rule constant never reads a stale class)."""
+    for space in doc["spaces"].values():
+        space["outcome"] = classify_outcome(
+            space["sections"], ratio=cfg.outcome_ratio, min_reference=cfg.min_reference_accuracy
+        )
+    return doc
 
 
 def _roundtrip(data: dict) -> dict:
