@@ -8,9 +8,11 @@ into the experiment and its preset.
 from __future__ import annotations
 
 from factordiff.experiments.exp1 import EXP1
+from factordiff.experiments.exp2 import EXP2
 from factordiff.experiments.skeleton import Experiment, Verdict, run_experiment
 
 EXPERIMENTS: dict[str, Experiment] = {EXP1.name: EXP1}
+EXPERIMENTS[EXP2.name] = EXP2
 
 
 def preset_names() -> list[str]:
