@@ -293,3 +293,254 @@ def plot_pca_views(views: Mapping[str, tuple], cyclic: bool = True) -> Figure:
             fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.02)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- percolation
+# Figures of the percolation model and of data-efficiency scaling (Experiment 3). Arrays in,
+# Figure out; the numbers come from factordiff.percolation and factordiff.scaling.
+
+
+def _sigma_colors(keys: Sequence[float]) -> dict[float, Any]:
+    """One colour per width, ordered from narrow (light) to wide (dark)."""
+    from matplotlib import colormaps
+
+    keys = sorted(set(keys))
+    cmap = colormaps["viridis"]
+    return {k: cmap(0.85 - 0.75 * i / max(1, len(keys) - 1)) for i, k in enumerate(keys)}
+
+
+def plot_overlap_vs_spacing(
+    spacings: np.ndarray,
+    rendered: Mapping[float, np.ndarray],
+    analytic: Mapping[float, np.ndarray] | None = None,
+    thresholds: Sequence[float] = (),
+    lattice_spacing: float | None = None,
+) -> Figure:
+    """Overlap of two neighbouring bumps against their spacing ``d`` (paper Fig. 6a).
+
+    Args:
+        spacings: (K,) centre distances in px.
+        rendered: ``{sigma: (K,) overlaps from rendered images}``, drawn as markers.
+        analytic: ``{sigma: (K,) closed-form overlaps}``, drawn as lines.
+        thresholds: overlap thresholds, drawn as dashed horizontal lines.
+        lattice_spacing: the lattice's ``d``, drawn as a dotted vertical line.
+
+    Left panel linear, right panel logarithmic (where thresholds like 0.005 are visible).
+    """
+    d = np.asarray(spacings, dtype=float)
+    colors = _sigma_colors(list(rendered) + list(analytic or {}))
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, log in zip(axes, (False, True)):
+        for s, c in colors.items():
+            if analytic is not None and s in analytic:
+                ax.plot(d, np.asarray(analytic[s]), "-", color=c, lw=1.2)
+            if s in rendered:
+                ax.plot(d, np.asarray(rendered[s]), "o", color=c, ms=2.5, label=f"σ = {s:g} px")
+        for t in thresholds:
+            ax.axhline(t, color="0.4", ls="--", lw=0.8)
+            ax.text(d.max(), t, f" {t:g}", va="bottom", ha="right", fontsize=7, color="0.3")
+        if lattice_spacing is not None:
+            ax.axvline(lattice_spacing, color="0.5", ls=":", lw=0.8)
+        ax.set_xlabel("spacing d of neighbouring centres (px)")
+        ax.set_ylabel("overlap <a,b> / (|a| |b|)")
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(1e-4, 1.5)
+        else:
+            ax.set_ylim(-0.02, 1.02)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("markers: rendered images; lines: exp(-d²/4σ²)", fontsize=9)
+    axes[1].set_title("log scale", fontsize=9)
+    return fig
+
+
+def plot_mass_ratio(
+    curves: Mapping[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+    critical: Mapping[tuple[float, float], float] | None = None,
+    ylabel: str = "largest cluster / kept points",
+    log_lambda: bool = True,
+    half_line: bool = True,
+) -> Figure:
+    """Largest-cluster mass ratio against the kept share lambda, one panel per threshold
+    and one line per width (paper Figs. 6b-c, 13).
+
+    Args:
+        curves: ``{(sigma, threshold): (lambdas (M,), mean (M,), std (M,) or None)}``; the
+            standard deviation over draws is drawn as a band.
+        critical: ``{(sigma, threshold): critical lambda}`` (NaN skipped), drawn as a
+            vertical tick with its value in the legend.
+        log_lambda: logarithmic lambda axis (wide bumps percolate at lambda of a few %).
+        half_line: draw the 0.5 level that defines the critical lambda.
+    """
+    thresholds = sorted({t for _, t in curves})
+    colors = _sigma_colors([s for s, _ in curves])
+    fig = Figure(figsize=(4.6 * len(thresholds), 3.7), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(thresholds), squeeze=False)[0])
+    for ax, t in zip(axes, thresholds):
+        for (s, tt), (lam, mean, std) in sorted(curves.items()):
+            if tt != t:
+                continue
+            lam, mean = np.asarray(lam, dtype=float), np.asarray(mean, dtype=float)
+            label = f"σ = {s:g} px"
+            crit = (critical or {}).get((s, t), math.nan)
+            if math.isfinite(crit):
+                label += f", λc = {crit:.3f}"
+                ax.axvline(crit, color=colors[s], ls=":", lw=1)
+            ax.plot(lam, mean, "-", color=colors[s], lw=1.4, label=label)
+            if std is not None:
+                std = np.asarray(std, dtype=float)
+                ax.fill_between(lam, mean - std, mean + std, color=colors[s], alpha=0.15, lw=0)
+        if half_line:
+            ax.axhline(0.5, color="0.6", ls="--", lw=0.7)
+        if log_lambda:
+            ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("kept share λ of the lattice")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"overlap threshold {t:g}")
+        ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def plot_percolation_vs_accuracy(
+    simulated: Mapping[Any, tuple[np.ndarray, np.ndarray]],
+    trained: Mapping[Any, tuple[np.ndarray, np.ndarray]],
+    critical: Mapping[Any, float] | None = None,
+    ylabel: str = "mass ratio (lines) / accuracy (markers)",
+    log_lambda: bool = False,
+) -> Figure:
+    """Simulated percolation curves and trained models' accuracy on one axis (Fig. 6 c/e).
+
+    Args:
+        simulated: ``{sigma: (lambdas (M,), mass ratio (M,))}``, drawn as lines.
+        trained: ``{sigma: (lambdas (K,), accuracy (K,) or (S, K))}``, drawn as markers with
+            the mean over seeds and, for (S, K), their standard deviation as error bars.
+        critical: ``{sigma: simulated critical lambda}``, drawn as dotted vertical lines.
+
+    Keys are matched by value; a width gets one colour in both.
+    """
+    keys = [float(k) for k in list(simulated) + list(trained)]
+    colors = _sigma_colors(keys)
+    fig = Figure(figsize=(5.6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for s, (lam, mass) in sorted(simulated.items()):
+        ax.plot(
+            np.asarray(lam),
+            np.asarray(mass),
+            "-",
+            color=colors[float(s)],
+            lw=1.3,
+            label=f"σ = {s:g} px, simulated",
+        )
+        crit = (critical or {}).get(s, math.nan)
+        if math.isfinite(crit):
+            ax.axvline(crit, color=colors[float(s)], ls=":", lw=1)
+    for s, (lam, acc) in sorted(trained.items()):
+        acc = np.asarray(acc, dtype=float)
+        acc = acc[None] if acc.ndim == 1 else acc
+        mean = np.nanmean(acc, axis=0)
+        err = np.nanstd(acc, axis=0) if acc.shape[0] > 1 else None
+        ax.errorbar(
+            np.asarray(lam),
+            mean,
+            yerr=err,
+            fmt="o",
+            color=colors[float(s)],
+            ms=4,
+            capsize=2,
+            label=f"σ = {s:g} px, trained",
+        )
+    if log_lambda:
+        ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("kept share λ of the lattice")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_threshold_size_scaling(
+    image_sizes: np.ndarray,
+    sizes: Mapping[str, np.ndarray],
+    fits: Mapping[str, Any] | None = None,
+    threshold: float = 0.6,
+) -> Figure:
+    """Dataset size needed to reach an accuracy threshold against image size N, log-log,
+    with linear and quadratic reference lines (paper Fig. 5c).
+
+    Args:
+        image_sizes: (K,) image sizes N.
+        sizes: ``{dataset name: (K,) or (S, K) size at the threshold}``, NaN where a seed
+            never reached it. Markers: geometric mean over the finite seeds; error bars: their
+            min-max range.
+        fits: ``{dataset name: fit}`` with ``exponent``, ``prefactor``, ``ci_low``, ``ci_high``
+            (a :class:`~factordiff.scaling.PowerLawFit`), drawn as dashed lines.
+        threshold: the accuracy threshold, for the axis label.
+
+    The references ``∝ N`` and ``∝ N²`` pass through the geometric centre of all points.
+    """
+    n = np.asarray(image_sizes, dtype=float)
+    fig = Figure(figsize=(5.2, 4.0), layout="constrained")
+    ax = fig.subplots()
+    all_y = []
+    for i, (name, y) in enumerate(sizes.items()):
+        y = np.asarray(y, dtype=float)
+        y = y[None] if y.ndim == 1 else y
+        color = f"C{i}"
+        finite = np.isfinite(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gmean = np.exp(np.nansum(np.log(np.where(finite, y, 1.0)), 0) / finite.sum(0))
+        ok = finite.any(0)
+        lo = np.nanmin(np.where(finite, y, np.nan)[:, ok], 0)
+        hi = np.nanmax(np.where(finite, y, np.nan)[:, ok], 0)
+        yerr = np.stack([gmean[ok] - lo, hi - gmean[ok]])
+        ax.errorbar(n[ok], gmean[ok], yerr=yerr, fmt="o", color=color, capsize=2, label=name)
+        all_y.extend(gmean[ok].tolist())
+        fit = (fits or {}).get(name)
+        if fit is not None:
+            ax.plot(
+                n,
+                fit.prefactor * n**fit.exponent,
+                "--",
+                color=color,
+                lw=1,
+                label=f"fit: exponent {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]",
+            )
+    if all_y:
+        nc = float(np.exp(np.mean(np.log(n))))
+        yc = float(np.exp(np.mean(np.log(all_y))))
+        for p, style, label in ((1, ":", "∝ N"), (2, "-.", "∝ N²")):
+            ax.plot(n, yc * (n / nc) ** p, style, color="0.4", lw=1, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("image size N (px)")
+    ax.set_ylabel(f"training images for {threshold:.0%} accuracy")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def plot_cluster_maps(maps: Mapping[float, np.ndarray], title: str = "") -> Figure:
+    """Kept lattice sites coloured by cluster, one panel per kept share (paper Fig. 6b).
+
+    ``maps[lambda]`` is a (K, K) int array of cluster ids with 0 the largest cluster and -1
+    an unkept site (rows = y, columns = x). The largest cluster is red, other clusters grey
+    shades, unkept sites white."""
+    from matplotlib.colors import ListedColormap
+
+    fig = Figure(figsize=(2.6 * len(maps), 2.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(maps), squeeze=False)[0])
+    cmap = ListedColormap(["white", "tab:red", "0.35", "0.55", "0.7"])
+    for ax, (lam, m) in zip(axes, maps.items()):
+        m = np.asarray(m)
+        # -1 -> 0 (white), 0 -> 1 (red), other clusters cycle through three greys
+        code = np.where(m < 0, 0, np.where(m == 0, 1, 2 + (m - 1) % 3))
+        ax.imshow(code, cmap=cmap, vmin=0, vmax=4, origin="lower", interpolation="nearest")
+        kept = int((m >= 0).sum())
+        frac = (m == 0).sum() / max(kept, 1)
+        ax.set_title(f"λ = {lam:.3g}: largest {frac:.2f} of {kept}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
