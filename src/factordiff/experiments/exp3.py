@@ -113,8 +113,7 @@ def sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
 
 def label_mask(sites: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(K,) bool: which of ``sites`` (K, 2) occur among ``labels`` (M, 2) (within 1e-4 px)."""
-    key = lambda a: {tuple(r) for r in np.round(np.asarray(a) * 1e4).astype(np.int64)}  # noqa: E731
-    have = key(labels)
+    have = {tuple(r) for r in np.round(np.asarray(labels) * 1e4).astype(np.int64)}
     return np.array([tuple(r) in have for r in np.round(sites * 1e4).astype(np.int64)], bool)
 
 
