@@ -100,7 +100,9 @@ def frame_lattice(n: int, data: DataConfig) -> np.ndarray:
     """The lattice sites inside the ``n x n`` frame: (K^2, 2) float64, ``mu_y`` outer."""
     from factordiff.data import lattice_labels
 
-    return lattice_labels(replace(data, image_size=n, margin=0, mix_stripes=False))
+    return lattice_labels(
+        replace(data, image_size=n, margin=0, mix_stripes=False, stripes_subsample=1.0)
+    )
 
 
 def sample_rows(count: int, limit: int, seed: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -388,7 +389,8 @@ def mean_curves(
         per = np.full((len(seeds), len(lams)), np.nan)
         for r in sel:
             per[seeds.index(r["seed"]), lams.index(r["lambda"])] = r[key]
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # a share with no value (no held-out site) -> NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(per, axis=0)
         out[s] = (np.array(lams), mean, per)
     return out
