@@ -121,6 +121,7 @@ def test_gradual_late_or_far_onsets_are_not_reproduced():
     never = {0.5: 0.4, 1.0: 2.0, 1.5: 0.1}
     verdicts, _ = verdicts_from_rows(_rows(never), cfg, _critical(lam50, 1.0))
     assert not verdicts[1].reproduced and not verdicts[0].reproduced
+    assert verdicts[1].value["1"] == "never reached"
     # simulated thresholds 5 times away: not near
     verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, _critical(lam50, 5.0))
     assert verdicts[1].reproduced and not verdicts[2].reproduced

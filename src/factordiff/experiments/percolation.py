@@ -435,8 +435,12 @@ def verdicts_from_rows(
         near[s] = best
     near_ok = all(f <= cfg.near_factor for f in near.values())
 
-    def fmt(d):
-        return {f"{k:g}": (None if not math.isfinite(v) else round(v, 4)) for k, v in d.items()}
+    def fmt(d, inf: str | None = None):
+        """``{sigma: value}`` with readable keys; NaN -> None, +inf -> ``inf`` text."""
+        return {
+            f"{k:g}": round(v, 4) if math.isfinite(v) else (inf if v == math.inf else None)
+            for k, v in d.items()
+        }
 
     out = [
         Verdict(
@@ -454,7 +458,7 @@ def verdicts_from_rows(
             rule="lambda at 50% accuracy (interpolated) strictly decreases with sigma; a curve "
             "that never reaches 50% counts as infinite, one at 50% at the smallest lambda as "
             "that lambda (two such bounds in a row fail)",
-            value=fmt({s: l50[s][0] for s in sig}),
+            value=fmt({s: l50[s][0] for s in sig}, inf="never reached"),
             reproduced=bool(earlier_ok),
             detail={"status": {f"{s:g}": l50[s][1] for s in sig}},
         ),
