@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from factordiff.experiments.exp1 import EXP1
 from factordiff.experiments.exp2 import EXP2
+from factordiff.experiments.exp3 import EXP3
+from factordiff.experiments.percolation import PERCOLATION
 from factordiff.experiments.skeleton import Experiment, Verdict, run_experiment
 
-EXPERIMENTS: dict[str, Experiment] = {EXP1.name: EXP1}
-EXPERIMENTS[EXP2.name] = EXP2
+EXPERIMENTS: dict[str, Experiment] = {
+    EXP1.name: EXP1,
+    EXP2.name: EXP2,
+    EXP3.name: EXP3,
+    PERCOLATION.name: PERCOLATION,
+}
 
 
 def preset_names() -> list[str]:

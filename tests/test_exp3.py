@@ -1,0 +1,153 @@
+"""Experiment 3: the smoke sweep and its files, the datasets, the step budget, and the
+verdict rules on hand-made tables with known exponents."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factordiff.data import build_labels
+from factordiff.experiments import resolve_experiment, run_experiment
+from factordiff.experiments.exp3 import (
+    Exp3Config,
+    dataset_config,
+    exp3_config,
+    sweep_runs,
+    verdicts_from_rows,
+    with_step_budget,
+)
+from factordiff.experiments.sweep import LocalExecutor
+from factordiff.presets import preset_config
+from factordiff.training import training_budget
+
+ONE = LocalExecutor(workers=1, threads=1)
+
+
+def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
+    exp, name = resolve_experiment("exp3-tiny")
+    cfg = exp.config(name)
+    summary = run_experiment(exp, cfg, tmp_path, executor=ONE, log=lambda *_: None)
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert len(table) == 2 * 2 * 2  # N x shares x datasets, one seed
+    for col in ("param.N", "param.share", "param.dataset", "lattice", "heldout", "lattice_prev"):
+        assert col in table.columns
+    assert set(table["dataset"]) == {"bumps", "bumps+stripes"}
+    # one step budget: every run, whatever its dataset size, took the same number of steps
+    assert set(table["step"]) == {cfg.max_steps}
+    assert table["n_images"].nunique() > 1
+    assert table["lattice"].between(0, 1).all()
+    # held-out accuracy exists below share 1 and not at share 1 (every site was trained on)
+    assert table.loc[table["share"] < 1, "heldout"].notna().all()
+    assert table.loc[table["share"] == 1, "heldout"].isna().all()
+    assert table["step_prev"].notna().any()  # the last two evaluations of some runs
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["budget_steps"] == cfg.max_steps
+    assert len(saved["verdicts"]) == 2
+    for v in saved["verdicts"]:
+        assert v["rule"] and isinstance(v["reproduced"], bool)
+    for fig in summary["figures"]:
+        assert (tmp_path / "figures" / fig).stat().st_size > 0
+    assert {"accuracy_vs_share.png", "size_at_threshold.png"} <= set(summary["figures"])
+    report = (tmp_path / "report.md").read_text()
+    assert "## Step budget" in report and "optimizer steps" in report
+
+
+def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():
+    base = preset_config("small").data
+    a = dataset_config(base, "bumps", 16, 0.3)
+    b = dataset_config(base, "bumps+stripes", 16, 0.3)
+    assert a.margin == 0 and b.margin == 3  # 6 of 32 scaled to 16
+    la, lb = build_labels(a, seed=5), build_labels(b, seed=5)
+    bump_b = lb.labels[lb.parts == lb.part_names.index("bump")]
+    np.testing.assert_array_equal(la.labels, bump_b)
+    assert lb.part_counts["stripes"] > 0
+    with pytest.raises(ValueError, match="dataset"):
+        dataset_config(base, "sos", 16, 0.3)
+
+
+def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
+    cfg = exp3_config("exp3-quick")
+    runs = sweep_runs(cfg)
+    assert len(runs) == 3 * 6 * 2
+    for _, run in runs:
+        assert run.train.max_steps == cfg.max_steps
+        assert run.train.eval_every_epochs == 0
+        n = len(build_labels(run.data, seed=run.seed).labels)
+        spe, epochs, total = training_budget(run.train, n)
+        assert total == cfg.max_steps
+        for e in run.train.checkpoint_epochs:  # the earlier evaluation, before the last
+            assert 1 <= e < epochs and e * spe <= cfg.eval_fraction * cfg.max_steps
+    run = with_step_budget(preset_config("tiny"), 1, 0.5)
+    assert run.train.checkpoint_epochs == ()  # nothing earlier than the end to keep
+
+
+def test_config_errors_name_the_value():
+    with pytest.raises(ValueError, match="shares"):
+        Exp3Config(shares=(0.5, 0.2)).validate()
+    with pytest.raises(ValueError, match="image_sizes"):
+        Exp3Config(image_sizes=(8,)).validate()
+    with pytest.raises(ValueError, match="threshold_metric"):
+        Exp3Config(threshold_metric="train").validate()
+    with pytest.raises(ValueError, match="unknown preset"):
+        exp3_config("exp3-huge")
+
+
+def _rows(exponents: dict[str, float], prefactor: dict[str, float], seeds=(0,)) -> list[dict]:
+    """Accuracy linear in log size around the known size c N^p at the 60% threshold, so the
+    interpolated size is exactly c N^p and the fitted exponent exactly p."""
+    rows = []
+    shares = np.geomspace(0.005, 1.0, 16)
+    for dataset, p in exponents.items():
+        for n in (8, 16, 32):
+            target = prefactor[dataset] * n**p
+            for share in shares:
+                size = share * 4 * n * n
+                acc = float(np.clip(0.6 + 0.15 * math.log(size / target), 0, 1))
+                for seed in seeds:
+                    rows.append(
+                        {
+                            "N": n,
+                            "share": float(share),
+                            "dataset": dataset,
+                            "seed": seed,
+                            "n_images": size,
+                            "n_bumps": size,
+                            "lattice": acc,
+                            "heldout": acc,
+                        }
+                    )
+    return rows
+
+
+def test_verdicts_reproduce_the_paper_exponents():
+    cfg = Exp3Config(num_boot=200)
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0})
+    verdicts, extra = verdicts_from_rows(rows, cfg)
+    assert [v.reproduced for v in verdicts] == [True, True]
+    assert verdicts[0].value == pytest.approx(2.0, abs=1e-3)
+    assert verdicts[1].value == pytest.approx(1.0, abs=1e-3)
+    assert (extra["sizes"]["bumps"]["status"] == "interpolated").all()
+
+
+def test_verdicts_reject_swapped_exponents_and_missing_fits():
+    cfg = Exp3Config(num_boot=200)
+    rows = _rows({"bumps": 1.0, "bumps+stripes": 2.0}, {"bumps": 2.0, "bumps+stripes": 1.0})
+    verdicts, _ = verdicts_from_rows(rows, cfg)
+    assert [v.reproduced for v in verdicts] == [False, False]
+    # nothing reaches 60%: no fit, not reproduced, and said so
+    for r in rows:
+        r["lattice"] = 0.1
+    verdicts, extra = verdicts_from_rows(rows, cfg)
+    assert [v.reproduced for v in verdicts] == [False, False]
+    assert verdicts[0].value is None and extra["fits"]["bumps"]["fit"] is None
+    assert "no fit" in verdicts[0].rule
+
+
+def test_seeds_give_a_spread_of_exponents():
+    cfg = Exp3Config(num_boot=200)
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0}, (0, 1))
+    verdicts, _ = verdicts_from_rows(rows, cfg)
+    assert verdicts[0].spread["seeds"] == [0, 1]
+    assert verdicts[0].spread["per_seed"] == pytest.approx([2.0, 2.0], abs=1e-3)
