@@ -11,9 +11,12 @@ taken, as when a user runs something else on a laptop. The variants take turns f
 ``--rounds`` rounds so that a slow spell of a shared machine hits them alike; the table gives
 each variant's median step time alone and busy and their ratio.
 
-Thread settings: ``threads=K`` sets ``train.num_threads=K`` explicitly; ``threads=auto``
-leaves the project's default (``train.num_threads=0``, see factordiff.hardware); an ``env:``
-item sets an environment variable for that process (e.g. ``env:OMP_WAIT_POLICY=PASSIVE``).
+Thread settings: ``threads=K`` sets ``train.num_threads=K`` explicitly; without it the run
+keeps the project's default (``train.num_threads=0``: one thread per usable core, see
+factordiff.hardware); an ``env:`` item sets an environment variable for that process.
+``import factordiff`` sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set (factordiff/_openmp.py);
+libgomp's own default (spin 300,000 times before sleeping) is restored by
+``env:GOMP_SPINCOUNT=300000``, which takes precedence over the wait policy.
 """
 
 from __future__ import annotations
@@ -53,9 +56,9 @@ print(json.dumps({"median": statistics.median(times), "n": len(times),
 """
 
 DEFAULT_VARIANTS = [
-    "auto (default)|",
-    "2 threads|threads=2",
-    "2 threads, OMP passive|threads=2;env:OMP_WAIT_POLICY=PASSIVE",
+    "default (passive wait)|",
+    "libgomp's default spin|env:GOMP_SPINCOUNT=300000",
+    "short spin|env:GOMP_SPINCOUNT=10000",
     "1 thread|threads=1",
 ]
 

@@ -10,7 +10,7 @@ import torch
 
 from factordiff import hardware
 from factordiff.config import RunConfig, TrainConfig, from_dict, to_dict
-from factordiff.hardware import autocast, resolve_precision
+from factordiff.hardware import ThreadGovernor, autocast, resolve_precision
 
 CPU = torch.device("cpu")
 
@@ -104,3 +104,58 @@ def test_a_run_records_the_precision_it_used_and_why(tmp_path, monkeypatch):
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-00001.pt")
     assert ckpt["precision"]["used"] == "fp32"
     assert "precision fp32" in (tmp_path / "run" / "train.log").read_text()
+
+
+def _drive(governor, step_time, steps):
+    """Feed ``steps`` steps whose time depends on the governor's thread count and the step."""
+    chosen = []
+    for s in range(steps):
+        out = governor.step_done(step_time(governor.threads, s))
+        if out is not None:
+            chosen.append((s, out[0]))
+    return chosen
+
+
+def test_governor_keeps_all_cores_when_they_are_fastest():
+    seen = []
+    gov = ThreadGovernor(2, probe_every=50, set_threads=seen.append)
+    chosen = _drive(gov, lambda n, s: {2: 0.5, 1: 0.9}[n], 150)
+    assert [c for _, c in chosen] == [2, 2, 2]  # at the start, then every 50 steps
+    assert gov.threads == 2 and set(seen) == {1, 2}  # 1 thread was tried, 2 kept
+    assert all(why.startswith("step medians 2 threads 500 ms") for _, _, why in gov.changes)
+
+
+def test_governor_drops_a_thread_when_another_process_takes_a_core_and_comes_back():
+    # alone: 2 threads 0.5 s, 1 thread 0.9 s; from step 40 to 150 a busy process shares a
+    # core: 2 threads 2.0 s (they wait for each other), 1 thread 1.0 s
+    def step_time(n, s):
+        busy = 40 <= s < 150
+        return {2: 2.0 if busy else 0.5, 1: 1.0 if busy else 0.9}[n]
+
+    gov = ThreadGovernor(2, probe_every=100, set_threads=lambda n: None)
+    chosen = _drive(gov, step_time, 300)
+    assert chosen[0][1] == 2  # alone at the start
+    # the slowdown is noticed within a few steps of step 40 and one thread is chosen
+    drop = next((s, c) for s, c in chosen if c == 1)
+    assert 40 < drop[0] <= 40 + 3 * gov.probe_steps
+    # after the busy process ends, the periodic comparison goes back to 2 threads
+    assert chosen[-1][1] == 2 and gov.threads == 2
+    # overall, the steps were never left on the slow choice for long
+    slow_steps = sum(1 for s in range(300) if 40 <= s < 150) - (150 - drop[0])
+    assert slow_steps <= 3 * gov.probe_steps
+
+
+def test_governor_is_off_with_one_core_and_for_fixed_thread_counts(tmp_path, monkeypatch):
+    gov = ThreadGovernor(1, set_threads=lambda n: None)
+    assert not gov.active and gov.step_done(1.0) is None and gov.threads == 1
+    from factordiff.presets import preset_config
+    from factordiff.training import Trainer
+
+    cfg = preset_config("tiny")
+    cfg.train.num_threads = 1
+    assert Trainer(cfg, tmp_path / "a", progress=False).governor is None
+    cfg.train.num_threads = 0
+    monkeypatch.setattr("factordiff.training.default_num_threads", lambda: 2)
+    trainer = Trainer(cfg, tmp_path / "b", progress=False)
+    assert trainer.governor is not None and trainer.governor.candidates == [2, 1]
+    torch.set_num_threads(1)  # the suite runs single-threaded (conftest)

@@ -354,7 +354,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("experiment", help="run one of the paper's experiments end to end")
     p.add_argument(
-        "name", metavar="NAME", help="exp1, exp3 or percolation (or NAME-quick, NAME-tiny)"
+        "name", metavar="NAME", help="exp1, exp2, exp3 or percolation (or NAME-quick, NAME-tiny)"
     )
     p.add_argument("--quick", action="store_true", help="the reduced CPU scale")
     p.add_argument("--out", help="output folder (default runs/NAME)")

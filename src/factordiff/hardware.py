@@ -27,6 +27,7 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 log = logging.getLogger("factordiff.hardware")
@@ -178,3 +179,99 @@ def environment_record(device: torch.device, precision: PrecisionChoice) -> dict
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "precision": precision.to_dict(),
     }
+
+
+class ThreadGovernor:
+    """Chooses torch's intra-op thread count while a CPU run trains, from measured step times.
+
+    torch's OpenMP threads spin while they wait for one another, so when another process
+    takes one of the cores a 2-thread step slowed down ~4x on a 2-core CPU, while one thread
+    fewer slowed down ~1.2x (docs/performance.md). The governor keeps two candidates, all
+    usable cores (``max_threads``) and one fewer, and uses the one whose recent steps were
+    faster. It compares them over ``probe_steps`` steps each at the start of the run, again
+    every ``probe_every`` steps, and at once when the steps of the chosen count become
+    ``slow_factor`` times slower than when it was chosen (another process started).
+
+    Used for ``train.num_threads = 0`` (the default) on CPU; a fixed ``train.num_threads``
+    turns it off. Changing the thread count changes the order of some floating-point sums,
+    so two runs of the same config agree bit for bit only when they used the same thread
+    counts: the run records each change (``metrics.jsonl``, ``train.log``); set
+    ``train.num_threads`` for runs that must be bit-reproducible whatever the load."""
+
+    def __init__(
+        self,
+        max_threads: int,
+        *,
+        probe_steps: int = 4,
+        probe_every: int = 200,
+        slow_factor: float = 1.5,
+        warmup_steps: int = 3,
+        set_threads=None,
+    ) -> None:
+        self.max_threads = max_threads
+        self.candidates = [max_threads, max_threads - 1] if max_threads > 1 else [max_threads]
+        self.probe_steps = probe_steps
+        self.probe_every = probe_every
+        self.slow_factor = slow_factor
+        self.warmup_steps = warmup_steps
+        self._set = set_threads or torch.set_num_threads
+        self.threads = max_threads
+        self._queue: list[int] = []  # thread counts still to measure in the current probe
+        self._times: dict[int, list[float]] = {}
+        self._chosen_median: float | None = None
+        self._recent: list[float] = []
+        self._steps = 0
+        self._since_probe = 0
+        self.changes: list[tuple[int, int, str]] = []  # (step, threads chosen, why)
+        self._set(self.threads)
+
+    @property
+    def active(self) -> bool:
+        return len(self.candidates) > 1
+
+    def _start_probe(self) -> None:
+        self._queue = [c for c in self.candidates for _ in range(self.probe_steps)]
+        self._times = {c: [] for c in self.candidates}
+        self._switch(self._queue[0], None)
+
+    def _switch(self, threads: int, why: str | None) -> None:
+        if threads != self.threads:
+            self.threads = threads
+            self._set(threads)
+        if why is not None:
+            self.changes.append((self._steps, threads, why))
+
+    def step_done(self, seconds: float) -> tuple[int, str] | None:
+        """Record one step's time; returns ``(threads, why)`` when a comparison has just chosen
+        the thread count (at the start, every ``probe_every`` steps, after a slowdown)."""
+        if not self.active:
+            return None
+        self._steps += 1
+        if self._steps <= self.warmup_steps:
+            return None
+        if self._steps == self.warmup_steps + 1 and not self._queue:
+            self._start_probe()
+            return None
+        if self._queue:  # measuring
+            self._times[self._queue.pop(0)].append(seconds)
+            if self._queue:
+                if self._queue[0] != self.threads:
+                    self._switch(self._queue[0], None)
+                return None
+            medians = {c: float(np.median(t)) for c, t in self._times.items()}
+            best = min(medians, key=medians.get)
+            self._chosen_median = medians[best]
+            self._since_probe, self._recent = 0, []
+            why = "step medians " + ", ".join(
+                f"{c} threads {m * 1000:.0f} ms" for c, m in medians.items()
+            )
+            self._switch(best, why)
+            return best, why
+        self._since_probe += 1
+        self._recent = (self._recent + [seconds])[-self.probe_steps :]
+        slow = len(self._recent) == self.probe_steps and float(
+            np.median(self._recent)
+        ) > self.slow_factor * (self._chosen_median or 0)
+        if slow or self._since_probe >= self.probe_every:
+            self._start_probe()
+        return None

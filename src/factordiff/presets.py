@@ -185,7 +185,8 @@ register(
         "small",
         "2D bumps, N=32, sigma=1, dx=dy=1 (1,024 images); a small UNet sized for a 2-core CPU",
         "joint accuracy >= 90% on 256 fixed conditions after 900-1,600 steps (55-100 epochs), "
-        "4-7 min of training on 2 CPU cores, depending on the seed (docs/performance.md)",
+        "4-7 min of training on 2 cores of a Xeon with AMX (bf16), depending on the seed; "
+        "about 3x longer in fp32 on an AVX2-only CPU (docs/performance.md)",
         _small(),
     )
 )

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from factordiff.config import RunConfig, from_dict, json_ready, to_dict
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.hardware import (
+    ThreadGovernor,
     autocast,
     default_num_threads,
     environment_record,
@@ -223,8 +224,14 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.device = resolve_device(cfg.device)
-        # 0 = our default (factordiff.hardware.default_num_threads); explicit counts as asked
+        # 0 = our default: all usable cores, or one fewer while that is faster (another
+        # process holds a core; factordiff.hardware.ThreadGovernor); explicit counts as asked
         torch.set_num_threads(cfg.train.num_threads or default_num_threads())
+        self.governor = (
+            ThreadGovernor(default_num_threads())
+            if cfg.train.num_threads == 0 and self.device.type == "cpu"
+            else None
+        )
         self.precision = resolve_precision(cfg.train.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.dataset = build_dataset(cfg.data, seed=cfg.seed)
@@ -478,7 +485,15 @@ class Trainer:
                 steps = min(self.steps_per_epoch, self.total_steps - self.step)
                 for i in range(steps):
                     idx = perm[i * bs : (i + 1) * bs]
+                    t_step = time.perf_counter()
                     losses.append(self.train_step(idx))
+                    if self.governor is not None:
+                        chosen = self.governor.step_done(time.perf_counter() - t_step)
+                        if chosen is not None:
+                            self._log_metrics(
+                                {"step": self.step, "threads": chosen[0], "why": chosen[1]}
+                            )
+                            log.info("step %d: %d threads (%s)", self.step, *chosen)
                     tick_images += len(idx)
                     bar.update(1)
                     if self.step % tc.log_every_steps == 0:
@@ -539,7 +554,8 @@ def read_metrics(path: str | Path) -> list[dict]:
 
     Replayed records (a resumed run logs the steps after its checkpoint again) are merged:
     the last record per ``(step, kind)`` is kept, ``kind`` being ``eval`` for evaluation
-    records and ``train`` otherwise, in the order of first appearance. An unterminated last
+    records, ``threads`` for thread choices and ``train`` otherwise, in the order of first
+    appearance. An unterminated last
     line (a write cut short) is skipped; any other line that is not a JSON object raises
     ``ValueError`` naming the file and the line."""
     path = Path(path)
@@ -560,7 +576,11 @@ def read_metrics(path: str | Path) -> list[dict]:
             raise ValueError(f"{path}, line {number}: not a JSON record ({e.msg})") from None
         if not isinstance(rec, dict):
             raise ValueError(f"{path}, line {number}: {rec!r} is not a JSON object")
-        kind = "eval" if any(k.startswith("eval/") for k in rec) else "train"
+        kind = (
+            "eval"
+            if any(k.startswith("eval/") for k in rec)
+            else ("threads" if "threads" in rec else "train")
+        )
         key = (rec.get("step"), kind)
         records[key] = rec
     if last.strip():

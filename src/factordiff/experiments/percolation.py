@@ -234,11 +234,11 @@ def sweep_runs(cfg: PercolationExpConfig) -> list[tuple[dict[str, Any], RunConfi
 
 def last_train_loss(run_dir: Path) -> float:
     """The last logged training loss of a run (mean over its last logging interval)."""
+    from factordiff.training import read_metrics  # skips replays, names a bad line
+
     last = math.nan
-    path = Path(run_dir) / "metrics.jsonl"
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
+    if (Path(run_dir) / "metrics.jsonl").is_file():
+        for rec in read_metrics(run_dir):
             if "loss" in rec:
                 last = float(rec["loss"])
     return last
