@@ -1,11 +1,14 @@
 """Step time alone and beside a busy process, per thread setting and precision.
 
     python benchmarks/shared_cores.py                       # the default variants, 2 rounds
-    python benchmarks/shared_cores.py --steps 8 --rounds 3 --precision fp32 --precision bf16
+    python benchmarks/shared_cores.py --precision bf16 --variant "default|" --steps 12 --max-seconds 90
 
 Each measurement is a fresh process (OpenMP reads its settings once, at start) that builds a
-``Trainer`` of the preset and times ``--steps`` training steps after two warm-up steps,
-stopping early after ``--max-seconds``. A *busy* measurement first starts one
+``Trainer`` of the preset and times ``--steps`` training steps, stopping early after
+``--max-seconds``, feeding each step's time to the run's thread governor as the training loop
+does. The figure is the median of the second half of the steps (after the governor's first
+comparison, and past the warm-up); the mean over all steps, probes included, is printed
+beside it. A *busy* measurement first starts one
 single-threaded busy loop (``while True: pass``) beside it, so one of the machine's cores is
 taken, as when a user runs something else on a laptop. The variants take turns for
 ``--rounds`` rounds so that a slow spell of a shared machine hits them alike; the table gives
@@ -14,9 +17,7 @@ each variant's median step time alone and busy and their ratio.
 Thread settings: ``threads=K`` sets ``train.num_threads=K`` explicitly; without it the run
 keeps the project's default (``train.num_threads=0``: one thread per usable core, see
 factordiff.hardware); an ``env:`` item sets an environment variable for that process.
-``import factordiff`` sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is set (factordiff/_openmp.py);
-libgomp's own default (spin 300,000 times before sleeping) is restored by
-``env:GOMP_SPINCOUNT=300000``, which takes precedence over the wait policy.
+(``env:OMP_WAIT_POLICY=PASSIVE`` makes waiting threads sleep instead of spinning.)
 """
 
 from __future__ import annotations
@@ -41,24 +42,27 @@ trainer = Trainer(cfg, "/nonexistent-benchmark-run", progress=False)
 gen = torch.Generator().manual_seed(0)
 def batch():
     return torch.randperm(len(trainer.images), generator=gen)[: cfg.train.batch_size]
-for _ in range(2):
-    trainer.train_step(batch())
 times, t_start = [], time.perf_counter()
 for _ in range(steps):
     idx = batch()
     t0 = time.perf_counter()
     trainer.train_step(idx)
-    times.append(time.perf_counter() - t0)
+    dt = time.perf_counter() - t0
+    times.append(dt)
+    if trainer.governor is not None:  # as the training loop does
+        trainer.governor.step_done(dt)
     if time.perf_counter() - t_start > max_seconds:
         break
-print(json.dumps({"median": statistics.median(times), "n": len(times),
-                  "threads": torch.get_num_threads(), "precision": trainer.precision.used}))
+late = times[len(times) // 2:]  # the second half: after the governor's first comparison
+print(json.dumps({"median": statistics.median(late), "mean_all": statistics.mean(times),
+                  "n": len(times), "threads": torch.get_num_threads(),
+                  "precision": trainer.precision.used}))
 """
 
 DEFAULT_VARIANTS = [
-    "default (passive wait)|",
-    "libgomp's default spin|env:GOMP_SPINCOUNT=300000",
-    "short spin|env:GOMP_SPINCOUNT=10000",
+    "default (thread governor)|",
+    "2 threads, fixed|threads=2",
+    "2 threads, passive wait|threads=2;env:OMP_WAIT_POLICY=PASSIVE",
     "1 thread|threads=1",
 ]
 
@@ -114,7 +118,7 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="small")
     p.add_argument("--variant", action="append", default=None, help="NAME|threads=K;env:K=V")
     p.add_argument("--precision", action="append", default=None, help="fp32 | bf16 | auto")
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--steps", type=int, default=30)
     p.add_argument("--max-seconds", type=float, default=45.0)
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
@@ -139,7 +143,8 @@ def main(argv=None) -> int:
                     state = "busy" if busy else "alone"
                     print(
                         f"  {key[0]} ({prec}, {state}): {r['median'] * 1000:.0f} ms "
-                        f"over {r['n']} steps, {r['threads']} threads",
+                        f"(mean of all {r['n']} steps {r['mean_all'] * 1000:.0f} ms), "
+                        f"{r['threads']} threads at the end",
                         flush=True,
                     )
     print(

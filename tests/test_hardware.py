@@ -159,3 +159,20 @@ def test_governor_is_off_with_one_core_and_for_fixed_thread_counts(tmp_path, mon
     trainer = Trainer(cfg, tmp_path / "b", progress=False)
     assert trainer.governor is not None and trainer.governor.candidates == [2, 1]
     torch.set_num_threads(1)  # the suite runs single-threaded (conftest)
+
+
+def test_a_sweep_workers_thread_budget_caps_the_default(monkeypatch):
+    monkeypatch.setattr(hardware, "usable_cores", lambda: 8)
+    monkeypatch.setattr(hardware, "_TORCH_DEFAULT_THREADS", 8)
+    try:
+        hardware.set_thread_budget(1)
+        assert hardware.default_num_threads() == 1 and torch.get_num_threads() == 1
+        hardware.set_thread_budget(3)
+        assert hardware.default_num_threads() == 3
+        with pytest.raises(ValueError, match="threads = 0 is invalid"):
+            hardware.set_thread_budget(0)
+        hardware.set_thread_budget(None)
+        assert hardware.default_num_threads() == 8
+    finally:
+        hardware.set_thread_budget(None)
+        torch.set_num_threads(1)  # the suite runs single-threaded (conftest)

@@ -155,15 +155,29 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+# Threads a caller (a sweep worker) gave this process; None = no limit but the cores.
+_THREAD_BUDGET: int | None = None
+
+
+def set_thread_budget(threads: int | None) -> None:
+    """Limit the threads of ``train.num_threads = 0`` runs in this process (a sweep worker's
+    share of the cores); ``None`` lifts the limit. Also sets torch's thread count."""
+    global _THREAD_BUDGET
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads = {threads!r} is invalid; allowed: an integer >= 1 or None")
+    _THREAD_BUDGET = threads
+    torch.set_num_threads(threads or _TORCH_DEFAULT_THREADS)
+
+
 def default_num_threads() -> int:
     """Intra-op threads for ``train.num_threads = 0``: the usable cores, capped at torch's own
-    default (its count of physical cores).
+    default (its count of physical cores) and at the process's thread budget, if any.
 
     Rule (see docs/performance.md): torch's OpenMP threads wait for one another at the end of
     every operation, so a thread sharing its core with a busy process holds the others back;
     one thread per usable core, never more, plus ``OMP_WAIT_POLICY=PASSIVE`` set by the
     command line before torch starts, is what we measured to degrade gracefully."""
-    return max(1, min(usable_cores(), _TORCH_DEFAULT_THREADS))
+    return max(1, min(usable_cores(), _THREAD_BUDGET or _TORCH_DEFAULT_THREADS))
 
 
 def environment_record(device: torch.device, precision: PrecisionChoice) -> dict:

@@ -139,14 +139,23 @@ class Exp2Config:
         return list(self.curve_seeds) if self.curve_seeds else [self.seeds[0]]
 
 
+def _precision_used(run: RunConfig) -> str:
+    """The precision ``run`` computes in on this machine (``train.precision`` resolved)."""
+    from factordiff.hardware import resolve_precision
+    from factordiff.training import resolve_device
+
+    return resolve_precision(run.train.precision, resolve_device(run.device)).used
+
+
 def _base_run(preset: str) -> RunConfig:
-    """The training config every run starts from: ``preset``'s model and diffusion, fp32
-    (bf16 autocast is slow on CPUs without native bf16), no evaluation during training (the
+    """The training config every run starts from: ``preset``'s model and diffusion, precision
+    auto (bf16 only where native: emulated bf16 is many times slower), no evaluation during
+    training (the
     experiment evaluates each run itself) and no extra checkpoints."""
     cfg = preset_config(preset)
     cfg.train = replace(
         cfg.train,
-        bf16=False,
+        precision="auto",
         eval_every_epochs=0,
         checkpoint_epochs=(),
         # datasets of 100-500 images are a few steps per epoch: refresh latest.pt every
@@ -535,8 +544,9 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
 
     from factordiff.data import build_labels, build_regions, region_strata
     from factordiff.diffusion import GaussianDiffusion
+    from factordiff.hardware import autocast, resolve_precision
     from factordiff.runs import final_checkpoint
-    from factordiff.training import atomic_write_text, autocast, load_model, resolve_device
+    from factordiff.training import atomic_write_text, load_model, resolve_device
 
     rc = run.config
     spaces = evaluations(cfg, run.params, rc.data)
@@ -572,7 +582,7 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
         names = [n for n in names if n != "all"]
         conds = section_conditions(data, names, cfg.samples_per_section, cfg.eval_seed)
         labels = np.concatenate(list(conds.values())).reshape(-1, 2)
-        with autocast(dev, rc.train.bf16):
+        with autocast(dev, resolve_precision(rc.train.precision, dev)):
             images = diffusion.sample(
                 model,
                 torch.as_tensor(labels, dtype=torch.float32),
@@ -946,7 +956,7 @@ def describe_setting(cfg: Exp2Config) -> str:
         f"every run {run.train.max_steps} optimizer steps (one step budget for all runs), "
         f"batch {run.train.batch_size}, UNet widths {list(run.model.block_out_channels)}, "
         f"{run.diffusion.prediction_type} prediction (T = {run.diffusion.num_train_timesteps}), "
-        f"bf16 {'on' if run.train.bf16 else 'off'}; {plus}; lesion widths and square sizes "
+        f"precision {_precision_used(run)}; {plus}; lesion widths and square sizes "
         f"stated in px at N = 32 and scaled by {cfg.image_size}/32; "
         f"{cfg.samples_per_section} generated images per section ({run.eval.sampler}, "
         f"{run.eval.num_steps} steps)"

@@ -83,12 +83,13 @@ def checkpoint_accuracy(
 
     from factordiff.diffusion import GaussianDiffusion
     from factordiff.evaluation import score
-    from factordiff.training import autocast, load_model, resolve_device
+    from factordiff.hardware import autocast, resolve_precision
+    from factordiff.training import load_model, resolve_device
 
     dev = resolve_device(device)
     model, cfg, meta = load_model(path, ema=True, map_location=dev)
     lab = torch.as_tensor(np.asarray(labels), dtype=torch.float32).reshape(-1, 2)
-    with autocast(dev, cfg.train.bf16), torch.no_grad():
+    with autocast(dev, resolve_precision(cfg.train.precision, dev)), torch.no_grad():
         images = GaussianDiffusion(cfg.diffusion).sample(
             model, lab, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
         )
@@ -242,11 +243,20 @@ class Exp3Config:
         return list(self.seeds) if self.seeds else [self.run.seed]
 
 
+def _precision_used(run: RunConfig) -> str:
+    """The precision ``run`` computes in on this machine (``train.precision`` resolved)."""
+    from factordiff.hardware import resolve_precision
+    from factordiff.training import resolve_device
+
+    return resolve_precision(run.train.precision, resolve_device(run.device)).used
+
+
 def _quick_run() -> RunConfig:
-    """`small` in fp32 (no native bf16 on the 2-core AVX2 CPU); data set per run."""
+    """`small` (precision auto: bf16 only where native, so fp32 on an AVX2-only CPU); data set
+    per run."""
     run = preset_config("small")
     run.name = "exp3-quick"
-    run.train = replace(run.train, bf16=False)
+    run.train = replace(run.train, precision="auto")
     return run
 
 
@@ -629,7 +639,7 @@ class Exp3(Experiment):
         return (
             f"{cfg.max_steps} optimizer steps (step budget, every run), batch {r.train.batch_size}, "
             f"UNet widths {list(r.model.block_out_channels)}, {r.diffusion.prediction_type} "
-            f"prediction, bf16 {'on' if r.train.bf16 else 'off'}; N = {list(cfg.image_sizes)}, "
+            f"prediction, precision {_precision_used(r)}; N = {list(cfg.image_sizes)}, "
             f"shares {list(cfg.shares)}, sigma = {r.data.sigma_x:g} px, d = {r.data.dx:g} px; "
             f"accuracy of 2D bumps at up to {cfg.num_eval} frame lattice sites "
             f"({cfg.eval_sampler}, {cfg.eval_steps} steps); size at {cfg.threshold:.0%} "

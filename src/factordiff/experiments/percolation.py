@@ -25,6 +25,7 @@ import numpy as np
 
 from factordiff.config import RunConfig, json_ready
 from factordiff.experiments.exp3 import (
+    _precision_used,
     checkpoint_accuracy,
     frame_lattice,
     label_mask,
@@ -608,7 +609,7 @@ class PercolationExperiment(Experiment):
         return (
             f"{cfg.max_steps} optimizer steps (step budget, every run), batch {r.train.batch_size}, "
             f"UNet widths {list(r.model.block_out_channels)}, {r.diffusion.prediction_type} "
-            f"prediction, bf16 {'on' if r.train.bf16 else 'off'}; N = {cfg.image_size}, "
+            f"prediction, precision {_precision_used(r)}; N = {cfg.image_size}, "
             f"d = {r.data.dx:g} px, sigma {list(cfg.sigmas)} px, lambda {list(cfg.lambdas)}; "
             f"accuracy of 2D bumps at up to {cfg.num_eval} frame lattice sites "
             f"({cfg.eval_sampler}, {cfg.eval_steps} steps); validation loss: EMA model's "

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from factordiff.config import RunConfig, from_dict, to_dict
+from factordiff.hardware import set_thread_budget
 
 SWEEP_FILE = "sweep.json"
 RUNS_DIR = "runs"
@@ -183,7 +184,6 @@ def train_run(config: dict, run_dir: str, threads: int = 0, force: bool = False)
     ``threads`` > 0 sets torch's intra-op threads in this process. A failure is written to
     ``run_dir/failure.json`` (error and traceback) and raised again. Returns
     ``{"key", "status": "finished" | "skipped", "step", "seconds"}``."""
-    import torch
 
     from factordiff.training import run_state, train
 
@@ -194,7 +194,7 @@ def train_run(config: dict, run_dir: str, threads: int = 0, force: bool = False)
     if state.get("finished") and not force:
         return {"key": run_dir_p.name, "status": "skipped", "step": state.get("step"), "seconds": 0}
     if threads > 0:
-        torch.set_num_threads(threads)
+        set_thread_budget(threads)  # the worker's share of the cores, for num_threads = 0
     t0 = time.perf_counter()
     _take_lock(run_dir_p)
     (run_dir_p / FAILURE_FILE).unlink(missing_ok=True)
@@ -252,10 +252,8 @@ def _raise_failures(failures: list[tuple[SweepRun, str]]) -> None:
 
 
 def _set_threads(threads: int) -> None:
-    import torch
-
     if threads > 0:
-        torch.set_num_threads(threads)
+        set_thread_budget(threads)
 
 
 @dataclass
@@ -299,6 +297,7 @@ class LocalExecutor:
                     except Exception as exc:  # recorded in failure.json by the task
                         done(r, None, f"{type(exc).__name__}: {exc}")
             finally:
+                set_thread_budget(None)
                 torch.set_num_threads(before)
             _raise_failures(failures)
             return
