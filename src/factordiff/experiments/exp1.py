@@ -23,6 +23,7 @@ from factordiff.experiments.skeleton import (
     ExperimentPreset,
     Verdict,
     combine_seeds,
+    finish_config,
     run_experiment,
 )
 from factordiff.experiments.sweep import SweepRun
@@ -108,18 +109,12 @@ def exp1_config(
 ) -> Exp1Config:
     """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
     (``run.``-prefixed for the training config)."""
-    from factordiff.config import apply_overrides
 
     name = "exp1-quick" if quick else "exp1"
     cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
     if seed is not None:
         cfg = replace(cfg, run=replace(cfg.run, seed=seed))
-    if seeds:
-        cfg = replace(cfg, seeds=tuple(seeds))
-    if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    cfg.validate()
-    return cfg
+    return finish_config(cfg, seeds, overrides)
 
 
 # ----------------------------------------------------------------------------- verdicts

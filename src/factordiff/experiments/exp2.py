@@ -35,7 +35,6 @@ import numpy as np
 from factordiff.config import (
     DataConfig,
     RunConfig,
-    apply_overrides,
     from_dict,
     json_ready,
     to_dict,
@@ -45,6 +44,7 @@ from factordiff.experiments.skeleton import (
     ExperimentPreset,
     Verdict,
     combine_seeds,
+    finish_config,
     run_experiment,
 )
 from factordiff.experiments.sweep import SweepRun
@@ -238,12 +238,7 @@ def exp2_config(
     run, fields_ = _preset_run(name)
     run.name = name
     cfg = Exp2Config(name=name, run=run, **fields_)
-    if seeds:
-        cfg = replace(cfg, seeds=tuple(seeds))
-    if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    cfg.validate()
-    return cfg
+    return finish_config(cfg, seeds, overrides)
 
 
 def load_exp2_config(path: str | Path) -> Exp2Config:

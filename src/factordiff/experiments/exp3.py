@@ -24,7 +24,14 @@ import numpy as np
 
 from factordiff.config import DataConfig, RunConfig, json_ready
 from factordiff.experiments.scaling import scaled_data_config
-from factordiff.experiments.skeleton import Experiment, ExperimentPreset, Verdict
+from factordiff.experiments.skeleton import (
+    Experiment,
+    ExperimentPreset,
+    Verdict,
+    check_seeds,
+    check_shares,
+    finish_config,
+)
 from factordiff.experiments.sweep import SweepRun
 from factordiff.presets import preset_config
 
@@ -195,19 +202,8 @@ class Exp3Config:
             raise ValueError(
                 f"image_sizes = {list(self.image_sizes)} is invalid; allowed: strictly increasing"
             )
-        if (
-            len(self.shares) < 2
-            or list(self.shares) != sorted(set(self.shares))
-            or not all(0 < s <= 1 for s in self.shares)
-        ):
-            raise ValueError(
-                f"shares = {list(self.shares)} is invalid; allowed: 2 or more strictly "
-                "increasing shares in (0, 1]"
-            )
-        if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(
-                f"seeds = {list(self.seeds)} is invalid; allowed: distinct integers >= 0"
-            )
+        check_shares("shares", self.shares)
+        check_seeds(self.seeds)
         if self.max_steps < 1:
             raise ValueError(f"max_steps = {self.max_steps} is invalid; allowed: an integer >= 1")
         if not 0 < self.eval_fraction < 1:
@@ -300,7 +296,6 @@ PRESETS = {
 
 def exp3_config(preset: str, seeds=None, overrides=None) -> Exp3Config:
     """The resolved, validated config of an ``exp3`` preset with seeds and overrides."""
-    from factordiff.config import apply_overrides
 
     if preset == "exp3":
         cfg = Exp3Config(
@@ -328,12 +323,7 @@ def exp3_config(preset: str, seeds=None, overrides=None) -> Exp3Config:
         )
     else:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
-    if seeds:
-        cfg = replace(cfg, seeds=tuple(seeds))
-    if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    cfg.validate()
-    return cfg
+    return finish_config(cfg, seeds, overrides)
 
 
 # ----------------------------------------------------------------------------- sweep

@@ -32,7 +32,14 @@ from factordiff.experiments.exp3 import (
     sample_rows,
     with_step_budget,
 )
-from factordiff.experiments.skeleton import Experiment, ExperimentPreset, Verdict
+from factordiff.experiments.skeleton import (
+    Experiment,
+    ExperimentPreset,
+    Verdict,
+    check_seeds,
+    check_shares,
+    finish_config,
+)
 from factordiff.experiments.sweep import SweepRun
 from factordiff.presets import preset_config
 
@@ -79,19 +86,8 @@ class PercolationExpConfig:
                 f"sigmas = {list(self.sigmas)} is invalid; allowed: 2 or more strictly "
                 "increasing widths > 0 (px)"
             )
-        if (
-            len(self.lambdas) < 2
-            or list(self.lambdas) != sorted(set(self.lambdas))
-            or not all(0 < x <= 1 for x in self.lambdas)
-        ):
-            raise ValueError(
-                f"lambdas = {list(self.lambdas)} is invalid; allowed: 2 or more strictly "
-                "increasing shares in (0, 1]"
-            )
-        if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(
-                f"seeds = {list(self.seeds)} is invalid; allowed: distinct integers >= 0"
-            )
+        check_shares("lambdas", self.lambdas)
+        check_seeds(self.seeds)
         if self.max_steps < 1:
             raise ValueError(f"max_steps = {self.max_steps} is invalid; allowed: >= 1")
         if not 0 < self.eval_fraction < 1:
@@ -165,7 +161,6 @@ PRESETS = {
 
 def percolation_config(preset: str, seeds=None, overrides=None) -> PercolationExpConfig:
     """The resolved, validated config of a ``percolation`` preset."""
-    from factordiff.config import apply_overrides
 
     if preset == "percolation":
         cfg = PercolationExpConfig(
@@ -203,12 +198,7 @@ def percolation_config(preset: str, seeds=None, overrides=None) -> PercolationEx
         )
     else:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
-    if seeds:
-        cfg = replace(cfg, seeds=tuple(seeds))
-    if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    cfg.validate()
-    return cfg
+    return finish_config(cfg, seeds, overrides)
 
 
 # ----------------------------------------------------------------------------- sweep

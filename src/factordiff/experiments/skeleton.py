@@ -35,6 +35,42 @@ from factordiff.config import RunConfig, json_ready, to_dict
 from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
 
 
+# ----------------------------------------------------------------------------- configs
+def finish_config(cfg, seeds=None, overrides=None):
+    """An experiment preset's config with ``seeds`` (a list: one run each) and dotted
+    ``key=value`` overrides applied, then validated: what every experiment's ``config``
+    ends with."""
+    from dataclasses import replace
+
+    from factordiff.config import apply_overrides
+
+    if seeds:
+        cfg = replace(cfg, seeds=tuple(seeds))
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    cfg.validate()
+    return cfg
+
+
+def check_shares(name: str, values) -> None:
+    """2 or more strictly increasing shares in (0, 1] (data shares, kept shares lambda)."""
+    if (
+        len(values) < 2
+        or list(values) != sorted(set(values))
+        or not all(0 < v <= 1 for v in values)
+    ):
+        raise ValueError(
+            f"{name} = {list(values)} is invalid; allowed: 2 or more strictly increasing "
+            "shares in (0, 1]"
+        )
+
+
+def check_seeds(seeds) -> None:
+    """Distinct seeds >= 0."""
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds = {list(seeds)} is invalid; allowed: distinct integers >= 0")
+
+
 # ----------------------------------------------------------------------------- verdicts
 @dataclass
 class Verdict:
