@@ -24,6 +24,7 @@ from factordiff.experiments.skeleton import (
     Verdict,
     combine_seeds,
     finish_config,
+    precision_used,
     run_experiment,
 )
 from factordiff.experiments.sweep import SweepRun
@@ -382,11 +383,7 @@ class Exp1(Experiment):
         return _figures(Path(first["out"]), first["checkpoints"], fig_dir)
 
     def describe_setting(self, cfg: Exp1Config) -> str:
-        from factordiff.hardware import resolve_precision
-        from factordiff.training import resolve_device
-
-        used = resolve_precision(cfg.run.train.precision, resolve_device(cfg.run.device)).used
-        return describe_setting(cfg.run, used)
+        return describe_setting(cfg.run, precision_used(cfg.run))
 
     def summary_extra(self, cfg: Exp1Config, results: list[dict]) -> dict:
         first = results[0]["result"]

@@ -45,6 +45,7 @@ from factordiff.experiments.skeleton import (
     Verdict,
     combine_seeds,
     finish_config,
+    precision_used,
     run_experiment,
 )
 from factordiff.experiments.sweep import SweepRun
@@ -139,23 +140,13 @@ class Exp2Config:
         return list(self.curve_seeds) if self.curve_seeds else [self.seeds[0]]
 
 
-def _precision_used(run: RunConfig) -> str:
-    """The precision ``run`` computes in on this machine (``train.precision`` resolved)."""
-    from factordiff.hardware import resolve_precision
-    from factordiff.training import resolve_device
-
-    return resolve_precision(run.train.precision, resolve_device(run.device)).used
-
-
 def _base_run(preset: str) -> RunConfig:
     """The training config every run starts from: ``preset``'s model and diffusion, precision
-    auto (bf16 only where native: emulated bf16 is many times slower), no evaluation during
-    training (the
-    experiment evaluates each run itself) and no extra checkpoints."""
+    (``auto``: bf16 only where native), no evaluation during training (the experiment
+    evaluates each run itself) and no extra checkpoints."""
     cfg = preset_config(preset)
     cfg.train = replace(
         cfg.train,
-        precision="auto",
         eval_every_epochs=0,
         checkpoint_epochs=(),
         # datasets of 100-500 images are a few steps per epoch: refresh latest.pt every
@@ -951,7 +942,7 @@ def describe_setting(cfg: Exp2Config) -> str:
         f"every run {run.train.max_steps} optimizer steps (one step budget for all runs), "
         f"batch {run.train.batch_size}, UNet widths {list(run.model.block_out_channels)}, "
         f"{run.diffusion.prediction_type} prediction (T = {run.diffusion.num_train_timesteps}), "
-        f"precision {_precision_used(run)}; {plus}; lesion widths and square sizes "
+        f"precision {precision_used(run)}; {plus}; lesion widths and square sizes "
         f"stated in px at N = 32 and scaled by {cfg.image_size}/32; "
         f"{cfg.samples_per_section} generated images per section ({run.eval.sampler}, "
         f"{run.eval.num_steps} steps)"

@@ -31,6 +31,7 @@ from factordiff.experiments.skeleton import (
     check_seeds,
     check_shares,
     finish_config,
+    precision_used,
 )
 from factordiff.experiments.sweep import SweepRun
 from factordiff.presets import preset_config
@@ -239,20 +240,11 @@ class Exp3Config:
         return list(self.seeds) if self.seeds else [self.run.seed]
 
 
-def _precision_used(run: RunConfig) -> str:
-    """The precision ``run`` computes in on this machine (``train.precision`` resolved)."""
-    from factordiff.hardware import resolve_precision
-    from factordiff.training import resolve_device
-
-    return resolve_precision(run.train.precision, resolve_device(run.device)).used
-
-
 def _quick_run() -> RunConfig:
     """`small` (precision auto: bf16 only where native, so fp32 on an AVX2-only CPU); data set
     per run."""
     run = preset_config("small")
     run.name = "exp3-quick"
-    run.train = replace(run.train, precision="auto")
     return run
 
 
@@ -629,7 +621,7 @@ class Exp3(Experiment):
         return (
             f"{cfg.max_steps} optimizer steps (step budget, every run), batch {r.train.batch_size}, "
             f"UNet widths {list(r.model.block_out_channels)}, {r.diffusion.prediction_type} "
-            f"prediction, precision {_precision_used(r)}; N = {list(cfg.image_sizes)}, "
+            f"prediction, precision {precision_used(r)}; N = {list(cfg.image_sizes)}, "
             f"shares {list(cfg.shares)}, sigma = {r.data.sigma_x:g} px, d = {r.data.dx:g} px; "
             f"accuracy of 2D bumps at up to {cfg.num_eval} frame lattice sites "
             f"({cfg.eval_sampler}, {cfg.eval_steps} steps); size at {cfg.threshold:.0%} "
@@ -669,33 +661,39 @@ class Exp3(Experiment):
         return report_sections(summary)
 
 
-def _f(v) -> str:
+def fmt_number(v) -> str:
+    """A number for a report table: 3 significant digits, "n/a" when missing or not finite."""
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
+
+
+def budget_check_lines(summary: dict, intro: str) -> list[str]:
+    """The report's "Step budget" section: ``intro``, then the plateau check per metric."""
+    lines = ["", "## Step budget", "", intro, ""]
+    for m, c in summary["budget_check"].items():
+        lines.append(
+            f"- {m}: largest rise {fmt_number(c['largest_rise'])} over {c['runs_with_two_evaluations']} "
+            f"runs (tolerance {c['tolerance']:g}): {'accuracy stopped rising' if c['ok'] else '**still rising or not measured**'}"
+        )
+    return lines
 
 
 def report_sections(summary: dict) -> list[str]:
     """Exp. 3's tables: the budget check, sizes at the threshold, accuracy per run."""
-    lines = ["", "## Step budget", ""]
-    lines.append(
+    lines = budget_check_lines(
+        summary,
         f"Every run trains {summary['budget_steps']} optimizer steps. Accuracy at the last two "
         "evaluations (the checkpoint nearest the earlier fraction of the budget, and the last) "
         "is in the table below. Rule of the check (ours): the largest rise between the two is "
-        "at most the tolerance."
+        "at most the tolerance.",
     )
-    lines.append("")
-    for m, c in summary["budget_check"].items():
-        lines.append(
-            f"- {m}: largest rise {_f(c['largest_rise'])} over {c['runs_with_two_evaluations']} "
-            f"runs (tolerance {c['tolerance']:g}): {'accuracy stopped rising' if c['ok'] else '**still rising or not measured**'}"
-        )
     lines += ["", "## Dataset size at the threshold", ""]
     lines.append("| dataset | N | size per seed | status per seed |")
     lines.append("|---|---|---|---|")
     for dataset, d in summary["threshold_sizes"].items():
         for j, n in enumerate(d["image_sizes"]):
-            size = ", ".join(_f(row[j]) for row in d["size"])
+            size = ", ".join(fmt_number(row[j]) for row in d["size"])
             status = ", ".join(
-                f"{row[j]} ({_f(b[j])})" if row[j] != "interpolated" else row[j]
+                f"{row[j]} ({fmt_number(b[j])})" if row[j] != "interpolated" else row[j]
                 for row, b in zip(d["status"], d["bound"])
             )
             lines.append(f"| {dataset} | {n} | {size} | {status} |")
@@ -719,8 +717,8 @@ def report_sections(summary: dict) -> list[str]:
     for r in sorted(summary["rows"], key=lambda r: (r["N"], r["dataset"], r["share"], r["seed"])):
         lines.append(
             f"| {r['N']} | {r['share']:g} | {r['dataset']} | {r['seed']} | {r['n_images']} "
-            f"({r['n_bumps']}) | {r['step']} | {_f(r['lattice'])} ({_f(r['lattice_prev'])} at "
-            f"{r['step_prev']}) | {_f(r['heldout'])} ({_f(r['heldout_prev'])}) |"
+            f"({r['n_bumps']}) | {r['step']} | {fmt_number(r['lattice'])} ({fmt_number(r['lattice_prev'])} at "
+            f"{r['step_prev']}) | {fmt_number(r['heldout'])} ({fmt_number(r['heldout_prev'])}) |"
         )
     return lines
 

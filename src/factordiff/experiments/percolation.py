@@ -25,8 +25,9 @@ import numpy as np
 
 from factordiff.config import RunConfig, json_ready
 from factordiff.experiments.exp3 import (
-    _precision_used,
+    budget_check_lines,
     checkpoint_accuracy,
+    fmt_number,
     frame_lattice,
     label_mask,
     sample_rows,
@@ -39,6 +40,7 @@ from factordiff.experiments.skeleton import (
     check_seeds,
     check_shares,
     finish_config,
+    precision_used,
 )
 from factordiff.experiments.sweep import SweepRun
 from factordiff.presets import preset_config
@@ -130,7 +132,6 @@ class PercolationExpConfig:
 def _quick_run() -> RunConfig:
     run = preset_config("small")
     run.name = "percolation-quick"
-    run.train = replace(run.train, precision="auto")  # bf16 only where native
     return run
 
 
@@ -599,7 +600,7 @@ class PercolationExperiment(Experiment):
         return (
             f"{cfg.max_steps} optimizer steps (step budget, every run), batch {r.train.batch_size}, "
             f"UNet widths {list(r.model.block_out_channels)}, {r.diffusion.prediction_type} "
-            f"prediction, precision {_precision_used(r)}; N = {cfg.image_size}, "
+            f"prediction, precision {precision_used(r)}; N = {cfg.image_size}, "
             f"d = {r.data.dx:g} px, sigma {list(cfg.sigmas)} px, lambda {list(cfg.lambdas)}; "
             f"accuracy of 2D bumps at up to {cfg.num_eval} frame lattice sites "
             f"({cfg.eval_sampler}, {cfg.eval_steps} steps); validation loss: EMA model's "
@@ -640,29 +641,19 @@ class PercolationExperiment(Experiment):
         return report_sections(summary)
 
 
-def _f(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3g}"
-
-
 def report_sections(summary: dict) -> list[str]:
     """The budget check, simulated critical shares, and one line per run."""
-    lines = ["", "## Step budget", ""]
-    lines.append(
+    lines = budget_check_lines(
+        summary,
         f"Every run trains {summary['budget_steps']} optimizer steps; accuracy at the last two "
         "evaluations is in the run table. Rule of the check (ours): the largest rise between "
-        "them is at most the tolerance."
+        "them is at most the tolerance.",
     )
-    lines.append("")
-    for m, c in summary["budget_check"].items():
-        lines.append(
-            f"- {m}: largest rise {_f(c['largest_rise'])} over {c['runs_with_two_evaluations']} "
-            f"runs (tolerance {c['tolerance']:g}): {'accuracy stopped rising' if c['ok'] else '**still rising or not measured**'}"
-        )
     lines += ["", "## Simulated critical shares (this lattice)", ""]
     lines += ["| sigma (px) | threshold | critical lambda | steepest rise |", "|---|---|---|---|"]
     for s in summary["simulated"]:
         lines.append(
-            f"| {s['sigma']:g} | {s['threshold']:g} | {_f(s['critical_lambda'])} | {_f(s['steepest_lambda'])} |"
+            f"| {s['sigma']:g} | {s['threshold']:g} | {fmt_number(s['critical_lambda'])} | {fmt_number(s['steepest_lambda'])} |"
         )
     lines += [
         "",
@@ -675,9 +666,9 @@ def report_sections(summary: dict) -> list[str]:
     for r in sorted(summary["rows"], key=lambda r: (r["sigma"], r["lambda"], r["seed"])):
         lines.append(
             f"| {r['sigma']:g} | {r['lambda']:g} | {r['seed']} | {r['n_images']} | {r['step']} "
-            f"| {_f(r['accuracy'])} ({_f(r['accuracy_prev'])} at {r['step_prev']}) "
-            f"| {_f(r['heldout'])} | {_f(r['train_loss'])} | {_f(r['val_loss'])} "
-            f"| {_f(r.get('mass_ratio_t0.005'))} / {_f(r.get('mass_ratio_t0.05'))} |"
+            f"| {fmt_number(r['accuracy'])} ({fmt_number(r['accuracy_prev'])} at {r['step_prev']}) "
+            f"| {fmt_number(r['heldout'])} | {fmt_number(r['train_loss'])} | {fmt_number(r['val_loss'])} "
+            f"| {fmt_number(r.get('mass_ratio_t0.005'))} / {fmt_number(r.get('mass_ratio_t0.05'))} |"
         )
     return lines
 

@@ -52,6 +52,15 @@ def finish_config(cfg, seeds=None, overrides=None):
     return cfg
 
 
+def precision_used(run: RunConfig) -> str:
+    """The precision ``run`` computes in on this machine (``train.precision`` resolved), for
+    the setting line of a report."""
+    from factordiff.hardware import resolve_precision
+    from factordiff.training import resolve_device
+
+    return resolve_precision(run.train.precision, resolve_device(run.device)).used
+
+
 def check_shares(name: str, values) -> None:
     """2 or more strictly increasing shares in (0, 1] (data shares, kept shares lambda)."""
     if (
