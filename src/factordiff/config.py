@@ -602,6 +602,17 @@ class RunConfig:
             if not isinstance(section, cls):
                 raise ValueError(f"{name} = {section!r} is invalid; allowed: a {cls.__name__}")
             section.validate()
+        # Each down block but the last halves the image; the up path must meet the skips at
+        # the same sizes, so N must divide by 2 ** (levels - 1) (N = 12 with 4 levels fails
+        # deep inside the UNet, 12 -> 6 -> 3 -> 2 -> 4 != 3).
+        factor = 2 ** (len(self.model.block_out_channels) - 1)
+        _check(
+            self.data.image_size % factor == 0,
+            "data.image_size",
+            self.data.image_size,
+            f"a multiple of {factor} for a UNet of {len(self.model.block_out_channels)} levels "
+            "(model.block_out_channels)",
+        )
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=2, allow_nan=False)

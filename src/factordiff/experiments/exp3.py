@@ -174,7 +174,8 @@ class Exp3Config:
 
     name: str = "exp3-quick"
     run: RunConfig = field(default_factory=lambda: _quick_run())
-    image_sizes: tuple[int, ...] = (8, 12, 16)
+    # Multiples of 8: the small UNet has 4 levels (3 halvings), so N = 12 cannot be built.
+    image_sizes: tuple[int, ...] = (8, 16, 24)
     shares: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
     seeds: tuple[int, ...] = ()  # () = the one run.seed
     max_steps: int = 800  # ONE step budget for every run
@@ -293,7 +294,7 @@ def exp3_config(preset: str, seeds=None, overrides=None) -> Exp3Config:
         cfg = Exp3Config(
             name="exp3",
             run=_full_run(),
-            image_sizes=(8, 12, 16, 24, 32),
+            image_sizes=(8, 16, 24, 32),
             shares=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
             seeds=(0, 1, 2),
             max_steps=3000,
