@@ -68,3 +68,17 @@ def test_invalid_model_config_names_field():
         ModelConfig(
             block_out_channels=(6, 16), attention=(False, False), norm_num_groups=4
         ).validate()
+
+
+def test_run_config_refuses_an_image_size_the_unet_cannot_halve():
+    from factordiff.presets import preset_config
+
+    cfg = preset_config("small")  # 4 levels: N must be a multiple of 8
+    cfg.data.image_size = 12
+    with pytest.raises(ValueError, match="data.image_size = 12 .*multiple of 8"):
+        cfg.validate()
+    cfg.data.image_size = 24
+    cfg.validate()
+    model = build_model(cfg.model, cfg.data)  # and the UNet of every accepted N builds and runs
+    out = model(torch.randn(1, 1, 24, 24), torch.tensor([3]), torch.tensor([[4.0, 5.0]]))
+    assert out.shape == (1, 1, 24, 24)
