@@ -250,8 +250,11 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.dry_run:
         from factordiff.config import to_dict
 
+        runs = exp.runs(cfg)
+        for _, run_cfg in runs:  # a dry run refuses what the real run would refuse
+            run_cfg.validate()
         print(json.dumps(to_dict(cfg), indent=2))
-        print(f"(dry run: would write {out.resolve()} with {len(exp.runs(cfg))} run(s))")
+        print(f"(dry run: would write {out.resolve()} with {len(runs)} run(s))")
         return 0
     command = (
         "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
