@@ -180,7 +180,14 @@ def test_page_of_a_hand_made_summary_has_every_claim_and_escapes(tmp_path):
             "value": [0.1, 0.3],
             "reproduced": False,
             "control": {"ring_torus": 0.5},
-            "spread": {"seeds": [0, 1], "reproduced_in": 1, "mean": 0.2, "std": 0.14},
+            "spread": {
+                "seeds": [0, 1],
+                "reproduced_in": 1,
+                "mean": 0.2,
+                "std": 0.14,
+                "min": 0.1,
+                "max": 0.3,
+            },
         },
         {"claim": "second claim", "paper": "", "rule": "r", "value": 3, "reproduced": True},
         {

@@ -415,7 +415,7 @@ def reproduce(
                         command=command,
                         device=device,
                         log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
-                        on_done=tracker.on_done,
+                        on_run_done=tracker.on_done,
                     )
                     entry["status"] = "done"
                 except Exception as exc:  # one experiment failing must not stop the others
@@ -437,6 +437,7 @@ def reproduce(
             log(line + (f": {entry['error']}" if entry["error"] else ""))
 
     record["wall_seconds"] = time.perf_counter() - t_all
+    save()  # the page reads the record
     page = write_report(out)
     record["page"] = str(page)
     save()
