@@ -15,7 +15,8 @@ Rerunning the same call skips what is finished. The sweeps skip finished runs an
 unfinished ones; on top of that an experiment is left alone, not even analysed again, when
 it is up to date: its ``summary.json`` exists, its ``experiment.json`` is the config asked
 for now, the summary lists exactly the runs this config plans, every one of them is
-finished, and none finished after the summary was written. Anything else (a new or changed
+finished, none finished after the summary was written, and ``reproduce.json`` does not
+record its last attempt as failed or interrupted. Anything else (a new or changed
 config, a run left to train, a summary older than a run) runs the experiment again, which
 trains what is left and redoes its analysis; ``reanalyse=True`` redoes the analysis of
 up-to-date experiments too.
@@ -386,6 +387,9 @@ def reproduce(
     with _Ticker(tracker.heartbeat, heartbeat_seconds if progress else 0):
         for i, p in enumerate(planned, start=1):
             reason = needs_work(p)
+            last = entries.get(p.name, {}).get("status")
+            if reason is None and last in ("failed", "interrupted", "running"):
+                reason = f"its last attempt is recorded as {last}"
             if reason is None and reanalyse:
                 reason = "analysis asked again (reanalyse)"
             tracker.start(p, i, reason)
