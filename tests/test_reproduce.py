@@ -10,6 +10,7 @@ import time
 import zlib
 from pathlib import Path
 
+import markupsafe
 import pytest
 
 from factordiff import training
@@ -68,7 +69,7 @@ def test_tiny_reproduce_writes_every_section(tiny):
         for i, v in enumerate(summary["verdicts"], start=1):
             # a row in the claims table links to the verdict's row in the section
             assert f'href="#exp-{name}-claim-{i}"' in page and f'id="exp-{name}-claim-{i}"' in page
-            assert v["claim"].replace("'", "&#39;") in page or v["claim"] in page
+            assert str(markupsafe.escape(v["claim"])) in page
         n_figures += len(summary["figures"])
     assert n_figures > 10
     assert page.count('<img src="data:image/png;base64,') == n_figures
@@ -189,7 +190,14 @@ def test_page_of_a_hand_made_summary_has_every_claim_and_escapes(tmp_path):
                 "max": 0.3,
             },
         },
-        {"claim": "second claim", "paper": "", "rule": "r", "value": 3, "reproduced": True},
+        {
+            "claim": "second claim",
+            "paper": "",
+            "rule": "r",
+            "value": 2.5,
+            "reproduced": True,
+            "spread": {"seeds": [0, 1, 2], "per_seed": [2.0, 2.5, 3.0], "mean": 2.5},
+        },
         {
             "claim": 'third "quoted" claim',
             "paper": "p",
@@ -225,6 +233,7 @@ def test_page_of_a_hand_made_summary_has_every_claim_and_escapes(tmp_path):
     # measured with its spread over seeds, the control, and the verdict with its count
     assert "seed 0: 0.1; seed 1: 0.3; mean 0.2" in page
     assert "ring torus 0.5" in page and "not reproduced (1 of 2 seeds)" in page
+    assert "2.5; seed 0: 2; seed 1: 2.5; seed 2: 3; mean 2.5" in page
     # the experiment's own part of report.md, escaped; its verdict table and figures not again
     assert "<h4>Extra table</h4>" in page and "1 &amp; 2" in page
     assert "<code>c&lt;d&gt;</code>" in page and "Machine: &lt;b&gt;big&lt;/b&gt;." in page

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factordiff.experiments.report import _measured, fmt
+from factordiff.experiments.report import fmt
 
 PAGE_FILE = "report.html"
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -138,6 +138,30 @@ def _figure(folder: Path, name: str) -> dict:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "experiment"
+
+
+def _measured(v: dict) -> str:
+    """The measured value with its spread over seeds: each seed's value (a list ``value``
+    with one entry per seed, or the spread's ``per_seed``), then mean, std and range."""
+    value, spread = v.get("value"), v.get("spread") or {}
+    seeds = spread.get("seeds") or []
+    per_seed = value if isinstance(value, list) else spread.get("per_seed")
+    if seeds and isinstance(per_seed, list) and len(per_seed) == len(seeds):
+        parts = [] if per_seed is value else [fmt(value)]
+        parts += [f"seed {s}: {fmt(x)}" for s, x in zip(seeds, per_seed)]
+    else:
+        parts = [fmt(value)]
+    text = "; ".join(parts)
+    if "mean" in spread:
+        text += f"; mean {fmt(spread['mean'])}"
+        extra = []
+        if "std" in spread:
+            extra.append(f"std {fmt(spread['std'])}")
+        if "min" in spread and "max" in spread:
+            extra.append(f"range {fmt(spread['min'])} to {fmt(spread['max'])}")
+        if extra:
+            text += f" ({', '.join(extra)})"
+    return text
 
 
 def _verdict_text(v: dict) -> str:
