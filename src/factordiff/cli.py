@@ -13,6 +13,9 @@ Commands:
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
     factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
+    factordiff reproduce [--quick | --scale paper|quick|tiny] [--only exp1,exp2] [--out DIR]
+                         [--executor local|ray] [--workers W] [--threads T] [--address A]
+    factordiff report DIR [--out FILE]
     factordiff sweep status DIR
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
@@ -277,6 +280,48 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from factordiff.experiments.reproduce import default_out, parse_only, reproduce
+    from factordiff.experiments.sweep import make_executor
+
+    if args.quick and args.scale not in (None, "quick"):
+        raise ValueError(f"--quick and --scale {args.scale} contradict; give one of them")
+    scale = "quick" if args.quick else (args.scale or "paper")
+    only = parse_only(args.only)
+    executor = make_executor(
+        args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        max_retries=args.max_retries,
+    )
+    out = Path(args.out) if args.out else default_out(scale)
+    print(f"reproducing {', '.join(only)} at the {scale} scale into {out.resolve()}")
+    record = reproduce(
+        out,
+        scale=scale,
+        only=only,
+        executor=executor,
+        device=args.device,
+        reanalyse=args.reanalyse,
+        command="factordiff " + " ".join(sys.argv[1:]),
+        progress=not args.no_progress,
+    )
+    print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
+    if record["failed"]:
+        print(f"error: failed: {', '.join(record['failed'])} (see reproduce.json)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from factordiff.experiments.html_report import write_report
+
+    path = write_report(args.dir, args.out)
+    print(f"wrote {Path(path).resolve()}")
+    return 0
+
+
 def _cmd_sweep_status(args: argparse.Namespace) -> int:
     from factordiff.experiments.sweep import sweep_status
 
@@ -387,6 +432,38 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_experiment)
 
 
+def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce", help="run every experiment of the paper, then write report.html"
+    )
+    p.add_argument("--quick", action="store_true", help="the reduced CPU scale (--scale quick)")
+    p.add_argument(
+        "--scale",
+        choices=["paper", "quick", "tiny"],
+        help="presets NAME (paper, the default), NAME-quick, or the seconds-long smoke presets",
+    )
+    p.add_argument("--only", help="comma-separated subset of exp1,exp2,exp3,percolation")
+    p.add_argument("--out", help="output folder (default runs/reproduce[-SCALE])")
+    p.add_argument(
+        "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
+    )
+    p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
+    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
+    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
+    p.add_argument(
+        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
+    )
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--reanalyse", action="store_true", help="analyse up-to-date experiments again")
+    p.add_argument("--no-progress", action="store_true", help="one line per experiment only")
+    p.set_defaults(handler=_cmd_reproduce)
+
+    p = sub.add_parser("report", help="one self-contained HTML page of finished experiments")
+    p.add_argument("dir", metavar="DIR", help="a reproduce folder or one experiment folder")
+    p.add_argument("--out", help="page to write (default DIR/report.html)")
+    p.set_defaults(handler=_cmd_report)
+
+
 def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser("sweep", help="inspect a sweep folder")
     actions = sweep.add_subparsers(dest="sweep_command", required=True, metavar="ACTION")
@@ -405,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_commands(sub)
     _add_data_commands(sub)
+    _add_reproduce_commands(sub)
     _add_sweep_commands(sub)
     return parser
 

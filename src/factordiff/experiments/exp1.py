@@ -99,6 +99,13 @@ PRESETS = {
         "(docs/results/exp1/report.md, docs/exp1.md)",
         "exp1-quick",
     ),
+    "exp1-tiny": ExperimentPreset(
+        "exp1-tiny",
+        "a seconds-long smoke version for tests: the tiny UNet on periodic 16 x 16 bumps, 3 "
+        "epochs, a 10 x 10 grid of conditions",
+        "runs end to end; the verdicts are not meaningful",
+        "tiny",
+    ),
 }
 
 
@@ -113,6 +120,27 @@ def exp1_config(
 
     name = "exp1-quick" if quick else "exp1"
     cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
+    return _finish(cfg, seed, seeds, overrides)
+
+
+def _tiny_config() -> Exp1Config:
+    """``exp1-tiny``: the tiny UNet on periodic bumps, 3 epochs, every epoch kept."""
+    from factordiff.config import apply_overrides
+
+    run = apply_overrides(
+        preset_config("tiny"),
+        [
+            "name=exp1-tiny",
+            "data.periodic=true",
+            "train.epochs=3",
+            "train.checkpoint_epochs=[0,1,2]",
+            "train.eval_every_epochs=1",
+        ],
+    )
+    return Exp1Config(name="exp1-tiny", run=run, grid=10, n_landmarks=64)
+
+
+def _finish(cfg: Exp1Config, seed, seeds, overrides) -> Exp1Config:
     if seed is not None:
         cfg = replace(cfg, run=replace(cfg.run, seed=seed))
     return finish_config(cfg, seeds, overrides)
@@ -327,6 +355,8 @@ class Exp1(Experiment):
     def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
+        if preset == "exp1-tiny":
+            return _finish(_tiny_config(), None, seeds, overrides)
         return exp1_config(quick=preset == "exp1-quick", seeds=seeds, overrides=overrides)
 
     def runs(self, cfg: Exp1Config) -> list[tuple[dict, RunConfig]]:

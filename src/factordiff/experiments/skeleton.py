@@ -278,11 +278,13 @@ def run_experiment(
     command: str = "",
     device: str | None = None,
     log=print,
+    on_run_done=None,
 ) -> dict:
     """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
 
     ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
-    the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). Returns the
+    the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
+    finishes or fails (e.g. a progress line). Returns the
     summary (also written to ``out/summary.json`` and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
     from factordiff.training import atomic_write_text, resolve_device
@@ -310,6 +312,8 @@ def run_experiment(
             log(f"  {result['status']} {r.key} {r.params} in {result['seconds']:.0f} s")
         else:
             log(f"  FAILED {r.key} {r.params}: {error}")
+        if on_run_done is not None:
+            on_run_done(r, result, error)
 
     if todo:
         executor.run(todo, on_done=on_done)

@@ -1,0 +1,450 @@
+"""The whole paper in one call: Experiments 1, 2, 3 and the percolation experiment, then the page.
+
+:func:`reproduce` runs each experiment through :func:`~factordiff.experiments.skeleton.
+run_experiment` (its sweep on one executor) into its own folder, and ends with
+``OUT/report.html`` (:mod:`factordiff.experiments.html_report`). Layout of ``OUT``::
+
+    OUT/exp1/, OUT/exp2/, OUT/exp3/, OUT/percolation/   one experiment folder each
+    OUT/reproduce.json                                  each experiment's status, error, wall time
+    OUT/report.html                                     the page
+
+Scales: ``paper`` (the presets ``NAME``, meant for a GPU), ``quick`` (``NAME-quick``, a
+2-core CPU) and ``tiny`` (the seconds-long smoke presets the tests use).
+
+Rerunning the same call skips what is finished. The sweeps skip finished runs and resume
+unfinished ones; on top of that an experiment is left alone, not even analysed again, when
+it is up to date: its ``summary.json`` exists, its ``experiment.json`` is the config asked
+for now, the summary lists exactly the runs this config plans, every one of them is
+finished, none finished after the summary was written, and ``reproduce.json`` does not
+record its last attempt as failed or interrupted. Anything else (a new or changed
+config, a run left to train, a summary older than a run) runs the experiment again, which
+trains what is left and redoes its analysis; ``reanalyse=True`` redoes the analysis of
+up-to-date experiments too.
+
+One experiment failing does not stop the others: its error is recorded in
+``reproduce.json`` and listed on the page, and :func:`reproduce` reports it in its result
+(the command line then exits non-zero). Bad input (an unknown experiment, an invalid
+config) fails before anything trains.
+
+Progress lines name the experiment and the run and give an estimate of the training time
+left: the optimizer steps left in the runs not finished, each step weighted by its batch
+size x image pixels, times the seconds per weighted step measured on the finished runs
+(those of the same experiment when it has any, else all), divided by the local executor's
+workers. It is an estimate: analysis time is not included, and the rate changes with the
+model, the machine's load and the threads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from factordiff.config import to_dict
+from factordiff.experiments.skeleton import Experiment, run_experiment
+from factordiff.experiments.sweep import SweepRun, plan_sweep
+
+#: The experiments of the paper, in the order they run.
+ORDER = ("exp1", "exp2", "exp3", "percolation")
+SCALES = ("paper", "quick", "tiny")
+#: The smoke preset of each experiment (``tiny`` scale).
+TINY_PRESETS = {
+    "exp1": "exp1-tiny",
+    "exp2": "exp2-smoke",
+    "exp3": "exp3-tiny",
+    "percolation": "percolation-tiny",
+}
+RECORD_FILE = "reproduce.json"
+PAGE_FILE = "report.html"
+
+
+def preset_for(name: str, scale: str) -> str:
+    """The preset of experiment ``name`` at ``scale`` (``exp2``, ``quick`` -> ``exp2-quick``)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale = {scale!r} is invalid; allowed: {', '.join(SCALES)}")
+    if name not in ORDER:
+        raise ValueError(f"experiment {name!r} is invalid; allowed: {', '.join(ORDER)}")
+    return {"paper": name, "quick": f"{name}-quick", "tiny": TINY_PRESETS[name]}[scale]
+
+
+def default_out(scale: str) -> Path:
+    """``runs/reproduce`` (paper), ``runs/reproduce-quick``, ``runs/reproduce-tiny``."""
+    preset_for(ORDER[0], scale)  # validates the scale
+    return Path("runs") / ("reproduce" if scale == "paper" else f"reproduce-{scale}")
+
+
+def parse_only(text: str | None) -> list[str]:
+    """``"exp1,exp3"`` -> ``["exp1", "exp3"]`` (kept in :data:`ORDER`); None -> all."""
+    if text is None:
+        return list(ORDER)
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [n for n in names if n not in ORDER]
+    if not names or bad:
+        raise ValueError(
+            f"--only {text!r} is invalid; allowed: a comma-separated subset of {', '.join(ORDER)}"
+        )
+    return [n for n in ORDER if n in names]
+
+
+@dataclass
+class Planned:
+    """One experiment of a reproduce: its resolved config and its planned runs."""
+
+    name: str
+    exp: Experiment
+    preset: str
+    cfg: Any
+    out: Path
+    runs: list[SweepRun]
+
+
+def plan_reproduce(
+    scale: str, out: str | Path, only: list[str] | None = None, device: str | None = None
+) -> list[Planned]:
+    """Resolve and validate every experiment's config and sweep (nothing is written)."""
+    from factordiff.experiments import EXPERIMENTS
+
+    planned = []
+    for name in only or ORDER:
+        preset = preset_for(name, scale)
+        exp = EXPERIMENTS[name]
+        cfg = exp.config(preset)
+        folder = Path(out) / name
+        runs = plan_sweep(folder, exp.runs(cfg), device=device)
+        exp.check(cfg, runs)
+        planned.append(Planned(name, exp, preset, cfg, folder, runs))
+    return planned
+
+
+# ----------------------------------------------------------------------------- up to date
+def _finished(run: SweepRun) -> bool:
+    from factordiff.training import run_state
+
+    return bool((run_state(run.dir) or {}).get("finished"))
+
+
+def needs_work(p: Planned) -> str | None:
+    """Why experiment ``p`` must run (a short reason), or None when it is up to date (see
+    the module docstring)."""
+    summary_path = p.out / "summary.json"
+    if not summary_path.is_file():
+        return "no summary.json yet"
+    try:
+        summary = json.loads(summary_path.read_text())
+        saved_cfg = json.loads((p.out / "experiment.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return "summary.json or experiment.json unreadable"
+    if saved_cfg != json.loads(json.dumps(to_dict(p.cfg))):
+        return "the config differs from the one in experiment.json"
+    if sorted(r.get("key") for r in summary.get("runs", [])) != sorted(r.key for r in p.runs):
+        return "summary.json lists other runs than this config plans"
+    left = sum(not _finished(r) for r in p.runs)
+    if left:
+        return f"{left} run(s) to train"
+    stamp = summary_path.stat().st_mtime
+    if any((r.dir / "state.json").stat().st_mtime > stamp for r in p.runs):
+        return "a run finished after summary.json was written"
+    return None
+
+
+# ----------------------------------------------------------------------------- progress
+def _current_step(run: SweepRun) -> int:
+    """The last optimizer step a run logged (its checkpoint's step when it logged none)."""
+    from factordiff.training import read_metrics, run_state
+
+    step = int((run_state(run.dir) or {}).get("step", 0))
+    try:
+        records = read_metrics(run.dir)
+    except ValueError:  # a garbled record: the checkpoint's step is still an estimate
+        records = []
+    return max([step] + [int(r.get("step", 0)) for r in records])
+
+
+def _weight(run: SweepRun) -> int:
+    """Cost of one optimizer step relative to others: batch size x image pixels."""
+    n = run.config.data.image_size
+    return run.config.train.batch_size * n * n
+
+
+def _total_steps(run: SweepRun) -> int:
+    from factordiff.data import build_labels
+    from factordiff.training import training_budget
+
+    n = len(build_labels(run.config.data, seed=run.config.seed).labels)
+    return training_budget(run.config.train, n)[2]
+
+
+class Progress:
+    """Progress lines of a reproduce: which experiment and run, and an estimate of the
+    training time left (see the module docstring). ``parallel``: runs trained at once."""
+
+    def __init__(self, planned: list[Planned], parallel: int = 1, log=print) -> None:
+        self.planned = planned
+        self.parallel = max(1, parallel)
+        self.log = log
+        self.total = {r.key: _total_steps(r) for p in planned for r in p.runs}
+        self.current: Planned | None = None
+        self.done_in_exp = 0
+
+    def _rates(self) -> tuple[dict[str, float], float | None]:
+        """Seconds per weighted step of the finished runs: per experiment and over all."""
+        from factordiff.experiments.skeleton import _train_seconds
+
+        per: dict[str, float] = {}
+        all_s = all_w = 0.0
+        for p in self.planned:
+            s = w = 0.0
+            for r in p.runs:
+                if _finished(r):
+                    secs = _train_seconds(r.dir)
+                    if secs > 0:
+                        s += secs
+                        w += self.total[r.key] * _weight(r)
+            if w > 0:
+                per[p.name] = s / w
+            all_s, all_w = all_s + s, all_w + w
+        return per, (all_s / all_w if all_w > 0 else None)
+
+    def estimate(self) -> tuple[int, int, float | None]:
+        """``(runs left, optimizer steps left, seconds left or None)`` over every experiment."""
+        per, overall = self._rates()
+        runs_left = steps_left = 0
+        seconds = 0.0
+        for p in self.planned:
+            rate = per.get(p.name, overall)
+            for r in p.runs:
+                if _finished(r):
+                    continue
+                left = max(0, self.total[r.key] - _current_step(r))
+                runs_left += 1
+                steps_left += left
+                if rate is not None:
+                    seconds += left * _weight(r) * rate
+        if overall is None:
+            return runs_left, steps_left, None
+        return runs_left, steps_left, seconds / self.parallel
+
+    def eta_text(self) -> str:
+        runs_left, steps_left, seconds = self.estimate()
+        if runs_left == 0:
+            return "no training left"
+        head = f"{runs_left} run(s) left in all ({steps_left:,} steps)"
+        if seconds is None:
+            return f"{head}; time left: no estimate until a run has finished"
+        return (
+            f"{head}; estimated training time left {_duration(seconds)} "
+            "(an estimate from the finished runs' seconds per step; analysis not included)"
+        )
+
+    def start(self, p: Planned, index: int, reason: str | None) -> None:
+        self.current, self.done_in_exp = p, 0
+        todo = sum(not _finished(r) for r in p.runs)
+        what = "up to date, skipped" if reason is None else reason
+        self.log(
+            f"[{p.name} {index}/{len(self.planned)}] {p.preset} into {p.out}: {len(p.runs)} "
+            f"run(s), {todo} to train ({what}); {self.eta_text()}"
+        )
+
+    def on_done(self, run: SweepRun, result: dict | None, error: str | None) -> None:
+        p = self.current
+        self.done_in_exp += 1
+        name = p.name if p else "?"
+        total = len(p.runs) if p else "?"
+        what = "failed" if error else f"{result['status']} in {_duration(result['seconds'])}"
+        self.log(f"[{name}] run {self.done_in_exp}/{total} {run.params} {what}; {self.eta_text()}")
+
+    def heartbeat(self) -> None:
+        """A line for each run being trained now (a live lock): its step and total."""
+        from factordiff.experiments.sweep import read_lock
+
+        p = self.current
+        if p is None:
+            return
+        for i, r in enumerate(p.runs, start=1):
+            if r.dir.is_dir() and read_lock(r.dir) is not None:
+                self.log(
+                    f"[{p.name}] training run {i}/{len(p.runs)} {r.params}: step "
+                    f"{_current_step(r):,}/{self.total[r.key]:,}; {self.eta_text()}"
+                )
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _Ticker:
+    """Calls ``fn`` every ``every`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, fn, every: float) -> None:
+        self.fn, self.every = fn, every
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop_event.wait(self.every):
+            try:
+                self.fn()
+            except Exception:  # a progress line must never stop the runs
+                pass
+
+    def __enter__(self):
+        if self.every > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+# ----------------------------------------------------------------------------- record
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def read_record(out: str | Path) -> dict | None:
+    """``OUT/reproduce.json`` (None when there is none)."""
+    path = Path(out) / RECORD_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e.msg}); remove it to start over") from None
+
+
+def _write_record(out: Path, record: dict) -> None:
+    from factordiff.training import atomic_write_text
+
+    atomic_write_text(out / RECORD_FILE, json.dumps(record, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------------------- entry point
+def reproduce(
+    out: str | Path | None = None,
+    *,
+    scale: str = "quick",
+    only: list[str] | None = None,
+    executor=None,
+    device: str | None = None,
+    reanalyse: bool = False,
+    command: str = "",
+    progress: bool = True,
+    heartbeat_seconds: float = 60.0,
+    log=print,
+) -> dict:
+    """Run every experiment of ``only`` (default all, in :data:`ORDER`) at ``scale`` into
+    ``out`` (default :func:`default_out`), then write ``out/report.html``.
+
+    ``executor``: a LocalExecutor or RayExecutor shared by every sweep (default local).
+    ``progress=False`` prints only one line per experiment; ``heartbeat_seconds`` > 0 adds
+    a line per run in training that often. Returns the record also written to
+    ``out/reproduce.json``: ``{"scale", "experiments": [{"name", "preset", "status", "error",
+    "wall_seconds", ...}], "failed": [names], "page": path}``; ``status`` is ``done``,
+    ``up to date`` (skipped) or ``failed``."""
+    from factordiff.experiments.html_report import write_report
+    from factordiff.experiments.sweep import LocalExecutor, make_executor
+    from factordiff.hardware import cpu_description
+
+    out = Path(out) if out is not None else default_out(scale)
+    executor = executor if executor is not None else make_executor("local")
+    planned = plan_reproduce(scale, out, only, device=device)  # bad input: nothing written
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = lambda *_: None  # noqa: E731
+    say = log if progress else quiet
+    tracker = Progress(
+        planned, parallel=executor.workers if isinstance(executor, LocalExecutor) else 1, log=say
+    )
+
+    previous = read_record(out) or {}
+    entries = {e["name"]: e for e in previous.get("experiments", [])}
+    record = {
+        "scale": scale,
+        "command": command,
+        "executor": executor.describe(),
+        "cpu": cpu_description(),
+        "started": _now(),
+        "experiments": [],
+    }
+
+    def save() -> None:
+        names = [n for n in ORDER if n in entries] + [n for n in entries if n not in ORDER]
+        record["experiments"] = [entries[n] for n in names]
+        record["updated"] = _now()
+        _write_record(out, record)
+
+    t_all = time.perf_counter()
+    with _Ticker(tracker.heartbeat, heartbeat_seconds if progress else 0):
+        for i, p in enumerate(planned, start=1):
+            reason = needs_work(p)
+            last = entries.get(p.name, {}).get("status")
+            if reason is None and last in ("failed", "interrupted", "running"):
+                reason = f"its last attempt is recorded as {last}"
+            if reason is None and reanalyse:
+                reason = "analysis asked again (reanalyse)"
+            tracker.start(p, i, reason)
+            entry: dict[str, Any] = {
+                "name": p.name,
+                "preset": p.preset,
+                "folder": p.name,
+                "runs": len(p.runs),
+                "to_train": sum(not _finished(r) for r in p.runs),
+                "total_steps": sum(tracker.total[r.key] for r in p.runs),
+                "error": None,
+                "traceback": None,
+                "time": _now(),
+            }
+            t0 = time.perf_counter()
+            if reason is None:
+                entry["status"] = "up to date"
+            else:
+                entries[p.name] = {**entry, "status": "running", "wall_seconds": 0.0}
+                save()
+                try:
+                    run_experiment(
+                        p.exp,
+                        p.cfg,
+                        p.out,
+                        executor=executor,
+                        command=command,
+                        device=device,
+                        log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
+                        on_run_done=tracker.on_done,
+                    )
+                    entry["status"] = "done"
+                except Exception as exc:  # one experiment failing must not stop the others
+                    entry["status"] = "failed"
+                    entry["error"] = f"{type(exc).__name__}: {exc}"
+                    entry["traceback"] = traceback.format_exc()
+                except BaseException:  # interrupted: say so in the record, then stop
+                    entries[p.name] = {
+                        **entry,
+                        "status": "interrupted",
+                        "wall_seconds": time.perf_counter() - t0,
+                    }
+                    save()
+                    raise
+            entry["wall_seconds"] = time.perf_counter() - t0
+            entries[p.name] = entry
+            save()
+            line = f"{p.name}: {entry['status']} ({_duration(entry['wall_seconds'])})"
+            log(line + (f": {entry['error']}" if entry["error"] else ""))
+
+    record["wall_seconds"] = time.perf_counter() - t_all
+    save()  # the page reads the record
+    page = write_report(out)
+    record["page"] = str(page)
+    save()
+    # failures of this call (an experiment left out by ``only`` keeps its old entry)
+    record["failed"] = [p.name for p in planned if entries[p.name]["status"] == "failed"]
+    return record
