@@ -67,8 +67,11 @@ def test_each_variant_sets_what_it_names_and_nothing_else():
 
 def test_long_variant_triples_a_step_budget_and_user_sets_apply_first():
     cfg = exp1_config(quick=True, overrides=["run.train.max_steps=500"])
-    long = apply_variant(cfg, EXP1_VARIANTS["long"], ["run.train.max_steps=500"])
+    long = apply_variant(cfg, EXP1_VARIANTS["long"])
     assert long.run.train.max_steps == 1500 and long.run.train.epochs == cfg.run.train.epochs
+    # from the command line, a --set of what the variant sets is refused, not scaled
+    with pytest.raises(ValueError, match=r"--set \['run.train.max_steps'\] conflicts"):
+        variant_configs(EXP1, "exp1-quick", ["long"], overrides=["run.train.max_steps=500"])
     # other --set values stay, and the variant comes on top of them
     cfgs = variant_configs(EXP1, "exp1-quick", ["k1"], seeds=[0, 2], overrides=["grid=16"])
     assert cfgs["k1"].grid == 16 and cfgs["k1"].seeds == (0, 2)

@@ -150,6 +150,7 @@ def run_variants(
     out.mkdir(parents=True, exist_ok=True)
     all_runs = [r for runs in planned.values() for r in runs]
     for name, runs in planned.items():  # `factordiff sweep status OUT/<variant>` works now
+        (out / name).mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             out / name / "experiment.json", json.dumps(to_dict(cfgs[name]), indent=2) + "\n"
         )
