@@ -8,10 +8,13 @@ Each variant is the preset with ``--set``-style overrides (``;``-separated) and 
 ``factordiff.training.Trainer.train_step`` on the preset's data: two warm-up steps, then
 ``--steps`` timed steps. The variants take turns for ``--rounds`` rounds so that a slow spell
 of a shared machine hits them alike; the table gives each variant's median over all its steps
-and its ratio to the first variant. Optimizer variants swap the Trainer's AdamW (for-loop,
+(wall time, and the process's CPU time: on a busy machine with one torch thread the CPU time
+is close to what the step takes on an idle core) and its ratio to the first variant. Optimizer variants swap the Trainer's AdamW (for-loop,
 ``foreach`` or ``fused``) and diffusers' ``EMAModel`` (per-parameter or ``foreach``).
 ``--compile`` adds the first variant with ``torch.compile`` on the UNet and reports the
-compilation time (the first step) separately.
+compilation time (the first step) separately. ``--eval`` also times one accuracy evaluation
+during training (``Trainer.evaluate``: ``train.eval_num_conditions`` samples, ``eval_steps``
+sampler steps) of each variant.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=6, help="timed steps per variant and round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="add torch.compile of the first variant")
+    p.add_argument("--eval", action="store_true", help="also time one evaluation per variant")
     args = p.parse_args(argv)
 
     specs = args.variant or DEFAULT_VARIANTS
@@ -99,6 +103,7 @@ def main(argv=None) -> int:
     )
 
     times: dict[str, list[float]] = {name: [] for name, _ in trainers}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in trainers}
     first: dict[str, float] = {}
     for name, trainer in trainers:
         gen = torch.Generator().manual_seed(0)
@@ -111,18 +116,33 @@ def main(argv=None) -> int:
             gen = torch.Generator().manual_seed(1)
             for _ in range(args.steps):
                 idx = _batch(trainer, gen)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 trainer.train_step(idx)
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.process_time() - c0)
+
+    evals: dict[str, tuple[float, float]] = {}
+    if args.eval:
+        for name, trainer in trainers:
+            t0, c0 = time.perf_counter(), time.process_time()
+            trainer.evaluate()
+            evals[name] = (time.perf_counter() - t0, time.process_time() - c0)
 
     base = statistics.median(times[trainers[0][0]])
-    print(f"{'variant':<40} {'step ms':>8} {'images/s':>9} {'vs first':>9} {'first step s':>13}")
+    print(
+        f"{'variant':<40} {'step ms':>8} {'cpu ms':>8} {'images/s':>9} {'vs first':>9} "
+        f"{'first step s':>13}" + (f" {'eval s':>8} {'eval cpu s':>11}" if evals else "")
+    )
     for name, trainer in trainers:
         med = statistics.median(times[name])
         bs = trainer.cfg.train.batch_size
-        print(
-            f"{name:<40} {med * 1000:>8.1f} {bs / med:>9.0f} {med / base:>8.2f}x {first[name]:>13.1f}"
+        line = (
+            f"{name:<40} {med * 1000:>8.1f} {statistics.median(cpu[name]) * 1000:>8.1f} "
+            f"{bs / med:>9.0f} {med / base:>8.2f}x {first[name]:>13.1f}"
         )
+        if name in evals:
+            line += f" {evals[name][0]:>8.1f} {evals[name][1]:>11.1f}"
+        print(line)
     return 0
 
 

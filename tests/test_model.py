@@ -3,13 +3,13 @@ import math
 import pytest
 import torch
 
-from factordiff.config import DataConfig, ModelConfig
+from factordiff.config import DataConfig, ModelConfig, RunConfig, from_dict, to_dict
 from factordiff.model.unet import LabelEncoder, build_model
-from factordiff.presets import TINY_MODEL
+from factordiff.presets import TINY_MODEL, preset_config
 
 
-def tiny(periodic=False, coord=0, n=16):
-    cfg = ModelConfig(**{**TINY_MODEL.__dict__, "coord_frequencies": coord})
+def tiny(periodic=False, coord=0, n=16, **model):
+    cfg = ModelConfig(**{**TINY_MODEL.__dict__, "coord_frequencies": coord, **model})
     return build_model(cfg, DataConfig(image_size=n, periodic=periodic))
 
 
@@ -82,3 +82,71 @@ def test_run_config_refuses_an_image_size_the_unet_cannot_halve():
     model = build_model(cfg.model, cfg.data)  # and the UNet of every accepted N builds and runs
     out = model(torch.randn(1, 1, 24, 24), torch.tensor([3]), torch.tensor([[4.0, 5.0]]))
     assert out.shape == (1, 1, 24, 24)
+
+
+def _encoder(encoding, k=16):
+    return LabelEncoder(period=32, offset=0, num_frequencies=k, emb_dim=8, encoding=encoding)
+
+
+@pytest.mark.parametrize("k", [16, 1])
+def test_periodic_encoder_output_repeats_after_n_and_positional_does_not(k):
+    torch.manual_seed(0)
+    mu = torch.tensor([[3.0, 7.25], [0.5, 31.5], [16.0, 2.0]])
+    shifted = [mu + torch.tensor([32.0, 0.0]), mu + torch.tensor([0.0, 32.0]), mu + 32.0]
+    periodic = _encoder("periodic", k)
+    for m in shifted:  # the whole encoder (features and MLP): mu and mu + N are one input
+        assert torch.allclose(periodic(mu), periodic(m), atol=1e-5)
+    positional = _encoder("positional", k)
+    for m in shifted:
+        assert (positional.features(mu) - positional.features(m)).abs().max() > 0.1
+        assert not torch.allclose(positional(mu), positional(m), atol=1e-4)
+
+
+def test_label_encoder_shapes_and_positional_features():
+    for encoding in ("periodic", "positional"):
+        for k in (1, 4):
+            enc = _encoder(encoding, k)
+            assert enc.features(torch.zeros(5, 2)).shape == (5, 4 * k)
+            assert enc(torch.zeros(5, 2)).shape == (5, 8)
+    # positional, K = 2: per coordinate cos(mu), cos(mu / 100), sin(mu), sin(mu / 100)
+    enc = _encoder("positional", 2)
+    f = enc.features(torch.tensor([[3.0, 40.0]]))[0]
+    want = [math.cos(3), math.cos(0.03), math.sin(3), math.sin(0.03)]
+    want += [math.cos(40), math.cos(0.4), math.sin(40), math.sin(0.4)]
+    assert f.tolist() == pytest.approx(want, abs=1e-5)
+    with pytest.raises(ValueError, match="encoding = 'fourier'.*periodic"):
+        _encoder("fourier")
+
+
+def test_label_encoding_config_default_and_old_configs():
+    assert ModelConfig().label_encoding == "periodic"
+    with pytest.raises(ValueError, match="model.label_encoding = 'learned'"):
+        ModelConfig(label_encoding="learned").validate()
+    # a config written before the field existed loads with the encoding it was trained with
+    old = to_dict(preset_config("exp1-quick"))
+    del old["model"]["label_encoding"]
+    cfg = from_dict(RunConfig, old)
+    assert cfg.model.label_encoding == "periodic" and cfg == preset_config("exp1-quick")
+
+
+@pytest.mark.parametrize("encoding", ["periodic", "positional"])
+def test_tiny_model_trains_with_each_label_encoding(encoding):
+    from factordiff.diffusion import GaussianDiffusion
+
+    torch.manual_seed(0)
+    model = tiny(periodic=True, label_encoding=encoding)
+    assert model.label_encoder.encoding == encoding
+    diffusion = GaussianDiffusion(preset_config("tiny").diffusion)
+    x0 = torch.randn(4, 1, 16, 16).clamp(-1, 1)
+    labels = torch.tensor([[1.5, 2.5], [8.0, 8.0], [15.5, 0.5], [4.0, 12.0]])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(8):
+        loss = diffusion.training_losses(model, x0, labels, generator=g).mean()
+        opt.zero_grad()
+        loss.backward()
+        assert model.label_encoder.mlp[0].weight.grad.abs().sum() > 0  # the labels are used
+        opt.step()
+        losses.append(loss.item())
+    assert all(math.isfinite(v) for v in losses)

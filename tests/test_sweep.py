@@ -56,6 +56,23 @@ def test_run_key_leaves_the_device_out_and_follows_the_config():
     assert len(run_key(a)) == 12 and run_key(a) == run_key(tiny())
 
 
+def test_run_key_of_a_config_from_before_label_encoding_is_unchanged():
+    import hashlib
+
+    from factordiff.training import _with_defaults
+
+    for cfg in (tiny(), preset_config("exp1-quick")):
+        old = to_dict(cfg)  # as written before model.label_encoding existed
+        old.pop("device")
+        del old["model"]["label_encoding"]
+        text = json.dumps(old, sort_keys=True, separators=(",", ":"))
+        assert run_key(cfg) == hashlib.sha256(text.encode()).hexdigest()[:12]
+        # ... and resuming such a run sees no change of config
+        assert _with_defaults({**old, "device": "cpu"}) == to_dict(cfg) | {"device": "cpu"}
+    positional = apply_overrides(tiny(), ["model.label_encoding=positional"])
+    assert run_key(positional) != run_key(tiny())
+
+
 def test_plan_refuses_bad_settings_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="same config"):
         plan_sweep(tmp_path, [({"a": 1}, tiny()), ({"a": 2}, tiny())])

@@ -12,6 +12,7 @@ Commands:
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
     factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
+                          [--variant NAME[,NAME...]]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
     factordiff reproduce [--quick | --scale paper|quick|tiny] [--only exp1,exp2] [--out DIR]
                          [--executor local|ray] [--workers W] [--threads T] [--address A]
@@ -241,6 +242,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         raise ValueError("--seed and --seeds are exclusive; use --seeds for a sweep over seeds")
     if args.seed is not None:
         seeds = [args.seed]
+    if args.variant is not None:
+        return _run_variants(args, exp, name, seeds)
     cfg = exp.config(name, seeds=seeds, overrides=args.set)
     executor = make_executor(
         args.executor,
@@ -319,6 +322,50 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     path = write_report(args.dir, args.out)
     print(f"wrote {Path(path).resolve()}")
+    return 0
+
+
+def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
+    """``experiment NAME --variant A,B``: each variant's experiment in ``OUT/<variant>``,
+    their runs trained together, and ``OUT/variants.md`` over them."""
+    from factordiff.config import to_dict
+    from factordiff.experiments.sweep import make_executor
+    from factordiff.experiments.variants import (
+        VARIANTS_REPORT,
+        parse_variant_names,
+        run_variants,
+        variant_configs,
+    )
+
+    names = parse_variant_names(args.variant)
+    cfgs = variant_configs(exp, name, names, seeds=seeds, overrides=args.set)
+    executor = make_executor(
+        args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        max_retries=args.max_retries,
+    )
+    out = Path(args.out) if args.out else Path("runs") / f"{name}-variants"
+    if args.dry_run:
+        for v, cfg in cfgs.items():
+            print(f"# variant {v}: {out.resolve() / v}")
+            print(json.dumps(to_dict(cfg), indent=2))
+        runs = sum(len(exp.runs(cfg)) for cfg in cfgs.values())
+        print(f"(dry run: would write {out.resolve()} with {len(cfgs)} variant(s), {runs} run(s))")
+        return 0
+    command = (
+        "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
+    )
+    print(f"{exp.title.format(name=name)}, variants {names}, into {out.resolve()}")
+    doc = run_variants(
+        exp, cfgs, out, executor=executor, force=args.force, command=command, device=args.device
+    )
+    for c in doc["claims"]:
+        print(
+            f"  holds in {len(c['holds_in'])} of {c['of']} variant(s) {c['holds_in']}: {c['claim']}"
+        )
+    print(f"wrote {out.resolve() / VARIANTS_REPORT} and a report per variant in {out.resolve()}")
     return 0
 
 
@@ -423,6 +470,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override, e.g. --set run.train.epochs=50 or --set grid=24",
+    )
+    p.add_argument(
+        "--variant",
+        metavar="NAME[,NAME...]",
+        help="training variants, each an experiment in OUT/NAME (default OUT: "
+        "runs/PRESET-variants); exp1: default, paper-objective, k16, k1, positional, long",
     )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--force", action="store_true", help="train every run of the sweep again")

@@ -208,6 +208,8 @@ DATA_KINDS = ("bump", "sos", "stripes")
 #: beyond it the images alone need gigabytes (4 GiB at N = 32). OUR bound.
 MAX_LATTICE_LABELS = 1_048_576
 HOLE_KINDS = ("none", "plus", "square_interior", "square_exterior", "lesion", "custom")
+#: How the label encoder turns (mu_x, mu_y) into features (factordiff.model.unet).
+LABEL_ENCODINGS = ("periodic", "positional")
 
 
 @dataclass
@@ -373,6 +375,10 @@ class ModelConfig:
     norm_num_groups: int = 8
     attention_head_dim: int = 32
     num_frequencies: int = 16  # sinusoidal frequencies per label coordinate
+    # periodic: sin/cos(2 pi k mu / P), k = 1..K (P = N on a torus); positional: the
+    # transformer-style encoding of the raw mu (no period built in). Configs written before
+    # this field existed load as "periodic", the encoding they were trained with.
+    label_encoding: str = "periodic"
     coord_frequencies: int = 0  # K > 0 adds sin/cos of 2 pi k x / P, k = 1..K (and of y) as inputs
     scale_shift: bool = False  # embedding scales and shifts normalised features (FiLM)
     dropout: float = 0.0
@@ -396,6 +402,12 @@ class ModelConfig:
             )
         _check(self.layers_per_block >= 1, "model.layers_per_block", self.layers_per_block, ">= 1")
         _check(self.num_frequencies >= 1, "model.num_frequencies", self.num_frequencies, ">= 1")
+        _check(
+            self.label_encoding in LABEL_ENCODINGS,
+            "model.label_encoding",
+            self.label_encoding,
+            f"one of {list(LABEL_ENCODINGS)}",
+        )
         _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "a number in [0, 1)")
         _check(
             self.coord_frequencies >= 0, "model.coord_frequencies", self.coord_frequencies, ">= 0"

@@ -627,6 +627,16 @@ def run_state(run_dir: str | Path) -> dict | None:
 PLACEMENT_KEYS = ("device",)
 
 
+def _with_defaults(saved: dict) -> dict:
+    """A saved config as the current code reads it (fields added since it was written take
+    their defaults), so that resuming an older run does not see them as a change; as saved
+    when it does not load (the diff then names what differs)."""
+    try:
+        return to_dict(from_dict(RunConfig, saved))
+    except ValueError:
+        return saved
+
+
 def _config_diff(a: dict, b: dict, prefix: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
     out = []
     for k in sorted(set(a) | set(b)):
@@ -670,7 +680,7 @@ def train(
         old = read_json(cfg_path)
         if not isinstance(old, dict):
             raise ValueError(f"{cfg_path} holds {old!r}; allowed: a run config (a JSON object)")
-        diff = _config_diff(old, to_dict(cfg), ignore=PLACEMENT_KEYS)
+        diff = _config_diff(_with_defaults(old), to_dict(cfg), ignore=PLACEMENT_KEYS)
         state = run_state(run_dir) or {}
         if force:
             _clear_run(run_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from factordiff.config import RunConfig, from_dict
+from factordiff.experiments.exp1_variants import DEFAULT_VARIANT, EXP1_VARIANTS
 from factordiff.experiments.skeleton import (
     Experiment,
     ExperimentPreset,
@@ -50,8 +51,15 @@ class Exp1Config:
     spectra_panels: int = 4  # checkpoints shown in the eigenspectrum figure
     # Verdict rules (stated in the report; not tuned to the outcome).
     effective_dimension_tolerance: float = 2.0  # |d_eff - 7| <= this counts as "about 7"
+    # The training variant `run` was made with (exp1_variants); set by --variant together
+    # with its overrides, never alone.
+    variant: str = DEFAULT_VARIANT
 
     def validate(self) -> None:
+        if self.variant not in EXP1_VARIANTS:
+            raise ValueError(
+                f"variant = {self.variant!r} is invalid; allowed: {list(EXP1_VARIANTS)}"
+            )
         if self.grid < 8:
             raise ValueError(f"grid = {self.grid} is invalid; allowed: an integer >= 8")
         if not self.run.data.periodic:
@@ -118,6 +126,11 @@ def exp1_config(
     """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
     (``run.``-prefixed for the training config)."""
 
+    if any(o.split("=", 1)[0].strip() == "variant" for o in overrides or []):
+        raise ValueError(
+            "--set variant=... is invalid: a variant is chosen with --variant NAME, which "
+            f"applies its overrides; allowed names: {list(EXP1_VARIANTS)}"
+        )
     name = "exp1-quick" if quick else "exp1"
     cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
     return _finish(cfg, seed, seeds, overrides)
@@ -351,6 +364,7 @@ class Exp1(Experiment):
     name = "exp1"
     title = "Experiment 1 ({name}): does the model factorize x and y?"
     presets = PRESETS
+    variants = EXP1_VARIANTS
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:
         if preset not in PRESETS:
@@ -413,7 +427,10 @@ class Exp1(Experiment):
         return _figures(Path(first["out"]), first["checkpoints"], fig_dir)
 
     def describe_setting(self, cfg: Exp1Config) -> str:
-        return describe_setting(cfg.run, precision_used(cfg.run))
+        variant = EXP1_VARIANTS[cfg.variant]
+        return f"variant `{cfg.variant}` ({variant.description}): " + describe_setting(
+            cfg.run, precision_used(cfg.run)
+        )
 
     def summary_extra(self, cfg: Exp1Config, results: list[dict]) -> dict:
         first = results[0]["result"]

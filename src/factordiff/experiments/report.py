@@ -102,3 +102,36 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
         lines.append(f"![{name}](figures/{name})")
     lines.append("")
     return "\n".join(lines)
+
+
+def render_variants(doc: dict) -> str:
+    """``variants.md`` text from ``variants.json`` content: one row per claim, one column per
+    training variant (its verdict and the seeds it held in), and the count of variants in
+    which the claim holds."""
+    variants = doc["variants"]
+    names = list(variants)
+    lines = [
+        f"# {doc['experiment']}: training variants",
+        "",
+        f"Command: `{doc['command']}`  ",
+        "Each variant is a whole experiment in its own folder (`<variant>/report.md`). A claim "
+        "holds in a variant when that variant's verdict, over its seeds, is reproduced.",
+        "",
+        "| claim | " + " | ".join(f"`{n}`" for n in names) + " | holds in |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for i, c in enumerate(doc["claims"]):
+        cells = []
+        for n in names:
+            v = variants[n]["verdicts"][i]
+            text = "reproduced" if v["reproduced"] else "**not reproduced**"
+            cells.append(f"{text} ({v['reproduced_in']} of {len(v['seeds'])} seeds)")
+        lines.append(
+            f"| {c['claim']} | " + " | ".join(cells) + f" | {len(c['holds_in'])} of {c['of']} |"
+        )
+    lines += ["", "## Variants", "", "| variant | what | setting | training |", "|---|---|---|---|"]
+    for n, d in variants.items():
+        minutes = "n/a" if d.get("train_seconds") is None else f"{d['train_seconds'] / 60:.1f} min"
+        lines.append(f"| `{n}` | {d['description']} | {d['setting']} | {minutes} |")
+    lines.append("")
+    return "\n".join(lines)

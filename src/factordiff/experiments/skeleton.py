@@ -186,6 +186,9 @@ class Experiment:
     name: str = ""
     title: str = ""
     presets: dict[str, ExperimentPreset] = {}
+    # named training variants (factordiff.experiments.variants); the config then has a
+    # `variant` field naming the one it was made with
+    variants: dict = {}
 
     # ---- hooks
     def config(self, preset: str, seeds: list[int] | None = None, overrides=None):
@@ -334,6 +337,7 @@ def run_experiment(
         "command": command,
         "device": device_used,
         "setting": exp.describe_setting(cfg),
+        **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
         "wall_seconds": time.perf_counter() - t_start,
         "train_seconds": float(sum(_train_seconds(r.dir) for r in runs)),
         "analysis_seconds": analysis_seconds,

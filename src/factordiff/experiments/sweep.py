@@ -47,10 +47,19 @@ class SweepFailed(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- run folders
+#: Config fields added after run keys were first written, with the value every earlier run
+#: had: at that value a field is left out of the key, so earlier sweeps' folders keep their
+#: names and rerunning their command resumes them.
+KEY_LEGACY_DEFAULTS: dict[tuple[str, str], Any] = {("model", "label_encoding"): "periodic"}
+
+
 def run_key(cfg: RunConfig) -> str:
     """A short, stable hash of what a run computes: its config without the device."""
     data = to_dict(cfg)
     data.pop("device", None)
+    for (section, name), value in KEY_LEGACY_DEFAULTS.items():
+        if data[section].get(name) == value:
+            del data[section][name]
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 

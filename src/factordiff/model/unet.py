@@ -8,10 +8,19 @@ We reuse diffusers' ``UNet2DModel`` (well tested, any layer reachable by name) w
 "concatenate, then project" amounts to after the first linear layer, and it lets the
 timestep path stay the library's own code.
 
-Label encoding (:class:`LabelEncoder`): for each coordinate, ``sin`` and ``cos`` of
-``2 pi k (mu - offset) / P`` for integer ``k = 1..K``. For periodic data ``P = N``, so the
-encoding of ``mu`` and ``mu + N`` is identical (the torus is built into the input); otherwise
-``P = 2 L`` with ``L`` the width of the label range, so no two labels in range collide.
+Label encoding (:class:`LabelEncoder`, ``model.label_encoding``):
+
+- ``periodic`` (the default): for each coordinate, ``sin`` and ``cos`` of
+  ``2 pi k (mu - offset) / P`` for integer ``k = 1..K``. For periodic data ``P = N``, so the
+  encoding of ``mu`` and ``mu + N`` is identical (the torus is built into the input);
+  otherwise ``P = 2 L`` with ``L`` the width of the label range, so no two labels in range
+  collide.
+- ``positional``: the transformer-style encoding of the raw coordinate that the UNet uses for
+  ``t`` (diffusers' ``get_timestep_embedding``): ``cos`` and ``sin`` of ``mu / 10000^(i/K)``,
+  ``i = 0..K-1``. No period is built in, so a torus in the data has to be learned from the
+  images (the paper's "positional encodings" of mu_x and mu_y, as we read them).
+
+Both give ``2K`` features per coordinate and feed the same MLP.
 """
 
 from __future__ import annotations
@@ -20,15 +29,23 @@ import math
 
 import torch
 from diffusers import UNet2DModel
+from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
 
-from factordiff.config import DataConfig, ModelConfig
+from factordiff.config import LABEL_ENCODINGS, DataConfig, ModelConfig
+
+#: Longest period of the ``positional`` label encoding (in pixels, up to 2 pi): the
+#: transformer's and diffusers' default for the timestep, so the lowest frequencies are close to
+#: linear in mu over any label range we use. OUR choice (the paper does not give it).
+POSITIONAL_MAX_PERIOD = 10_000
 
 
 class LabelEncoder(nn.Module):
     """Sinusoidal features of (mu_x, mu_y), concatenated, then a two-layer MLP.
 
-    Input ``labels`` (B, 2) in pixels; output (B, emb_dim)."""
+    Input ``labels`` (B, 2) in pixels; output (B, emb_dim). ``encoding``: ``periodic``
+    (frequencies ``2 pi k / period``, labels shifted by ``offset``) or ``positional``
+    (transformer-style, of the raw label; ``period`` and ``offset`` unused)."""
 
     def __init__(
         self,
@@ -37,8 +54,15 @@ class LabelEncoder(nn.Module):
         offset: float,
         num_frequencies: int,
         emb_dim: int,
+        encoding: str = "periodic",
     ) -> None:
         super().__init__()
+        if encoding not in LABEL_ENCODINGS:
+            raise ValueError(
+                f"encoding = {encoding!r} is invalid; allowed: one of {list(LABEL_ENCODINGS)}"
+            )
+        self.encoding = encoding
+        self.num_frequencies = int(num_frequencies)
         self.period = float(period)
         self.offset = float(offset)
         k = torch.arange(1, num_frequencies + 1, dtype=torch.float32)
@@ -50,7 +74,19 @@ class LabelEncoder(nn.Module):
         )
 
     def features(self, labels: torch.Tensor) -> torch.Tensor:
-        """(B, 2) labels -> (B, 4K) features [sin x, cos x, sin y, cos y]."""
+        """(B, 2) labels -> (B, 4K) features: [sin x, cos x, sin y, cos y] (periodic) or
+        [cos x, sin x, cos y, sin y] (positional), K of each."""
+        if self.encoding == "positional":
+            b = labels.shape[0]
+            # cos/sin first as in UNet2DModel's own timestep encoding (flip_sin_to_cos)
+            feats = get_timestep_embedding(
+                labels.float().reshape(-1),  # (2B,): x0, y0, x1, y1, ...
+                2 * self.num_frequencies,
+                flip_sin_to_cos=True,
+                downscale_freq_shift=0,
+                max_period=POSITIONAL_MAX_PERIOD,
+            )  # (2B, 2K)
+            return feats.reshape(b, 4 * self.num_frequencies)
         ang = (labels.float() - self.offset)[:, :, None] * self.freqs  # (B, 2, K)
         feats = torch.cat([ang.sin(), ang.cos()], dim=-1)  # (B, 2, 2K)
         return feats.flatten(1)
@@ -86,6 +122,7 @@ class ConditionalUNet(nn.Module):
             offset=offset,
             num_frequencies=model_cfg.num_frequencies,
             emb_dim=emb_dim,
+            encoding=model_cfg.label_encoding,
         )
         self.coord_frequencies = model_cfg.coord_frequencies
         if self.coord_frequencies:
