@@ -32,6 +32,7 @@ from factordiff.experiments.reproduce import (
 from factordiff.experiments.sweep import FAILURE_FILE, LocalExecutor
 
 ONE = LocalExecutor(workers=1, threads=1)
+TWO = LocalExecutor(workers=2, threads=1)  # the tiny reproduce: CI has 2 cores
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def tiny(tmp_path_factory):
     lines: list[str] = []
     t0 = time.perf_counter()
     record = reproduce(
-        out, scale="tiny", executor=ONE, command="pytest", log=lines.append, heartbeat_seconds=0
+        out, scale="tiny", executor=TWO, command="pytest", log=lines.append, heartbeat_seconds=0
     )
     return out, record, lines, time.perf_counter() - t0
 
