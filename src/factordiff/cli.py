@@ -195,6 +195,8 @@ def _analyze_map(args: argparse.Namespace) -> int:
         raise ValueError("--layer and --layers are exclusive; use --layers for several layers")
     if args.t is not None and args.ts is not None:
         raise ValueError("--t and --ts are exclusive; use --ts for several timesteps")
+    if args.landmarks is not None:
+        raise ValueError("--landmarks applies to the single analysis; a map computes no H2")
     layers = args.layers if args.layers is not None else [args.layer]
     ts = args.ts if args.ts is not None else (None if args.t is None else [args.t])
     result = analyze_map(
@@ -244,7 +246,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device or "auto",
         topology=not args.no_topology,
-        n_landmarks=args.landmarks,
+        n_landmarks=256 if args.landmarks is None else args.landmarks,
     )
     for ck in result.get("checkpoints", []):
         s = ck["summary"]
@@ -396,7 +398,9 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         help="flatten | mean | max, or several for a map, e.g. flatten,mean",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise input")
-    p.add_argument("--landmarks", type=int, default=256, help="landmarks for persistent homology")
+    p.add_argument(
+        "--landmarks", type=int, help="landmarks for persistent homology's H2 (default 256)"
+    )
     p.add_argument("--no-topology", action="store_true", help="skip persistent homology")
     p.add_argument(
         "--layers",

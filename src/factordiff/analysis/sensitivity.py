@@ -119,6 +119,12 @@ def _summarize(rep, analysis_params: dict, homology_step: int) -> dict:
 
         G = rep.as_grid()  # (n_x, n_y, d)
         X = G[::homology_step, ::homology_step].reshape(-1, G.shape[2])
+        if len(np.unique(X, axis=0)) < 2:
+            # Every condition gives the same vector (the layer ignores the labels): one
+            # point, one component and no loop.
+            summary["topology"] = {"betti": [1, 0], "grid_step": homology_step}
+            summary["betti"] = [1, 0]
+            return summary
         ph = PersistentHomology(maxdim=1).fit(X)
         summary["topology"] = ph.summary() | {"grid_step": homology_step, "n_points": len(X)}
         summary["betti"] = list(ph.betti_)
@@ -160,7 +166,7 @@ def sensitivity_map(
     rule_objs = [_rule(r) for r in rules]
     if len({r.name for r in rule_objs}) != len(rule_objs):
         raise ValueError(f"rules = {[r.name for r in rule_objs]} is invalid; allowed: distinct")
-    needs_betti = [r for r in rules if r in BETTI_RULES]
+    needs_betti = [r.name for r in rule_objs if r.name in BETTI_RULES]
     if needs_betti and not topology:
         raise ValueError(f"rules {needs_betti} need Betti numbers: pass topology=True")
     if not n_noises or any(not isinstance(k, int) or k < 1 for k in n_noises):
