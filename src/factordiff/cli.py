@@ -10,7 +10,7 @@ Commands:
     factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
-    factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
+    factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP] [--out DIR]
     factordiff analyze RUN --layers all|L1,L2 --ts 999,500 --pooling flatten,mean --noise 1,16
     factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
@@ -207,6 +207,7 @@ def _analyze_map(args: argparse.Namespace) -> int:
         poolings=args.pooling,
         n_noises=args.noise if args.noise is not None else "1",
         grid=args.grid,
+        out=args.out,
         control=not args.no_control,
         seed=args.seed,
         device=args.device or "auto",
@@ -242,6 +243,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         layer=args.layer,
         t=args.t,
         grid=args.grid,
+        out=args.out,
         pooling=args.pooling,
         seed=args.seed,
         device=args.device or "auto",
@@ -392,6 +394,10 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", help="module name (default: the model's end of encoder)")
     p.add_argument("--t", type=int, help="diffusion timestep of the input (default T-1)")
     p.add_argument("--grid", type=int, help="conditions per axis (default 32)")
+    p.add_argument(
+        "--out",
+        help="output folder (default RUN/analysis/LAYER_tT_POOLING; a map: RUN/analysis/map)",
+    )
     p.add_argument(
         "--pooling",
         default="flatten",

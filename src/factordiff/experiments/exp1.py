@@ -470,6 +470,13 @@ def _map_section(m: dict, which: str) -> list[str]:
         if st["topology"]
         else "no persistent homology (no torus count)"
     )
+    if st["topology"] and st["homology_step"] > 1:
+        homology += (
+            ", a coarser grid than the calibrated rule of the verdicts: on the calibration "
+            "clouds it reads both loops of the Clifford torus but neither of the ring torus "
+            "nor of the bump images, and never a false b1 = 2, so the torus count is a lower "
+            "bound (docs/exp1.md)"
+        )
     lines = [
         "",
         f"## Sensitivity map of the final checkpoint (epoch {m['epoch']}){which}",
