@@ -213,3 +213,20 @@ def test_committed_report_renders_from_its_summary():
     assert f"Setting: {summary['setting']}" in text
     assert text.count("**not reproduced**") == 5
     assert "## Terminal checkpoint beside the ideal tori" in text and "## Over training" in text
+
+
+def test_controls_over_seeds_are_kept_per_seed_and_rendered():
+    from factordiff.experiments.report import verdict_table
+    from factordiff.experiments.skeleton import combine_seeds
+
+    cfg = smoke_config()
+    final = _ck(0.05, 7.0, orth=True, superf=True)
+    seed0 = verdicts([_ck(0.6, 12.0, betti=(1, 0, 0)), _ck(0.3, 5.0), final], cfg)
+    seed1 = verdicts([_ck(0.1, 12.0, betti=(1, 0, 0), orth=True), _ck(0.3, 5.0), final], cfg)
+    both = combine_seeds([seed0, seed1], [0, 1])
+    orth = both[1]
+    assert orth.control == [0.6, 0.1] and orth.control_passes == [False, True]
+    assert orth.reproduced is False and orth.spread["reproduced_in"] == 1
+    assert both[3].control_passes is None  # "gradual": no control rule
+    lines = verdict_table([v.to_dict() for v in both])
+    assert "seed 0: 0.6 (fails); seed 1: 0.1 (passes)" in lines[3]
