@@ -275,8 +275,11 @@ def verdicts(
         "references": {n: (r.get("topology") or {}).get("betti") for n, r in refs.items()}
     }
 
-    def rounded(x):
-        return [round(v, 4) for v in x] if isinstance(x, list | tuple) else round(x, 4)
+    def rounded(x, digits: int = 4):
+        # None: a value the summary could not define (a loop without variance)
+        if isinstance(x, list | tuple):
+            return [rounded(v, digits) for v in x]
+        return None if x is None else round(x, digits)
 
     orth = controlled("orthogonal")
     sup = controlled("superfactored")
@@ -286,7 +289,7 @@ def verdicts(
     sup["detail"]["references"] = ref("value_cosine_x")
     tol = cfg.effective_dimension_tolerance
     eff = controlled(effective_dimension_rule(tol))
-    eff["value"], eff["control"] = round(eff["value"], 3), round(eff["control"], 3)
+    eff["value"], eff["control"] = rounded(eff["value"], 3), rounded(eff["control"], 3)
     sims = [c["summary"]["factorization"]["orthogonality_xy"] for c in checkpoints]
     dims = [c["summary"]["effective_dimension"] for c in checkpoints]
     eff["detail"] |= {
@@ -337,7 +340,7 @@ def verdicts(
             "the change",
             value=[round(s, 4) for s in sims],
             reproduced=bool(len(sims) >= 3 and sims[-1] < sims[0] and _gradual(sims)),
-            control=round(sims[0], 4),
+            control=rounded(sims[0]),
         ),
         verdict(
             f"effective dimension converges to about {PAPER_EFFECTIVE_DIMENSION:g}",
