@@ -468,7 +468,7 @@ def _map_summary(results: list[dict]) -> dict:
 def _map_section(m: dict, which: str) -> list[str]:
     st = m["settings"]
     homology = (
-        f"persistent homology (H0, H1) on every {st['homology_step']}-th condition per axis "
+        f"persistent homology (H0, H1) on one condition in {st['homology_step']} per axis "
         f"({st['homology_points']} of the {st['grid'][0] * st['grid'][1]} conditions)"
         if st["topology"]
         else "no persistent homology (no torus count)"
