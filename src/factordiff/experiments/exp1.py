@@ -499,7 +499,8 @@ def _map_section(m: dict, which: str) -> list[str]:
     for rule in m["rules"]:
         c = m["counts"][rule]
         lines.append(
-            f"| {m['claims'][rule]} | {st['rules'][rule]} | **{c['holds']}** | "
+            f"| {m['claims'][rule]} | {st['rules'][rule].replace('|', chr(92) + '|')} | "
+            f"**{c['holds']}** | "
             f"{c['trained_passes']} | {c.get('control_passes', 'n/a')} | {c['settings']} |"
         )
     if len(m["per_seed"]) > 1:
