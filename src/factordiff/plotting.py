@@ -10,6 +10,7 @@ with ``fig.savefig(path)``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -578,7 +579,8 @@ def plot_sensitivity_map(rows: Sequence[Mapping[str, Any]], rule: str, title: st
         control = bool(cell.get("control_passes", False))
         s = (2 if control else 3) if cell["passes"] else (1 if control else 0)
         state[layers.index(r["layer"]), cols.index((r["t"], r["pooling"], r["n_noise"]))] = s
-    fig = Figure(figsize=(1.0 + 0.42 * len(cols), 1.6 + 0.36 * len(layers)), layout="constrained")
+    # room for the layer names and the legend beside the cells
+    fig = Figure(figsize=(4.0 + 0.42 * len(cols), 2.0 + 0.36 * len(layers)), layout="constrained")
     ax = fig.subplots()
     cmap = ListedColormap(_MAP_COLOURS)
     ax.imshow(state, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 4.5), cmap.N), aspect="auto")
@@ -595,7 +597,8 @@ def plot_sensitivity_map(rows: Sequence[Mapping[str, Any]], rule: str, title: st
     ax.grid(which="minor", color="white", linewidth=1)
     ax.tick_params(which="minor", length=0)
     held = int(np.sum(state == 3))
-    ax.set_title(f"{title or rule}: holds in {held} of {state.size} settings", fontsize=9)
+    text = f"{title or rule}: holds in {held} of {state.size} settings"
+    ax.set_title(textwrap.fill(text, width=int(40 + 4 * len(cols))), fontsize=9)
     used = sorted({int(v) for v in state[np.isfinite(state)]} | {0, 3})
     ax.legend(
         handles=[Patch(color=_MAP_COLOURS[i], label=MAP_STATES[i]) for i in used],
