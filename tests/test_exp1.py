@@ -26,7 +26,15 @@ def smoke_config() -> Exp1Config:
             "train.eval_every_epochs=1",
         ],
     )
-    return Exp1Config(name="exp1-smoke", run=run, grid=10, n_landmarks=64)
+    # The map on the tiny model (T = 100): its 5 blocks x 2 t x 2 poolings x 2 noise counts.
+    return Exp1Config(
+        name="exp1-smoke",
+        run=run,
+        grid=10,
+        n_landmarks=64,
+        map_ts=(99, 10),
+        map_n_noises=(1, 2),
+    )
 
 
 def test_exp1_smoke_writes_every_promised_file(tmp_path):
@@ -44,15 +52,42 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
         "pca_spectra.png",
         "pca_3d.png",
     } <= figs
+    # the sensitivity map: one heatmap per claim it counts, the counts, the long table
+    rules = ["b1_is_2", "orthogonal", "superfactored", "effective_dimension_about_7", "parallel"]
+    assert {f"map_{r}.png" for r in rules} <= figs
     for f in figs:
         assert (out / "figures" / f).stat().st_size > 2000, f
     on_disk = json.loads((out / "summary.json").read_text())
+    m = on_disk["sensitivity_map"]
+    assert (
+        m["rules"] == rules
+        and m["n_settings"] == 5 * 2 * 2 * 2 == m["counts"]["orthogonal"]["settings"]
+    )
+    assert m["settings"]["layers"] == [
+        "unet.down_blocks.0",
+        "unet.down_blocks.1",
+        "unet.mid_block",
+        "unet.up_blocks.0",
+        "unet.up_blocks.1",
+    ]
+    assert m["settings"]["control"] == "epoch-00000.pt"
+    for r in rules:
+        c = m["counts"][r]
+        assert 0 <= c["holds"] <= min(c["trained_passes"], c["settings"])
+    table = (Path(m["table"][0])).read_text().splitlines()
+    assert len(table) == 1 + m["n_settings"] * len(rules)
+    for v in on_disk["verdicts"]:
+        if v["control_passes"] is not None and v["control_passes"]:
+            assert v["reproduced"] is False
+    assert on_disk["control"]["metadata"]["epoch"] == 0
     assert [c["epoch"] for c in on_disk["checkpoints"]] == [0, 1, 2, 3]
     assert len(on_disk["verdicts"]) == 5
     assert all(isinstance(v["reproduced"], bool) for v in on_disk["verdicts"])
     assert set(on_disk["references"]) == {"ring_torus", "clifford_torus"}
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "figures/pca_3d.png" in report
+    assert "## Sensitivity map of the final checkpoint (epoch 3)" in report
+    assert "figures/map_orthogonal.png" in report and "control: epoch 0 (untrained)" in report
     assert summary["final_accuracy"] is not None
     # rerunning the same call resumes (nothing to train) and redoes the analysis
     again = run_exp1(cfg, out, executor=ONE, progress=False, command="pytest")
@@ -82,8 +117,12 @@ def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
 
 def test_verdict_rules_say_not_reproduced_plainly():
     cfg = replace(smoke_config())
-    good = verdicts([_ck(0.6, 3.0), _ck(0.3, 5.0), _ck(0.05, 7.5, orth=True, superf=True)], cfg)
+    # the first checkpoint (epoch 0) is the control: it fails every rule here
+    control = _ck(0.6, 3.0, betti=(1, 1, 0))
+    good = verdicts([control, _ck(0.3, 5.0), _ck(0.05, 7.5, orth=True, superf=True)], cfg)
     assert [v.reproduced for v in good] == [True, True, True, True, True]
+    assert [v.control_passes for v in good] == [False, False, False, None, False]
+    assert good[0].control == [1, 1, 0] and good[1].control == 0.6
     bad = verdicts(
         [_ck(0.1, 3.0, betti=(1, 1, 0)), _ck(0.1, 3.0), _ck(0.5, 15.0, betti=(1, 1, 0))], cfg
     )
@@ -91,6 +130,59 @@ def test_verdict_rules_say_not_reproduced_plainly():
     # a jump straight from start to end is not "gradual"
     jump = verdicts([_ck(0.6, 3.0), _ck(0.6, 3.0), _ck(0.05, 7.0)], cfg)
     assert jump[3].reproduced is False
+
+
+def test_a_claim_the_control_also_passes_is_not_reproduced():
+    cfg = smoke_config()
+    final = _ck(0.05, 7.0, orth=True, superf=True)
+    # the untrained network (epoch 0) passes every rule too: nothing is reproduced
+    control = _ck(0.1, 6.5, orth=True, superf=True)
+    # x-on-y 0.1 -> 0.075 -> 0.05: a gradual fall, judged by its own rule
+    both = verdicts([control, _ck(0.075, 5.0), final], cfg)
+    for i in (0, 1, 2, 4):
+        assert both[i].control_passes is True and both[i].reproduced is False, both[i].claim
+    assert "control" in both[1].detail["reason"]
+    text = render_report(
+        {
+            "experiment": "exp1-smoke",
+            "command": "pytest",
+            "wall_seconds": 1.0,
+            "train_seconds": 1.0,
+            "analysis_seconds": 0.0,
+            "device": "cpu",
+            "setting": "test",
+            "verdicts": [v.to_dict() for v in both],
+            "final": final["summary"]
+            | {
+                "n_components_90": 2,
+                "top4_share": 1.0,
+                "factorization": final["summary"]["factorization"]
+                | {"parallelism_xx": 1.0, "parallelism_yy": 1.0},
+            },
+            "references": {},
+            "checkpoints": [],
+        }
+    )
+    assert "0.1 (passes)" in text and text.count("**not reproduced**") == 4
+    # the same final representation against a control that fails: reproduced
+    alone = verdicts([_ck(0.6, 12.0, betti=(1, 0, 0)), _ck(0.3, 5.0), final], cfg)
+    assert [alone[i].reproduced for i in (0, 1, 2, 4)] == [True] * 4
+
+
+def test_map_settings_and_control_epoch_are_checked_before_training():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"map_ts = \[999\] is invalid: \[999\] outside \[0, 99\]"):
+        replace(smoke_config(), map_ts=(999,)).validate()
+    with pytest.raises(ValueError, match="map_poolings"):
+        replace(smoke_config(), map_poolings=("sum",)).validate()
+    with pytest.raises(ValueError, match="map_n_noises"):
+        replace(smoke_config(), map_n_noises=(0,)).validate()
+    run = apply_overrides(smoke_config().run, ["train.checkpoint_epochs=[1,2]"])
+    with pytest.raises(ValueError, match="holding 0"):
+        replace(smoke_config(), run=run).validate()
+    # without the map, map settings are not needed
+    replace(smoke_config(), sensitivity_map=False, map_ts=(999,)).validate()
 
 
 def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
@@ -121,3 +213,20 @@ def test_committed_report_renders_from_its_summary():
     assert f"Setting: {summary['setting']}" in text
     assert text.count("**not reproduced**") == 5
     assert "## Terminal checkpoint beside the ideal tori" in text and "## Over training" in text
+
+
+def test_controls_over_seeds_are_kept_per_seed_and_rendered():
+    from factordiff.experiments.report import verdict_table
+    from factordiff.experiments.skeleton import combine_seeds
+
+    cfg = smoke_config()
+    final = _ck(0.05, 7.0, orth=True, superf=True)
+    seed0 = verdicts([_ck(0.6, 12.0, betti=(1, 0, 0)), _ck(0.3, 5.0), final], cfg)
+    seed1 = verdicts([_ck(0.1, 12.0, betti=(1, 0, 0), orth=True), _ck(0.3, 5.0), final], cfg)
+    both = combine_seeds([seed0, seed1], [0, 1])
+    orth = both[1]
+    assert orth.control == [0.6, 0.1] and orth.control_passes == [False, True]
+    assert orth.reproduced is False and orth.spread["reproduced_in"] == 1
+    assert both[3].control_passes is None  # "gradual": no control rule
+    lines = verdict_table([v.to_dict() for v in both])
+    assert "seed 0: 0.6 (fails); seed 1: 0.1 (passes)" in lines[3]

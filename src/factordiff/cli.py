@@ -10,7 +10,8 @@ Commands:
     factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
-    factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP]
+    factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP] [--out DIR]
+    factordiff analyze RUN --layers all|L1,L2 --ts 999,500 --pooling flatten,mean --noise 1,16
     factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
                           [--variant NAME[,NAME...]]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
@@ -190,20 +191,68 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze_map(args: argparse.Namespace) -> int:
+    """``analyze`` over several layers / timesteps / poolings / noise draws: the map."""
+    from factordiff.analysis.run import analyze_map
+
+    if args.layer is not None and args.layers is not None:
+        raise ValueError("--layer and --layers are exclusive; use --layers for several layers")
+    if args.t is not None and args.ts is not None:
+        raise ValueError("--t and --ts are exclusive; use --ts for several timesteps")
+    if args.landmarks is not None:
+        raise ValueError("--landmarks applies to the single analysis; a map computes no H2")
+    layers = args.layers if args.layers is not None else [args.layer]
+    ts = args.ts if args.ts is not None else (None if args.t is None else [args.t])
+    result = analyze_map(
+        args.run,
+        checkpoints=args.checkpoints,
+        layers=layers,
+        ts=ts,
+        poolings=args.pooling,
+        n_noises=args.noise if args.noise is not None else "1",
+        grid=args.grid,
+        out=args.out,
+        control=not args.no_control,
+        seed=args.seed,
+        device=args.device or "auto",
+        topology=not args.no_topology,
+        homology_step=args.homology_step,
+    )
+    for ck in result["checkpoints"]:
+        counts = ", ".join(
+            f"{rule} {c['holds']}/{c['settings']}" for rule, c in ck["counts"].items()
+        )
+        holds = "holds (trained passes, control fails)" if not args.no_control else "passes"
+        print(
+            f"epoch {ck['epoch']} ({ck['checkpoint']}): settings where each rule {holds}: {counts}"
+        )
+    print(f"wrote {Path(result['out']) / 'map.csv'} and map.json")
+    return 0
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from factordiff.analysis import analyze_run
 
+    several = (args.layers, args.ts, args.noise)
+    if any(v is not None for v in several) or "," in args.pooling:
+        return _analyze_map(args)
+    if args.no_control or args.homology_step != 1:
+        raise ValueError(
+            "--no-control and --homology-step apply to a map (--layers, --ts, --noise or "
+            "several --pooling values)"
+        )
     result = analyze_run(
         args.run,
         checkpoints=args.checkpoints,
         layer=args.layer,
         t=args.t,
         grid=args.grid,
+        out=args.out,
         pooling=args.pooling,
         seed=args.seed,
         device=args.device or "auto",
         topology=not args.no_topology,
-        n_landmarks=args.landmarks,
+        n_landmarks=256 if args.landmarks is None else args.landmarks,
     )
     for ck in result.get("checkpoints", []):
         s = ck["summary"]
@@ -440,10 +489,38 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", help="module name (default: the model's end of encoder)")
     p.add_argument("--t", type=int, help="diffusion timestep of the input (default T-1)")
     p.add_argument("--grid", type=int, help="conditions per axis (default 32)")
-    p.add_argument("--pooling", default="flatten", choices=["flatten", "mean", "max"])
+    p.add_argument(
+        "--out",
+        help="output folder (default RUN/analysis/LAYER_tT_POOLING; a map: RUN/analysis/map)",
+    )
+    p.add_argument(
+        "--pooling",
+        default="flatten",
+        help="flatten | mean | max, or several for a map, e.g. flatten,mean",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the fixed noise input")
-    p.add_argument("--landmarks", type=int, default=256, help="landmarks for persistent homology")
+    p.add_argument(
+        "--landmarks", type=int, help="landmarks for persistent homology's H2 (default 256)"
+    )
     p.add_argument("--no-topology", action="store_true", help="skip persistent homology")
+    p.add_argument(
+        "--layers",
+        help="map: several layers, e.g. unet.down_blocks.3,unet.mid_block, or 'all' (every "
+        "down block, the mid block and every up block)",
+    )
+    p.add_argument("--ts", help="map: several timesteps, e.g. 999,500,100,10")
+    p.add_argument("--noise", help="map: numbers of noise draws averaged, e.g. 1,16")
+    p.add_argument(
+        "--no-control",
+        action="store_true",
+        help="map: no control (by default each setting is judged against epoch 0)",
+    )
+    p.add_argument(
+        "--homology-step",
+        type=int,
+        default=1,
+        help="map: persistent homology on every k-th condition per axis (default 1: all)",
+    )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.set_defaults(handler=_cmd_analyze)
 

@@ -10,6 +10,7 @@ with ``fig.savefig(path)``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -543,4 +544,67 @@ def plot_cluster_maps(maps: Mapping[float, np.ndarray], title: str = "") -> Figu
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+#: Cell states of a sensitivity-map heatmap, in colour order.
+MAP_STATES = (
+    "trained fails",
+    "trained fails, control passes",
+    "trained passes, control passes too",
+    "holds: trained passes, control fails",
+)
+_MAP_COLOURS = ("#e8e8e8", "#b0b0b0", "#f2a541", "#2a7fb8")
+
+
+def plot_sensitivity_map(rows: Sequence[Mapping[str, Any]], rule: str, title: str = "") -> Figure:
+    """Heatmap of where one rule holds over a sensitivity map.
+
+    ``rows``: the rows of :func:`factordiff.analysis.sensitivity.sensitivity_map` (each with
+    ``layer``, ``t``, ``pooling``, ``n_noise`` and ``rows[i][rule]`` = ``{"passes"[,
+    "control_passes"]}``). One row of cells per layer (in the order of ``rows``), one column
+    per (t, pooling, n_noise); each cell coloured by :data:`MAP_STATES` (without a control,
+    only "trained fails" and "holds")."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    rows = [r for r in rows if rule in r]
+    if not rows:
+        raise ValueError(f"rule = {rule!r} is not in the map's rows")
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    cols = list(dict.fromkeys((r["t"], r["pooling"], r["n_noise"]) for r in rows))
+    state = np.full((len(layers), len(cols)), np.nan)
+    for r in rows:
+        cell = r[rule]
+        control = bool(cell.get("control_passes", False))
+        s = (2 if control else 3) if cell["passes"] else (1 if control else 0)
+        state[layers.index(r["layer"]), cols.index((r["t"], r["pooling"], r["n_noise"]))] = s
+    # room for the layer names and the legend beside the cells
+    fig = Figure(figsize=(4.0 + 0.42 * len(cols), 2.0 + 0.36 * len(layers)), layout="constrained")
+    ax = fig.subplots()
+    cmap = ListedColormap(_MAP_COLOURS)
+    ax.imshow(state, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 4.5), cmap.N), aspect="auto")
+    ax.set_yticks(range(len(layers)), [name.removeprefix("unet.") for name in layers])
+    ax.set_xticks(
+        range(len(cols)),
+        [f"t={t} {p} n={k}" for t, p, k in cols],
+        rotation=60,
+        ha="right",
+        fontsize=7,
+    )
+    ax.set_xticks(np.arange(-0.5, len(cols)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(layers)), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1)
+    ax.tick_params(which="minor", length=0)
+    held = int(np.sum(state == 3))
+    text = f"{title or rule}: holds in {held} of {state.size} settings"
+    ax.set_title(textwrap.fill(text, width=int(40 + 4 * len(cols))), fontsize=9)
+    used = sorted({int(v) for v in state[np.isfinite(state)]} | {0, 3})
+    ax.legend(
+        handles=[Patch(color=_MAP_COLOURS[i], label=MAP_STATES[i]) for i in used],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7,
+        frameon=False,
+    )
     return fig

@@ -30,8 +30,8 @@ from factordiff.analysis.references import (
     reference_representations,
     ring_torus,
 )
-from factordiff.analysis.run import analyze_run
-from factordiff.analysis.sensitivity import count_holding, sensitivity_map
+from factordiff.analysis.run import analyze_map, analyze_run
+from factordiff.analysis.sensitivity import block_layers, count_holding, sensitivity_map
 from factordiff.analysis.topology import PersistentHomology, betti_numbers
 
 __all__ = [
@@ -44,9 +44,11 @@ __all__ = [
     "Representation",
     "RepresentationAnalysis",
     "UMAPEmbedding",
+    "analyze_map",
     "analyze_run",
     "analyze_with_references",
     "betti_numbers",
+    "block_layers",
     "calibrate",
     "calibration_cloud",
     "circle",

@@ -320,3 +320,241 @@ def analyze_run(
             out.parent.rmdir()  # the analysis/ folder this call created, now empty
         raise
     return json_ready(summary | {"out": str(out)})
+
+
+def _int_list(name: str, values: str | int | Sequence[int]) -> list[int]:
+    """``"999,500"``, ``5`` or ``[999, 500]`` -> ``[999, 500]``; ``ValueError`` naming the
+    bad value otherwise."""
+    if isinstance(values, str):
+        try:
+            out = [int(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            out = []
+    elif isinstance(values, int | np.integer):
+        out = [int(values)]
+    else:
+        out = list(values)
+    if not out or not all(isinstance(v, int | np.integer) for v in out):
+        raise ValueError(
+            f"{name} = {values!r} is invalid; allowed: one or more integers, e.g. '1,16'"
+        )
+    return [int(v) for v in out]
+
+
+def _str_list(values: str | Sequence[str]) -> list[str]:
+    if isinstance(values, str):
+        return [v.strip() for v in values.split(",") if v.strip()]
+    return list(values)
+
+
+#: Rules of the map by default: the loop rules, and ``b1_is_2`` with persistent homology.
+MAP_RULES = ("orthogonal", "parallel", "superfactored")
+
+
+def analyze_map(
+    run_dir: str | Path,
+    checkpoints: str | Sequence[int] = "last",
+    layers: str | Sequence[str | None] = "all",
+    ts: str | Sequence[int] | None = (999, 500, 100, 10),
+    poolings: str | Sequence[str] = ("flatten", "mean"),
+    n_noises: str | Sequence[int] = (1, 16),
+    grid: int | Sequence[int] | None = None,
+    out: str | Path | None = None,
+    *,
+    control: bool = True,
+    rules: Sequence = MAP_RULES,
+    seed: int = 0,
+    batch_size: int = 256,
+    device: str = "auto",
+    ema: bool = True,
+    n_dims: int = 2,
+    topology: bool = False,
+    homology_step: int = 1,
+) -> dict:
+    """Sensitivity map of a run: every rule on every (layer, t, pooling, n_noise) setting of
+    the selected checkpoints, each judged against the control (the run's epoch-0 checkpoint,
+    the untrained network of the same run) by the control rule, setting by setting.
+
+    Parameters
+    ----------
+    run_dir : a factordiff run folder.
+    checkpoints : ``"last"`` (default), ``"all"`` or epochs, as for :func:`analyze_run`.
+    layers : ``"all"`` (every down block, the mid block and every up block:
+        ``unet.down_blocks.<i>``, ``unet.mid_block``, ``unet.up_blocks.<i>``) or names
+        (a list or ``"a,b"``; ``None`` in a list: the model's default layer).
+    ts : timesteps (a list or ``"999,500,100,10"``), each in ``[0, T - 1]`` of the run;
+        ``None``: ``T - 1``.
+    poolings : ``"flatten"``, ``"mean"`` and / or ``"max"``.
+    n_noises : numbers of noise draws averaged (``n_noise`` of :class:`ActivationExtractor`).
+    grid, seed, batch_size, device, ema, n_dims : as for :func:`analyze_run`.
+    out : output folder; ``None`` = ``run_dir/analysis/map``.
+    control : judge against the epoch-0 checkpoint (the run must have one); ``False``
+        reports whether the trained model passes, without a control.
+    rules : rule names of :data:`factordiff.analysis.control.RULES` or ``Rule`` objects;
+        ``b1_is_2`` is added when ``topology`` is on.
+    topology, homology_step : persistent homology (H0, H1) of every setting, from every
+        ``homology_step``-th condition along each axis (see :func:`sensitivity_map`).
+
+    Writes ``OUT/map.json`` (settings, the rows of every checkpoint, the counts per rule,
+    seconds) and ``OUT/map.csv`` (one line per checkpoint x setting x rule); everything goes
+    to a temporary folder renamed into place at the end. Bad input (a layer, timestep,
+    pooling, epoch or a missing epoch-0 control) raises ``ValueError`` before any forward
+    pass and writes nothing. Returns the ``map.json`` content with ``"out"``."""
+    import csv
+    import time
+
+    from factordiff import training
+    from factordiff.analysis.activations import POOLINGS, resolve_timesteps
+    from factordiff.analysis.sensitivity import (
+        TABLE_COLUMNS,
+        _rule,
+        map_counts,
+        map_table,
+        resolve_layers,
+        sensitivity_map,
+    )
+
+    run_dir = Path(run_dir)
+    run_cfg = training.read_run_config(run_dir)
+    image_size = run_cfg.data.image_size
+    num_timesteps = run_cfg.diffusion.num_train_timesteps
+    ts_list = [None] if ts is None else _int_list("ts", ts)
+    n_noise_list = _int_list("n_noises", n_noises)
+    pooling_list = _str_list(poolings)
+    for p in pooling_list:
+        if p not in POOLINGS:
+            raise ValueError(f"pooling = {p!r} is invalid; allowed: {list(POOLINGS)}")
+    rule_list = [_rule(r) for r in rules]
+    if topology and "b1_is_2" not in [r.name for r in rule_list]:
+        rule_list.append(_rule("b1_is_2"))
+    rule_names = [r.name for r in rule_list]
+    shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
+    selection = _parse_checkpoints(checkpoints)
+    device = str(training.resolve_device(device))
+    paths = training.list_checkpoints(run_dir)
+    if not paths:
+        raise FileNotFoundError(f"{run_dir} has no checkpoints to analyse")
+    chosen = _select(paths, selection, training.load_model)
+
+    # Resolve and check every setting on the first model, before any forward pass.
+    model, _, _ = training.load_model(chosen[0], ema=ema, map_location=device)
+    ts_list = resolve_timesteps(model, ts_list, num_timesteps)
+    layer_list = resolve_layers(model, layers)
+    extractor_params = {
+        "seed": seed,
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "num_train_timesteps": num_timesteps,
+    }
+    for p in pooling_list:
+        ActivationExtractor(pooling=p, **extractor_params).check_params(model)
+    for k in n_noise_list:
+        if k < 1:
+            raise ValueError(f"n_noise = {k} is invalid; allowed: an integer >= 1")
+    del model
+    control_path = None
+    if control:
+        # The control is the untrained network of the same run: its epoch-0 checkpoint.
+        by_epoch = {}
+        for p in paths:
+            _, _, meta = training.load_model(p, ema=ema, map_location="cpu")
+            by_epoch[int(meta["epoch"])] = p
+        if 0 not in by_epoch:
+            raise ValueError(
+                f"{run_dir} has no epoch-0 checkpoint, the control of the map (the untrained "
+                f"network); available epochs: {sorted(by_epoch)}; keep epoch 0 with "
+                "train.checkpoint_epochs, or pass control=False (--no-control)"
+            )
+        control_path = by_epoch[0]
+
+    out = Path(out) if out is not None else run_dir / "analysis" / "map"
+    check_writable_folder(out.parent)
+    made_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    labels, shape = condition_grid(image_size, *shape)
+    settings = {
+        "run_dir": str(run_dir),
+        "layers": layer_list,
+        "ts": ts_list,
+        "poolings": pooling_list,
+        "n_noises": n_noise_list,
+        "rules": {r.name: r.statement for r in rule_list},
+        "control": None if control_path is None else control_path.name,
+        "grid": list(shape),
+        "image_size": image_size,
+        "periodic": run_cfg.data.periodic,
+        "seed": seed,
+        "ema": ema,
+        "device": device,
+        "n_dims": n_dims,
+        "topology": topology,
+        "homology_step": homology_step,
+        "homology_points": (
+            len(range(0, shape[0], homology_step)) * len(range(0, shape[1], homology_step))
+            if topology
+            else 0
+        ),
+    }
+    try:
+        control_model = None
+        if control_path is not None:
+            control_model, _, _ = training.load_model(control_path, ema=ema, map_location=device)
+        entries, table = [], []
+        t_start = time.perf_counter()
+        for path in chosen:
+            model, _, meta = training.load_model(path, ema=ema, map_location=device)
+            log.info("sensitivity map of %s (%d layers)", path.name, len(layer_list))
+            rows = sensitivity_map(
+                model,
+                labels,
+                shape,
+                layers=layer_list,
+                ts=ts_list,
+                poolings=pooling_list,
+                n_noises=n_noise_list,
+                rules=rule_list,
+                control=control_model,
+                extractor_params=extractor_params,
+                topology=topology,
+                homology_step=homology_step,
+                n_dims=n_dims,
+                periodic=run_cfg.data.periodic,
+            )
+            del model
+            epoch = int(meta["epoch"])
+            entries.append(
+                {
+                    "checkpoint": path.name,
+                    "epoch": epoch,
+                    "accuracy": meta.get("accuracy"),
+                    "counts": map_counts(rows, rule_names),
+                    "rows": rows,
+                }
+            )
+            table += [{"epoch": epoch} | line for line in map_table(rows, rule_names)]
+        result = {
+            "settings": settings,
+            "seconds": time.perf_counter() - t_start,
+            "checkpoints": entries,
+        }
+        (tmp / "map.json").write_text(json.dumps(json_ready(result), indent=2))
+        with open(tmp / "map.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", *TABLE_COLUMNS])
+            writer.writeheader()
+            writer.writerows(table)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("sensitivity map written to %s", out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made_parent and not any(out.parent.iterdir()):
+            out.parent.rmdir()
+        raise
+    return json_ready(result | {"out": str(out)})

@@ -9,18 +9,82 @@ a control network is given (the untrained network of the same run), applies the 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from factordiff.analysis.activations import ActivationExtractor
-from factordiff.analysis.control import RULES, judge
+from factordiff.analysis.activations import ActivationExtractor, layer_names, resolve_layer
+from factordiff.analysis.control import RULES, Rule, judge
 from factordiff.analysis.pipeline import summarize_representation
+from factordiff.config import json_ready
 
 #: Rules read from a summary without persistent homology.
 LOOP_RULES = ("orthogonal", "parallel", "superfactored")
+
+#: Rules that need Betti numbers (persistent homology).
+BETTI_RULES = ("torus", "b1_is_2")
+
+# A UNet's blocks in diffusers naming, at any depth: ``unet.down_blocks.0``, ``mid_block``...
+_BLOCK = re.compile(r"(?:^|\.)(down_blocks\.(\d+)|mid_block|up_blocks\.(\d+))$")
+
+
+def block_layers(model: nn.Module) -> list[str]:
+    """Every down block, the mid block and every up block of a UNet, in forward order.
+
+    Blocks are the submodules named ``...down_blocks.<i>``, ``...mid_block`` and
+    ``...up_blocks.<i>`` (diffusers naming; factordiff's UNet: ``unet.down_blocks.0``...).
+    Raises ``ValueError`` when ``model`` has none."""
+    found = []
+    for name in layer_names(model):
+        m = _BLOCK.search(name)
+        if m is None:
+            continue
+        if m.group(2) is not None:
+            order = (0, int(m.group(2)))
+        elif m.group(3) is not None:
+            order = (2, int(m.group(3)))
+        else:
+            order = (1, 0)
+        found.append((order, name))
+    if not found:
+        raise ValueError(
+            f"layers = 'all' is invalid for {type(model).__name__}: it has no submodules named "
+            "down_blocks.<i>, mid_block or up_blocks.<i>; pass layer names instead"
+        )
+    return [name for _, name in sorted(found)]
+
+
+def resolve_layers(model: nn.Module, layers: str | Sequence[str | None]) -> list[str]:
+    """Layer names of a map: ``"all"`` (:func:`block_layers`), or a list of names (``None``:
+    the model's default layer), each checked with :func:`resolve_layer` (a bad name raises
+    ``ValueError`` naming it, close matches and the available names). Names must be
+    distinct."""
+    if isinstance(layers, str):
+        layers = [v.strip() for v in layers.split(",") if v.strip()]
+    layers = list(layers)
+    if layers == ["all"]:
+        return block_layers(model)
+    if not layers or "all" in layers:
+        raise ValueError(
+            f"layers = {layers!r} is invalid; allowed: 'all' alone or a non-empty list of layer "
+            "names"
+        )
+    names = [resolve_layer(model, layer) for layer in layers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"layers = {names!r} is invalid; allowed: distinct layer names")
+    return names
+
+
+def _rule(rule: str | Rule) -> Rule:
+    if isinstance(rule, Rule):
+        return rule
+    if rule not in RULES:
+        raise ValueError(f"rule = {rule!r} is invalid; allowed: {sorted(RULES)} or a Rule")
+    return RULES[rule]
 
 
 def _summaries(
@@ -28,16 +92,43 @@ def _summaries(
     labels: np.ndarray,
     grid_shape: tuple[int, int],
     layers: Sequence[str | None],
-    ts: Sequence[int | None],
+    t: int | None,
     poolings: Sequence[str],
     n_noise: int,
     extractor_params: dict,
     analysis_params: dict,
+    homology_step: int,
 ) -> dict[tuple[str, int, str], dict]:
+    # One timestep at a time: every layer and pooling of that timestep come from one forward
+    # pass per noise draw and batch, and only one timestep's arrays are held at once (all
+    # blocks of a 32 x 32 UNet at 1,024 conditions are ~0.3 GB per timestep).
     reps = ActivationExtractor(n_noise=n_noise, **extractor_params).extract_many(
-        model, labels, grid_shape, layers=list(layers), ts=list(ts), poolings=list(poolings)
+        model, labels, grid_shape, layers=list(layers), ts=[t], poolings=list(poolings)
     )
-    return {key: summarize_representation(rep, **analysis_params) for key, rep in reps.items()}
+    return {key: _summarize(rep, analysis_params, homology_step) for key, rep in reps.items()}
+
+
+def _summarize(rep, analysis_params: dict, homology_step: int) -> dict:
+    """Summary of one setting; persistent homology (H0 and H1 only, the ``b1`` of the rules)
+    on every ``homology_step``-th condition along each axis of the grid."""
+    params = dict(analysis_params)
+    topology = params.pop("topology")
+    summary = summarize_representation(rep, topology=False, **params)
+    if topology:
+        from factordiff.analysis.topology import PersistentHomology
+
+        G = rep.as_grid()  # (n_x, n_y, d)
+        X = G[::homology_step, ::homology_step].reshape(-1, G.shape[2])
+        if len(np.unique(X, axis=0)) < 2:
+            # Every condition gives the same vector (the layer ignores the labels): one
+            # point, one component and no loop.
+            summary["topology"] = {"betti": [1, 0], "grid_step": homology_step}
+            summary["betti"] = [1, 0]
+            return summary
+        ph = PersistentHomology(maxdim=1).fit(X)
+        summary["topology"] = ph.summary() | {"grid_step": homology_step, "n_points": len(X)}
+        summary["betti"] = list(ph.betti_)
+    return summary
 
 
 def sensitivity_map(
@@ -49,9 +140,11 @@ def sensitivity_map(
     ts: Sequence[int | None],
     poolings: Sequence[str] = ("flatten", "mean"),
     n_noises: Sequence[int] = (1, 16),
-    rules: Sequence[str] = LOOP_RULES,
+    rules: Sequence[str | Rule] = LOOP_RULES,
     control: nn.Module | None = None,
     extractor_params: dict[str, Any] | None = None,
+    topology: bool = False,
+    homology_step: int = 1,
     **analysis_params: Any,
 ) -> list[dict]:
     """Run ``rules`` on every (layer, t, pooling, n_noise) setting of ``model``.
@@ -59,50 +152,80 @@ def sensitivity_map(
     ``labels`` (n_conditions, 2) and ``grid_shape`` (n_x, n_y) as from
     :func:`condition_grid`; ``extractor_params`` go to :class:`ActivationExtractor` (seed,
     batch_size, image_size, forward_fn, num_train_timesteps, ...); ``analysis_params`` to
-    :func:`summarize_representation` (``topology=False`` by default: persistent homology of
-    every setting is slow on a CPU; pass ``topology=True`` for the ``torus`` rule). With
-    ``control`` (the untrained network of the same run) each rule's verdict is the control
-    rule's. Returns one JSON-ready row per setting: ``layer``, ``t``, ``pooling``,
-    ``n_noise``, ``effective_dimension``, ``betti``, and per rule
+    :func:`summarize_representation` (``n_dims``, ``periodic``...). ``rules`` are names in
+    :data:`RULES` or :class:`Rule` objects. ``topology=True`` computes H0 and H1 (not H2) of
+    every setting, from every ``homology_step``-th condition along each axis (1: all of
+    them), for the ``b1_is_2`` rule; it is off by default, persistent homology of every
+    setting being slow on a CPU. With ``control`` (the untrained network of the same run)
+    each rule's verdict is the control rule's. Layers, timesteps and poolings are all checked
+    before any forward pass. Returns one JSON-ready row per setting: ``layer``, ``t``,
+    ``pooling``, ``n_noise``, ``effective_dimension``, ``betti`` and per rule
     ``{"value", "passes"[, "control_value", "control_passes", "reproduced"]}``."""
-    for rule in rules:
-        if rule not in RULES:
-            raise ValueError(f"rule = {rule!r} is invalid; allowed: {sorted(RULES)}")
-    analysis_params.setdefault("topology", False)
-    needs_betti = [r for r in rules if r in ("torus", "b1_is_2")]
-    if needs_betti and not analysis_params["topology"]:
+    from factordiff.analysis.activations import resolve_timesteps
+
+    rule_objs = [_rule(r) for r in rules]
+    if len({r.name for r in rule_objs}) != len(rule_objs):
+        raise ValueError(f"rules = {[r.name for r in rule_objs]} is invalid; allowed: distinct")
+    needs_betti = [r.name for r in rule_objs if r.name in BETTI_RULES]
+    if needs_betti and not topology:
         raise ValueError(f"rules {needs_betti} need Betti numbers: pass topology=True")
     if not n_noises or any(not isinstance(k, int) or k < 1 for k in n_noises):
         raise ValueError(f"n_noises = {n_noises!r} is invalid; allowed: integers >= 1")
+    if len(set(n_noises)) != len(n_noises):
+        raise ValueError(f"n_noises = {list(n_noises)} is invalid; allowed: distinct values")
+    if not isinstance(homology_step, int) or homology_step < 1:
+        raise ValueError(f"homology_step = {homology_step!r} is invalid; allowed: an integer >= 1")
     extractor_params = dict(extractor_params or {})
+    # Everything is checked before the first forward pass (a bad t or layer costs nothing).
+    layers = [resolve_layer(model, layer) for layer in layers]
+    ts = resolve_timesteps(model, list(ts), extractor_params.get("num_train_timesteps"))
+    for what, values in (("layers", layers), ("ts", ts), ("poolings", list(poolings))):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
+    ActivationExtractor(**extractor_params).check_params(model)
+    for pooling in poolings:
+        ActivationExtractor(pooling=pooling, **extractor_params).check_params(model)
+    analysis_params = {**analysis_params, "topology": topology}
     rows = []
     for n_noise in n_noises:
-        args = (labels, grid_shape, layers, ts, poolings, n_noise, extractor_params)
-        trained = _summaries(model, *args, analysis_params)
-        controls = _summaries(control, *args, analysis_params) if control is not None else None
-        for (layer, t, pooling), summary in trained.items():
-            row: dict[str, Any] = {
-                "layer": layer,
-                "t": t,
-                "pooling": pooling,
-                "n_noise": n_noise,
-                "effective_dimension": summary["effective_dimension"],
-                "betti": summary.get("betti"),
-            }
-            for rule in rules:
-                if controls is None:
-                    r = RULES[rule]
-                    row[rule] = {"value": r.value(summary), "passes": bool(r.passes(summary))}
-                else:
-                    v = judge(summary, controls[(layer, t, pooling)], rule)
-                    row[rule] = {
-                        "value": v.trained_value,
-                        "passes": v.trained_passes,
-                        "control_value": v.control_value,
-                        "control_passes": v.control_passes,
-                        "reproduced": v.reproduced,
-                    }
-            rows.append(row)
+        for t in ts:
+            args = (labels, grid_shape, layers, t, poolings, n_noise, extractor_params)
+            trained = _summaries(model, *args, analysis_params, homology_step)
+            controls = (
+                _summaries(control, *args, analysis_params, homology_step)
+                if control is not None
+                else None
+            )
+            for (layer, t_step, pooling), summary in trained.items():
+                row: dict[str, Any] = {
+                    "layer": layer,
+                    "t": t_step,
+                    "pooling": pooling,
+                    "n_noise": n_noise,
+                    "effective_dimension": summary["effective_dimension"],
+                    "betti": summary.get("betti"),
+                }
+                if controls is not None:
+                    c = controls[(layer, t_step, pooling)]
+                    row["control_effective_dimension"] = c["effective_dimension"]
+                    row["control_betti"] = c.get("betti")
+                for rule in rule_objs:
+                    if controls is None:
+                        row[rule.name] = {
+                            "value": rule.value(summary),
+                            "passes": bool(rule.passes(summary)),
+                        }
+                    else:
+                        v = judge(summary, controls[(layer, t_step, pooling)], rule)
+                        row[rule.name] = {
+                            "value": v.trained_value,
+                            "passes": v.trained_passes,
+                            "control_value": v.control_value,
+                            "control_passes": v.control_passes,
+                            "reproduced": v.reproduced,
+                        }
+                rows.append(json_ready(row))
+    rows.sort(key=lambda r: (layers.index(r["layer"]), -r["t"], r["pooling"], r["n_noise"]))
     return rows
 
 
@@ -111,3 +234,63 @@ def count_holding(rows: list[dict], rule: str) -> tuple[int, int]:
     reproduced under the control rule, else that the trained model passes."""
     held = [r[rule].get("reproduced", r[rule]["passes"]) for r in rows if rule in r]
     return int(sum(bool(h) for h in held)), len(held)
+
+
+def map_counts(rows: list[dict], rules: Sequence[str]) -> dict[str, dict]:
+    """Per rule: ``settings``, ``holds`` (:func:`count_holding`), ``trained_passes`` and
+    (with a control) ``control_passes``, counted over the settings of ``rows``."""
+    out = {}
+    for rule in rules:
+        cells = [r[rule] for r in rows if rule in r]
+        holds, n = count_holding(rows, rule)
+        out[rule] = {
+            "settings": n,
+            "holds": holds,
+            "trained_passes": int(sum(bool(c["passes"]) for c in cells)),
+        }
+        if cells and "control_passes" in cells[0]:
+            out[rule]["control_passes"] = int(sum(bool(c["control_passes"]) for c in cells))
+    return out
+
+
+TABLE_COLUMNS = (
+    "layer",
+    "t",
+    "pooling",
+    "n_noise",
+    "rule",
+    "value",
+    "passes",
+    "control_value",
+    "control_passes",
+    "reproduced",
+)
+
+
+def map_table(rows: list[dict], rules: Sequence[str]) -> list[dict]:
+    """The map as a long table: one dict per setting x rule with :data:`TABLE_COLUMNS`
+    (``value`` and ``control_value`` as JSON text when they are pairs; the control columns
+    ``None`` without a control; ``reproduced`` then equals ``passes``)."""
+    table = []
+    for r in rows:
+        for rule in rules:
+            cell = r[rule]
+
+            def text(v):
+                return json.dumps(v) if isinstance(v, list | tuple) else v
+
+            table.append(
+                {
+                    "layer": r["layer"],
+                    "t": r["t"],
+                    "pooling": r["pooling"],
+                    "n_noise": r["n_noise"],
+                    "rule": rule,
+                    "value": text(cell["value"]),
+                    "passes": cell["passes"],
+                    "control_value": text(cell.get("control_value")),
+                    "control_passes": cell.get("control_passes"),
+                    "reproduced": cell.get("reproduced", cell["passes"]),
+                }
+            )
+    return table

@@ -47,6 +47,21 @@ def _verdict(v: dict) -> str:
     return text
 
 
+def _control(v: dict) -> str:
+    """The control's value, with whether it passes the rule where a control rule applies."""
+    passes = v.get("control_passes")
+    if passes is None:
+        return fmt(v.get("control"))
+
+    def one(value, ok) -> str:
+        return f"{fmt(value)} ({'passes' if ok else 'fails'})"
+
+    if isinstance(passes, list):  # over seeds
+        seeds = (v.get("spread") or {}).get("seeds", list(range(len(passes))))
+        return "; ".join(f"seed {s}: {one(x, ok)}" for s, x, ok in zip(seeds, v["control"], passes))
+    return one(v.get("control"), passes)
+
+
 def verdict_table(verdicts: list[dict]) -> list[str]:
     """Markdown lines of the verdict table."""
     controls = any(v.get("control") is not None for v in verdicts)
@@ -64,7 +79,7 @@ def verdict_table(verdicts: list[dict]) -> list[str]:
         row = f"| {v['claim']} |" + (f" {v.get('paper') or ''} |" if papers else "")
         row += f" {_measured(v)} | {v['rule']} |"
         if controls:
-            row += f" {fmt(v.get('control'))} |"
+            row += f" {_control(v)} |"
         lines.append(row + f" {_verdict(v)} |")
     return lines
 

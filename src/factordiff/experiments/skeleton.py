@@ -86,7 +86,9 @@ class Verdict:
     """One claim of the paper, judged. Data, not prose: the report renders it.
 
     ``value`` is the measured value (over seeds: the per-seed values), ``control`` the value
-    of a control or reference it is read against (None if none), ``spread`` its spread over
+    of a control or reference it is read against (None if none), ``control_passes`` whether
+    a control judged by the same rule passes it (None when no control rule applies; over
+    seeds: the per-seed values, ``control`` then too), ``spread`` its spread over
     seeds (``{"mean", "std", "min", "max", "reproduced_in", "seeds"}``; None for one run),
     ``detail`` anything else worth keeping (e.g. a trajectory over training)."""
 
@@ -98,6 +100,7 @@ class Verdict:
     control: Any = None
     spread: dict | None = None
     detail: dict = field(default_factory=dict)
+    control_passes: bool | list[bool] | None = None
 
     @property
     def verdict(self) -> str:
@@ -155,11 +158,16 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
                 rule=first.rule + "; over seeds: reproduced when it holds for every seed",
                 value=values,
                 reproduced=all(c.reproduced for c in claims),
-                control=first.control,
+                control=first.control
+                if first.control_passes is None
+                else [c.control for c in claims],
                 spread=spread,
                 detail={"per_seed": [c.detail for c in claims]}
                 if any(c.detail for c in claims)
                 else {},
+                control_passes=None
+                if first.control_passes is None
+                else [c.control_passes for c in claims],
             )
         )
     return out
