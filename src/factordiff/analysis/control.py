@@ -27,7 +27,8 @@ def _factorization(summary: dict, key: str) -> Any:
 
 
 def _betti(summary: dict) -> list[int]:
-    betti = summary.get("betti")
+    # summarize_representation writes both; a stored topology summary has only the nested one
+    betti = summary.get("betti", (summary.get("topology") or {}).get("betti"))
     if betti is None:
         raise ValueError("the summary has no Betti numbers: was persistent homology computed?")
     return list(betti)
