@@ -130,7 +130,8 @@ def smoke_config() -> Exp1Config:
             "train.eval_every_epochs=1",
         ],
     )
-    return Exp1Config(name="exp1-smoke", run=run, grid=10, n_landmarks=64)
+    # no sensitivity map: tests/test_exp1.py covers it; these test the variants
+    return Exp1Config(name="exp1-smoke", run=run, grid=10, n_landmarks=64, sensitivity_map=False)
 
 
 def test_two_variants_training_the_same_runs_are_refused_before_writing(tmp_path):

@@ -208,7 +208,7 @@ def _tiny_config() -> Exp1Config:
         run=run,
         grid=10,
         n_landmarks=64,
-        map_ts=(999,),
+        map_ts=(99,),  # the tiny preset has T = 100 timesteps
         map_poolings=("mean",),
         map_n_noises=(1,),
     )
