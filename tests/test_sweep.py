@@ -322,3 +322,19 @@ def test_experiment_cli_seeds_are_runs_of_the_sweep(capsys, tmp_path):
     assert code == 2 and "pooling = 'avg' is invalid" in capsys.readouterr().err
     assert main(["sweep", "status", str(tmp_path)]) == 2
     assert "has no sweep.json" in capsys.readouterr().err
+
+
+def test_report_renders_one_value_over_several_seeds():
+    from factordiff.experiments.report import verdict_table
+
+    v = {
+        "claim": "c",
+        "paper": "p",
+        "rule": "r",
+        "value": 1.79,
+        "reproduced": True,
+        "control": None,
+        "spread": {"seeds": [0, 1], "reproduced_in": 1},
+    }
+    text = "\n".join(verdict_table([v]))
+    assert "1.79 (from seeds [0, 1])" in text

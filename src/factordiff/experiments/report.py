@@ -30,6 +30,9 @@ def _measured(v: dict) -> str:
     if not spread:
         return fmt(v["value"])
     seeds = spread.get("seeds", [])
+    if not isinstance(v["value"], list | tuple):
+        # one value over all seeds (e.g. an exponent fitted to every seed's points)
+        return fmt(v["value"]) + f" (from seeds {fmt(list(seeds))})"
     per_seed = "; ".join(f"seed {s}: {fmt(x)}" for s, x in zip(seeds, v["value"]))
     if "mean" in spread:
         per_seed += (
