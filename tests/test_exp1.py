@@ -37,6 +37,9 @@ def smoke_config() -> Exp1Config:
     )
 
 
+# ~80 s on 2 cores (two exp1 runs, each with a 40-setting map); CI runs Exp 1 end to end,
+# control and map included, through the tiny reproduce (tests/test_reproduce.py).
+@pytest.mark.slow
 def test_exp1_smoke_writes_every_promised_file(tmp_path):
     cfg = smoke_config()
     out = tmp_path / "exp1"
