@@ -2,6 +2,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from factordiff.config import apply_overrides
 from factordiff.experiments.exp1 import (
     Exp1Config,
