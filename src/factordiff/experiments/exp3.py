@@ -273,9 +273,10 @@ PRESETS = {
     ),
     "exp3-quick": ExperimentPreset(
         "exp3-quick",
-        "Experiment 3 reduced for a 2-core CPU: N = 8, 12, 16, six shares, two datasets, one "
+        "Experiment 3 reduced for a 2-core CPU: N = 8, 16, 24, six shares, two datasets, one "
         "seed, the small UNet in fp32 on an 800-step budget (docs/exp3.md)",
-        "estimated under 60 min on 2 cores (docs/exp3.md); not run yet",
+        "estimated ~100 min on 2 cores (docs/exp3.md); N = 8 and 16 ran "
+        "(docs/results/exp3-partial), N = 24 not yet",
         "small",
     ),
     "exp3-tiny": ExperimentPreset(
