@@ -283,7 +283,6 @@ def _parse_seeds(text: str | None) -> list[int] | None:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from factordiff.experiments import resolve_experiment
     from factordiff.experiments.skeleton import run_experiment
-    from factordiff.experiments.sweep import make_executor
 
     exp, name = resolve_experiment(args.name, quick=args.quick)
     seeds = _parse_seeds(args.seeds)
@@ -294,13 +293,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.variant is not None:
         return _run_variants(args, exp, name, seeds)
     cfg = exp.config(name, seeds=seeds, overrides=args.set)
-    executor = make_executor(
-        args.executor,
-        workers=args.workers,
-        threads=args.threads,
-        address=args.address,
-        max_retries=args.max_retries,
-    )
+    executor = _executor(args)
     out = Path(args.out) if args.out else Path("runs") / name
     if args.dry_run:
         from factordiff.config import to_dict
@@ -332,21 +325,40 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from factordiff.experiments.reproduce import default_out, parse_only, reproduce
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    """--executor, --workers, --threads, --address, --max-retries (read by ``_executor``)."""
+    p.add_argument(
+        "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
+    )
+    p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
+    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
+    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
+    p.add_argument(
+        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
+    )
+
+
+def _executor(args: argparse.Namespace):
+    """The sweep executor the executor options name."""
     from factordiff.experiments.sweep import make_executor
 
-    if args.quick and args.scale not in (None, "quick"):
-        raise ValueError(f"--quick and --scale {args.scale} contradict; give one of them")
-    scale = "quick" if args.quick else (args.scale or "paper")
-    only = parse_only(args.only)
-    executor = make_executor(
+    return make_executor(
         args.executor,
         workers=args.workers,
         threads=args.threads,
         address=args.address,
         max_retries=args.max_retries,
     )
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from factordiff.experiments.reproduce import default_out, parse_only, reproduce
+
+    if args.quick and args.scale not in (None, "quick"):
+        raise ValueError(f"--quick and --scale {args.scale} contradict; give one of them")
+    scale = "quick" if args.quick else (args.scale or "paper")
+    only = parse_only(args.only)
+    executor = _executor(args)
     out = Path(args.out) if args.out else default_out(scale)
     print(f"reproducing {', '.join(only)} at the {scale} scale into {out.resolve()}")
     record = reproduce(
@@ -378,7 +390,6 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     """``experiment NAME --variant A,B``: each variant's experiment in ``OUT/<variant>``,
     their runs trained together, and ``OUT/variants.md`` over them."""
     from factordiff.config import to_dict
-    from factordiff.experiments.sweep import make_executor
     from factordiff.experiments.variants import (
         VARIANTS_REPORT,
         parse_variant_names,
@@ -388,13 +399,7 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
 
     names = parse_variant_names(args.variant)
     cfgs = variant_configs(exp, name, names, seeds=seeds, overrides=args.set)
-    executor = make_executor(
-        args.executor,
-        workers=args.workers,
-        threads=args.threads,
-        address=args.address,
-        max_retries=args.max_retries,
-    )
+    executor = _executor(args)
     out = Path(args.out) if args.out else Path("runs") / f"{name}-variants"
     if args.dry_run:
         for v, cfg in cfgs.items():
@@ -532,15 +537,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default runs/NAME)")
     p.add_argument("--seed", type=int, help="the one seed of the run")
     p.add_argument("--seeds", help="comma-separated seeds, one run each, e.g. 0,1,2")
-    p.add_argument(
-        "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
-    )
-    p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
-    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
-    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
-    p.add_argument(
-        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
-    )
+    _add_executor_options(p)
     p.add_argument(
         "--set",
         action="append",
@@ -574,15 +571,7 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--only", help="comma-separated subset of exp1,exp2,exp3,percolation")
     p.add_argument("--out", help="output folder (default runs/reproduce[-SCALE])")
-    p.add_argument(
-        "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
-    )
-    p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
-    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
-    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
-    p.add_argument(
-        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
-    )
+    _add_executor_options(p)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--reanalyse", action="store_true", help="analyse up-to-date experiments again")
     p.add_argument("--no-progress", action="store_true", help="one line per experiment only")

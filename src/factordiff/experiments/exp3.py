@@ -355,6 +355,36 @@ def sweep_runs(cfg: Exp3Config) -> list[tuple[dict[str, Any], RunConfig]]:
     return out
 
 
+def score_last_two(
+    paths: list, sites: np.ndarray, trained: np.ndarray, data_cfg, cfg, device: str, overall: str
+) -> tuple[dict, dict]:
+    """Accuracy of the last two checkpoints ``paths`` at ``sites`` (M, 2): ``(last, prev)``,
+    each ``{"step", overall: accuracy at every site, "heldout": at sites not in ``trained``
+    (M,) bool, NaN when none}``; ``prev`` is all None / NaN when there is one checkpoint.
+    ``cfg`` gives ``eval_sampler``, ``eval_steps`` and ``eval_seed``."""
+    evals = []
+    for path in paths:
+        meta, ok = checkpoint_accuracy(
+            path,
+            sites,
+            data_cfg,
+            sampler=cfg.eval_sampler,
+            num_steps=cfg.eval_steps,
+            seed=cfg.eval_seed,
+            device=device,
+        )
+        held = ok[~trained]
+        evals.append(
+            {
+                "step": meta["step"],
+                overall: float(ok.mean()),
+                "heldout": float(held.mean()) if len(held) else math.nan,
+            }
+        )
+    none = {"step": None, overall: math.nan, "heldout": math.nan}
+    return evals[-1], (evals[-2] if len(evals) > 1 else none)
+
+
 def analyse_run(cfg: Exp3Config, run: SweepRun, device: str) -> dict:
     """Score the last two checkpoints of a run on 2D bumps at frame lattice sites.
 
@@ -371,27 +401,9 @@ def analyse_run(cfg: Exp3Config, run: SweepRun, device: str) -> dict:
     sites = frame_lattice(n, rc.data)
     sites = sites[sample_rows(len(sites), cfg.num_eval, cfg.eval_seed + n)]
     trained = label_mask(sites, bumps_a)  # (M,) site in (a)'s training set
-    evals = []
-    for path in list_checkpoints(run.dir)[-2:]:
-        meta, ok = checkpoint_accuracy(
-            path,
-            sites,
-            rc.data,
-            sampler=cfg.eval_sampler,
-            num_steps=cfg.eval_steps,
-            seed=cfg.eval_seed,
-            device=device,
-        )
-        held = ok[~trained]
-        evals.append(
-            {
-                "step": meta["step"],
-                "lattice": float(ok.mean()),
-                "heldout": float(held.mean()) if len(held) else math.nan,
-            }
-        )
-    last = evals[-1]
-    prev = evals[-2] if len(evals) > 1 else {"step": None, "lattice": math.nan, "heldout": math.nan}
+    last, prev = score_last_two(
+        list_checkpoints(run.dir)[-2:], sites, trained, rc.data, cfg, device, overall="lattice"
+    )
     row = {
         "N": n,
         "share": run.params["share"],

@@ -26,11 +26,11 @@ import numpy as np
 from factordiff.config import RunConfig, json_ready
 from factordiff.experiments.exp3 import (
     budget_check_lines,
-    checkpoint_accuracy,
     fmt_number,
     frame_lattice,
     label_mask,
     sample_rows,
+    score_last_two,
     with_step_budget,
 )
 from factordiff.experiments.skeleton import (
@@ -268,30 +268,8 @@ def analyse_run(cfg: PercolationExpConfig, run: SweepRun, device: str) -> dict:
     sites_all = frame_lattice(cfg.image_size, rc.data)
     sites = sites_all[sample_rows(len(sites_all), cfg.num_eval, cfg.eval_seed)]
     trained = label_mask(sites, ls.labels)
-    evals = []
     ckpts = list_checkpoints(run.dir)[-2:]
-    for path in ckpts:
-        meta, ok = checkpoint_accuracy(
-            path,
-            sites,
-            rc.data,
-            sampler=cfg.eval_sampler,
-            num_steps=cfg.eval_steps,
-            seed=cfg.eval_seed,
-            device=device,
-        )
-        held = ok[~trained]
-        evals.append(
-            {
-                "step": meta["step"],
-                "accuracy": float(ok.mean()),
-                "heldout": float(held.mean()) if len(held) else math.nan,
-            }
-        )
-    last = evals[-1]
-    prev = (
-        evals[-2] if len(evals) > 1 else {"step": None, "accuracy": math.nan, "heldout": math.nan}
-    )
+    last, prev = score_last_two(ckpts, sites, trained, rc.data, cfg, device, overall="accuracy")
 
     dev = resolve_device(device)
     model, _, _ = load_model(ckpts[-1], ema=True, map_location=dev)
