@@ -70,7 +70,8 @@ def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():
 def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
     cfg = exp3_config("exp3-quick")
     runs = sweep_runs(cfg)
-    assert len(runs) == 3 * 6 * 2
+    assert len(runs) == 3 * 5 * 2
+    assert all(run.train.batch_size == 32 for _, run in runs)
     for _, run in runs:
         assert run.train.max_steps == cfg.max_steps
         assert run.train.eval_every_epochs == 0
