@@ -132,3 +132,19 @@ def test_umap_grid_figure_has_one_panel_per_run():
     emb = {(s, x): rng.normal(size=(16, 2)) for s in (0.5, 1.0) for x in (0.1, 1.0)}
     fig = plot_umap_grid(emb, rng.uniform(0, 8, size=(16, 2)))
     assert len(fig.axes) == 4
+
+
+def test_experiment_command_prints_progress_unless_told_not_to(tmp_path, capsys):
+    from factordiff.cli import main
+
+    out = tmp_path / "perc"
+    args = ["experiment", "percolation-tiny", "--out", str(out), "--workers", "1"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    done = [ln for ln in lines if ln.startswith("[percolation] run ")]
+    assert [ln.split()[2] for ln in done] == ["1/4", "2/4", "3/4", "4/4"]
+    assert "estimated training time left" in done[0] and "no training left" in done[-1]
+    assert main(args + ["--force", "--no-progress"]) == 0
+    quiet = capsys.readouterr().out
+    assert "[percolation] run " not in quiet and "estimated" not in quiet
+    assert "reproduced" in quiet  # the verdict lines are still printed

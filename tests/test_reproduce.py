@@ -93,6 +93,13 @@ def test_second_reproduce_trains_nothing(tiny):
     record = reproduce(out, scale="tiny", executor=ONE, log=lines.append, heartbeat_seconds=0)
     assert {e["status"] for e in record["experiments"]} == {"up to date"}
     assert all(e["to_train"] == 0 for e in record["experiments"])
+    for e in record["experiments"]:  # the time each took when it ran, not this call's check
+        ran = json.loads((out / e["name"] / "summary.json").read_text())["wall_seconds"]
+        assert e["wall_seconds"] == pytest.approx(ran) and e["wall_seconds"] > 0
+        assert e["call_seconds"] < e["wall_seconds"]
+    assert record["wall_seconds"] == pytest.approx(
+        sum(e["wall_seconds"] for e in record["experiments"])
+    )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
     # not even analysed again: the summaries are the same files
     assert {n: (out / n / "summary.json").stat().st_mtime_ns for n in ORDER} == summaries

@@ -26,6 +26,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -308,15 +309,32 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
     )
     print(f"{exp.title.format(name=name)} into {out.resolve()}")
-    summary = run_experiment(
-        exp,
-        cfg,
-        out,
-        executor=executor,
-        force=args.force,
-        command=command,
-        device=args.device,
-    )
+    if args.no_progress:  # failures only, no line per finished run
+        tracker, ticker = None, contextlib.nullcontext()
+
+        def on_run_done(run, result, error):
+            if error is not None:
+                print(f"  FAILED {run.key} {run.params}: {error}")
+
+    else:  # a line per finished run and one per run in training every minute, with an ETA
+        from factordiff.experiments.reproduce import _Ticker, experiment_progress
+
+        tracker = experiment_progress(
+            exp.name, exp, name, cfg, out, executor=executor, device=args.device
+        )
+        on_run_done = tracker.on_done
+        ticker = _Ticker(tracker.heartbeat, 60.0)
+    with ticker:
+        summary = run_experiment(
+            exp,
+            cfg,
+            out,
+            executor=executor,
+            force=args.force,
+            command=command,
+            device=args.device,
+            on_run_done=on_run_done,
+        )
     for v in summary["verdicts"]:
         print(
             f"  {'reproduced    ' if v['reproduced'] else 'NOT reproduced'}  {v['claim']}: {v['value']}"
@@ -554,7 +572,11 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--force", action="store_true", help="train every run of the sweep again")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no line per run and no estimate of the time left (failures are still printed)",
+    )
     p.add_argument("--command-line", help=argparse.SUPPRESS)
     p.set_defaults(handler=_cmd_experiment)
 

@@ -151,6 +151,15 @@ def needs_work(p: Planned) -> str | None:
     return None
 
 
+def _summary_wall_seconds(folder: Path) -> float | None:
+    """The wall time an experiment's summary.json records (None when unreadable)."""
+    try:
+        value = json.loads((folder / "summary.json").read_text()).get("wall_seconds")
+    except (OSError, json.JSONDecodeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 # ----------------------------------------------------------------------------- progress
 def _current_step(run: SweepRun) -> int:
     """The last optimizer step a run logged (its checkpoint's step when it logged none)."""
@@ -240,6 +249,10 @@ class Progress:
             "(an estimate from the finished runs' seconds per step; analysis not included)"
         )
 
+    def begin(self, p: Planned) -> None:
+        """Count the runs of ``p`` from here on, without a line."""
+        self.current, self.done_in_exp = p, 0
+
     def start(self, p: Planned, index: int, reason: str | None) -> None:
         self.current, self.done_in_exp = p, 0
         todo = sum(not _finished(r) for r in p.runs)
@@ -254,8 +267,13 @@ class Progress:
         self.done_in_exp += 1
         name = p.name if p else "?"
         total = len(p.runs) if p else "?"
-        what = "failed" if error else f"{result['status']} in {_duration(result['seconds'])}"
-        self.log(f"[{name}] run {self.done_in_exp}/{total} {run.params} {what}; {self.eta_text()}")
+        what = (
+            f"FAILED ({error})" if error else f"{result['status']} in {_duration(result['seconds'])}"
+        )
+        self.log(
+            f"[{name}] run {self.done_in_exp}/{total} {run.key} {run.params} {what}; "
+            f"{self.eta_text()}"
+        )
 
     def heartbeat(self) -> None:
         """A line for each run being trained now (a live lock): its step and total."""
@@ -272,7 +290,24 @@ class Progress:
                 )
 
 
-def _duration(seconds: float) -> str:
+def experiment_progress(
+    name: str, exp, preset: str, cfg, out: str | Path, *, executor, device=None, log=print
+) -> Progress:
+    """Progress lines (run i/n, estimated time left) for one ``factordiff experiment``."""
+    from factordiff.experiments.sweep import LocalExecutor
+
+    folder = Path(out)
+    runs = plan_sweep(folder, exp.runs(cfg), device=device)
+    p = Planned(name, exp, preset, cfg, folder, runs)
+    parallel = executor.workers if isinstance(executor, LocalExecutor) else 1
+    tracker = Progress([p], parallel=parallel, log=log)
+    tracker.begin(p)
+    return tracker
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
     seconds = max(0.0, float(seconds))
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -350,8 +385,11 @@ def reproduce(
     ``progress=False`` prints only one line per experiment; ``heartbeat_seconds`` > 0 adds
     a line per run in training that often. Returns the record also written to
     ``out/reproduce.json``: ``{"scale", "experiments": [{"name", "preset", "status", "error",
-    "wall_seconds", ...}], "failed": [names], "page": path}``; ``status`` is ``done``,
-    ``up to date`` (skipped) or ``failed``."""
+    "wall_seconds", "call_seconds", ...}], "wall_seconds", "call_seconds", "failed": [names],
+    "page": path}``; ``status`` is ``done``, ``up to date`` (skipped) or ``failed``. An
+    experiment's ``wall_seconds`` is the time it took when it ran (for a skipped one, the one
+    its summary.json records), ``call_seconds`` the time of this call; the record's
+    ``wall_seconds`` sums the experiments', its ``call_seconds`` is this call's."""
     from factordiff.experiments.html_report import write_report
     from factordiff.experiments.sweep import LocalExecutor, make_executor
     from factordiff.hardware import cpu_description
@@ -407,6 +445,8 @@ def reproduce(
             t0 = time.perf_counter()
             if reason is None:
                 entry["status"] = "up to date"
+                # The time it took when it ran (its summary's), not this call's check.
+                entry["wall_seconds"] = _summary_wall_seconds(p.out)
             else:
                 entries[p.name] = {**entry, "status": "running", "wall_seconds": 0.0}
                 save()
@@ -434,13 +474,21 @@ def reproduce(
                     }
                     save()
                     raise
-            entry["wall_seconds"] = time.perf_counter() - t0
+            entry["call_seconds"] = time.perf_counter() - t0
+            entry.setdefault("wall_seconds", entry["call_seconds"])
             entries[p.name] = entry
             save()
-            line = f"{p.name}: {entry['status']} ({_duration(entry['wall_seconds'])})"
+            took = _duration(entry["wall_seconds"])
+            line = f"{p.name}: {entry['status']} ({took}" + (
+                " when it ran)" if entry["status"] == "up to date" else ")"
+            )
             log(line + (f": {entry['error']}" if entry["error"] else ""))
 
-    record["wall_seconds"] = time.perf_counter() - t_all
+    record["call_seconds"] = time.perf_counter() - t_all
+    # The time the page's content took: every listed experiment's own wall time, summed.
+    record["wall_seconds"] = float(
+        sum(float(e.get("wall_seconds") or 0.0) for e in entries.values())
+    )
     save()  # the page reads the record
     page = write_report(out)
     record["page"] = str(page)

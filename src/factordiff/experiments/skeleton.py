@@ -295,7 +295,7 @@ def run_experiment(
 
     ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
     the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
-    finishes or fails (e.g. a progress line). Returns the
+    finishes or fails instead of the default ``log`` line (e.g. a progress line). Returns the
     summary (also written to ``out/summary.json`` and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
     from factordiff.training import atomic_write_text, resolve_device
@@ -319,12 +319,12 @@ def run_experiment(
     log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
 
     def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:
-        if error is None:
+        if on_run_done is not None:  # the callback reports the run (e.g. a progress line)
+            on_run_done(r, result, error)
+        elif error is None:
             log(f"  {result['status']} {r.key} {r.params} in {result['seconds']:.0f} s")
         else:
             log(f"  FAILED {r.key} {r.params}: {error}")
-        if on_run_done is not None:
-            on_run_done(r, result, error)
 
     if todo:
         executor.run(todo, on_done=on_done)
