@@ -74,3 +74,5 @@ def test_list_shows_presets(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "small" in out and "paper" in out and "expected:" in out
+    for name in ("exp1-quick", "exp2-quick", "exp3-quick", "percolation-quick", "exp3"):
+        assert f"  {name} " in out  # the experiment presets too

@@ -118,12 +118,20 @@ def _resolve_run_config(args: argparse.Namespace):
 def _cmd_list(args: argparse.Namespace) -> int:
     from factordiff.presets import get_preset, preset_names
 
+    from factordiff.experiments import EXPERIMENTS
+
     names = preset_names()
-    width = max(map(len, names))
+    exp_presets = [p for exp in EXPERIMENTS.values() for p in exp.presets.values()]
+    width = max(map(len, names + [p.name for p in exp_presets]))
+    print("run presets (factordiff train --preset NAME):")
     for name in names:
         p = get_preset(name)
-        print(f"{name:<{width}}  {p.description}")
-        print(f"{'':<{width}}  expected: {p.expected}")
+        print(f"  {name:<{width}}  {p.description}")
+        print(f"  {'':<{width}}  expected: {p.expected}")
+    print("\nexperiment presets (factordiff experiment NAME; NAME --quick = NAME-quick):")
+    for p in exp_presets:
+        print(f"  {p.name:<{width}}  {p.description} (from run preset {p.run_preset!r})")
+        print(f"  {'':<{width}}  expected: {p.expected}")
     return 0
 
 

@@ -267,7 +267,7 @@ def _tiny_run() -> RunConfig:
 PRESETS = {
     "exp3": ExperimentPreset(
         "exp3",
-        "Experiment 3 at the paper's sizes: N = 8, 12, 16, 24, 32, eight shares, two datasets, "
+        "Experiment 3 at N = 8, 16, 24, 32 (12 cannot pass the 4-level UNet), eight shares, two datasets, "
         "three seeds, the small UNet on a 3,000-step budget; meant for a GPU",
         "size at 60% accuracy ~ N^2 for bumps alone, ~ N with stripes (the paper's claim; "
         "not run yet)",
