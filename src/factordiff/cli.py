@@ -116,9 +116,8 @@ def _resolve_run_config(args: argparse.Namespace):
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from factordiff.presets import get_preset, preset_names
-
     from factordiff.experiments import EXPERIMENTS
+    from factordiff.presets import get_preset, preset_names
 
     names = preset_names()
     exp_presets = [p for exp in EXPERIMENTS.values() for p in exp.presets.values()]

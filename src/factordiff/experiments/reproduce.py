@@ -268,7 +268,9 @@ class Progress:
         name = p.name if p else "?"
         total = len(p.runs) if p else "?"
         what = (
-            f"FAILED ({error})" if error else f"{result['status']} in {_duration(result['seconds'])}"
+            f"FAILED ({error})"
+            if error
+            else f"{result['status']} in {_duration(result['seconds'])}"
         )
         self.log(
             f"[{name}] run {self.done_in_exp}/{total} {run.key} {run.params} {what}; "
