@@ -338,3 +338,16 @@ def test_report_renders_one_value_over_several_seeds():
     }
     text = "\n".join(verdict_table([v]))
     assert "1.79 (from seeds [0, 1])" in text
+
+
+def test_runs_train_longest_first(tmp_path):
+    from factordiff.experiments.exp3 import exp3_config, sweep_runs
+    from factordiff.experiments.sweep import longest_first, run_cost
+
+    runs = plan_sweep(tmp_path, sweep_runs(exp3_config("exp3-quick")))
+    ordered = longest_first(runs)
+    costs = [run_cost(r) for r in ordered]
+    assert costs == sorted(costs, reverse=True) and sorted(ordered, key=runs.index) == runs
+    # N = 24 on full batches first, N = 8 on its 3-image share last
+    assert {r.params["N"] for r in ordered[:10]} == {24}
+    assert ordered[-1].params == {"N": 8, "share": 0.05, "dataset": "bumps", "seed": 0}

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from factordiff.config import RunConfig, json_ready, to_dict
-from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
+from factordiff.experiments.sweep import (
+    SweepRun,
+    longest_first,
+    make_executor,
+    plan_sweep,
+    write_sweep,
+)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -315,7 +321,7 @@ def run_experiment(
         # from the new checkpoints instead of starting over again.
         for r in runs:
             shutil.rmtree(r.dir, ignore_errors=True)
-    todo = [r for r in runs if not _finished(r)]
+    todo = longest_first([r for r in runs if not _finished(r)])
     log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
 
     def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:

@@ -265,6 +265,23 @@ def _set_threads(threads: int) -> None:
         set_thread_budget(threads)
 
 
+def run_cost(run: SweepRun) -> float:
+    """A relative cost of training ``run``: optimizer steps x images per step x pixels."""
+    from factordiff.data import build_labels
+    from factordiff.training import training_budget
+
+    cfg = run.config
+    n = len(build_labels(cfg.data, seed=cfg.seed).labels)
+    _, _, steps = training_budget(cfg.train, n)
+    return float(steps) * min(cfg.train.batch_size, n) * cfg.data.image_size**2
+
+
+def longest_first(runs: list[SweepRun]) -> list[SweepRun]:
+    """``runs`` by :func:`run_cost`, largest first (ties keep their order): with several
+    workers the cheap runs fill the last round instead of one long run training alone."""
+    return sorted(runs, key=run_cost, reverse=True)
+
+
 @dataclass
 class LocalExecutor:
     """Runs a sweep on this machine: ``workers`` processes (spawned: a script that calls it
