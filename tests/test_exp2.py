@@ -166,7 +166,7 @@ def test_quick_sweep_is_scaled_on_one_step_budget(tmp_path):
     assert parts.count("lesion") == len(cfg.lesion_widths)
     assert parts.count("squares") == 2 * 2 * len(cfg.square_widths)
     assert {rc.train.max_steps for _, rc in runs} == {800}
-    assert {rc.train.batch_size for _, rc in runs} == {32}
+    assert {rc.train.batch_size for _, rc in runs} == {64}
     assert {rc.data.image_size for _, rc in runs} == {16}
     by = {(p["part"], p.get("model"), p.get("width"), p["seed"]): rc.data for p, rc in runs}
     plus = by[("main", "2d", None, 0)]

@@ -18,6 +18,7 @@ from factordiff.experiments.exp3 import (
     verdicts_from_rows,
     with_step_budget,
 )
+from factordiff.experiments.skeleton import Verdict, combine_seeds
 from factordiff.experiments.sweep import LocalExecutor
 from factordiff.presets import preset_config
 from factordiff.training import training_budget
@@ -117,6 +118,8 @@ def _rows(exponents: dict[str, float], prefactor: dict[str, float], seeds=(0,)) 
                             "n_bumps": size,
                             "lattice": acc,
                             "heldout": acc,
+                            "lattice_prev": acc,  # stopped rising: the budget check passes
+                            "heldout_prev": acc,
                         }
                     )
     return rows
@@ -144,6 +147,33 @@ def test_verdicts_reject_swapped_exponents_and_missing_fits():
     assert [v.reproduced for v in verdicts] == [False, False]
     assert verdicts[0].value is None and extra["fits"]["bumps"]["fit"] is None
     assert "no fit" in verdicts[0].rule
+
+
+def test_claims_are_not_judged_when_the_budget_check_fails():
+    cfg = Exp3Config(num_boot=200)
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0})
+    rows[5]["lattice_prev"] = rows[5]["lattice"] - 0.2  # one run still learning
+    verdicts, _ = verdicts_from_rows(rows, cfg)
+    assert [v.verdict for v in verdicts] == ["not judged", "not judged"]
+    assert not any(v.reproduced for v in verdicts)
+    assert verdicts[0].value == pytest.approx(2.0, abs=1e-3)  # the value is still reported
+    assert "rose by up to 0.2" in verdicts[0].not_judged and "budget" in verdicts[0].rule
+    # no run with two evaluations: the check cannot be made, so nothing is judged either
+    for r in rows:
+        r.pop("lattice_prev")
+    verdicts, _ = verdicts_from_rows(rows, cfg)
+    assert "could not be made" in verdicts[1].not_judged
+    # one seed not judged: not judged over seeds, and said for which seed
+    per_seed = [
+        verdicts_from_rows(
+            _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0}), cfg
+        )[0],
+        verdicts,
+    ]
+    both = combine_seeds(per_seed, [0, 1])
+    assert both[0].verdict == "not judged" and both[0].not_judged.startswith("seed 1:")
+    with pytest.raises(ValueError, match="not judged cannot be reproduced"):
+        Verdict("c", "p", "r", 1.0, True, not_judged="why")
 
 
 def test_seeds_give_a_spread_of_exponents():

@@ -88,7 +88,10 @@ def _rows(onsets: dict[float, float], gradual: bool = False) -> list[dict]:
     for s, onset in onsets.items():
         for i, lam in enumerate(LAMBDAS):
             acc = i / (len(LAMBDAS) - 1) if gradual else float(lam >= onset)
-            rows.append({"sigma": s, "lambda": lam, "seed": 0, "accuracy": acc})
+            # the same accuracy at the earlier checkpoint: the budget check passes
+            rows.append(
+                {"sigma": s, "lambda": lam, "seed": 0, "accuracy": acc, "accuracy_prev": acc}
+            )
     return rows
 
 
@@ -125,6 +128,13 @@ def test_gradual_late_or_far_onsets_are_not_reproduced():
     # simulated thresholds 5 times away: not near
     verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, _critical(lam50, 5.0))
     assert verdicts[1].reproduced and not verdicts[2].reproduced
+    # models still learning at the budget: nothing is judged, however the curves look
+    rows = _rows(onsets)
+    rows[3]["accuracy_prev"] = rows[3]["accuracy"] - 0.3
+    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(lam50, 1.5))
+    assert [v.verdict for v in verdicts] == ["not judged"] * 3
+    assert not any(v.reproduced for v in verdicts)
+    assert "rose by up to 0.3" in verdicts[0].not_judged
 
 
 def test_umap_grid_figure_has_one_panel_per_run():

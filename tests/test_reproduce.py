@@ -321,3 +321,15 @@ def test_page_in_headless_chromium(tiny, tmp_path):
             browser.close()
     assert shot.stat().st_size > 10_000
     print(f"browser check: {time.perf_counter() - t0:.1f} s; screenshot {shot}")
+
+
+def test_a_rule_with_bars_stays_in_its_cell():
+    from factordiff.experiments.html_report import _cells
+    from factordiff.experiments.report import verdict_table
+
+    v = {"claim": "c", "rule": "|fitted - 2| <= 0.5", "value": 1.6, "reproduced": True}
+    head, _, row = verdict_table([v])
+    assert len(_cells(row)) == len(_cells(head)) == 4
+    assert _cells(row)[2] == "|fitted - 2| <= 0.5"
+    nj = {**v, "reproduced": False, "not_judged": "the budget check failed"}
+    assert _cells(verdict_table([nj])[2])[3] == "**not judged**: the budget check failed"

@@ -288,6 +288,9 @@ def _parse_seeds(text: str | None) -> list[int] | None:
     return seeds
 
 
+_VERDICT_LABEL = {"not reproduced": "NOT reproduced", "not judged": "NOT judged"}
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from factordiff.experiments import resolve_experiment
     from factordiff.experiments.skeleton import run_experiment
@@ -311,6 +314,16 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             run_cfg.validate()
         print(json.dumps(to_dict(cfg), indent=2))
         print(f"(dry run: would write {out.resolve()} with {len(runs)} run(s))")
+        return 0
+    if args.rejudge is not None:
+        from factordiff.experiments.skeleton import rejudge_experiment
+
+        summary = rejudge_experiment(exp, cfg, out, args.rejudge)
+        for v in summary["verdicts"]:
+            print(
+                f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}"
+            )
+        print(f"judged again: {out.resolve() / 'report.md'}")
         return 0
     command = (
         "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
@@ -343,9 +356,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             on_run_done=on_run_done,
         )
     for v in summary["verdicts"]:
-        print(
-            f"  {'reproduced    ' if v['reproduced'] else 'NOT reproduced'}  {v['claim']}: {v['value']}"
-        )
+        print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
     print(f"wrote {out.resolve() / 'report.md'}, {out.resolve() / 'figures'} and the results table")
     return 0
 
@@ -579,6 +590,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--force", action="store_true", help="train every run of the sweep again")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument(
+        "--rejudge",
+        metavar="WHY",
+        help="judge a finished exp3 or percolation folder again from its stored rows with the "
+        "current rules (no training, no scoring); WHY (which rule changed) goes in the report",
+    )
     p.add_argument(
         "--no-progress",
         action="store_true",

@@ -173,9 +173,7 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
         )
     if name == "exp2-quick":
         run = _base_run("small")
-        # batches of 32 (ours): at 64 the sweep took 69.6 min on 2 shared cores, over the
-        # 60-minute target (docs/results/exp2-batch64); a step at 32 costs about half
-        run.train = replace(run.train, max_steps=800, batch_size=32)
+        run.train = replace(run.train, max_steps=800)
         run.eval = replace(run.eval, sampler="ddim", num_steps=25)
         return run, dict(image_size=16, seeds=(0, 1))
     # exp2-smoke: the tiny UNet, a few steps, every run type once
@@ -207,11 +205,10 @@ PRESETS = {
     "exp2-quick": ExperimentPreset(
         "exp2-quick",
         "Experiment 2 reduced for a 2-core CPU: N = 16 with the hole band, margin, lesion "
-        "widths and squares scaled from N = 32 in proportion; the small UNet on batches of "
-        "32, 800 steps per run; 2 seeds for the main comparison and the rim ablation "
-        "(docs/exp2.md)",
-        "see docs/results/exp2 (batch 32); at batch 64 all six claims reproduced at N = 16 "
-        "in 69.6 min on a shared 2-core AVX2 CPU (docs/results/exp2-batch64)",
+        "widths and squares scaled from N = 32 in proportion; the small UNet, 800 steps per "
+        "run; 2 seeds for the main comparison and the rim ablation (docs/exp2.md)",
+        "all six claims reproduced at N = 16 in 69.6 min on a shared 2-core AVX2 CPU "
+        "(docs/results/exp2)",
         "small",
     ),
     "exp2-smoke": ExperimentPreset(

@@ -517,9 +517,35 @@ def exponent_verdict(
     )
 
 
+BUDGET_GATE_RULE = (
+    "; judged only when the step-budget check passes (accuracy stopped rising at the budget)"
+)
+
+
+def budget_gate(verdicts: list[Verdict], check: dict) -> list[Verdict]:
+    """The verdicts, each marked not judged when the step-budget check ``check`` (a
+    :func:`plateau_check`) failed: a model still learning at the budget says nothing about
+    the data it needs. The gate was added after the first exp3-quick run (docs/exp3.md)."""
+    out = []
+    for v in verdicts:
+        v = replace(v, rule=v.rule + BUDGET_GATE_RULE)
+        if not check["ok"]:
+            rise = check["largest_rise"]
+            why = (
+                f"the step-budget check failed: {check['metric']} accuracy rose by up to "
+                f"{rise:.3g} between the last two checkpoints (tolerance {check['tolerance']:g})"
+                if check["runs_with_two_evaluations"]
+                else "the step-budget check could not be made (no run has two evaluations)"
+            )
+            v = replace(v, reproduced=False, not_judged=why)
+        out.append(v)
+    return out
+
+
 def verdicts_from_rows(rows: list[dict], cfg: Exp3Config) -> tuple[list[Verdict], dict]:
     """The claims judged from the results rows (a pure function of the table), and the
-    numbers behind them (threshold sizes, fits)."""
+    numbers behind them (threshold sizes, fits). Not judged when the step-budget check of
+    the threshold metric fails (:func:`budget_gate`)."""
     sizes = threshold_sizes(rows, cfg)
     fits = fit_exponents(sizes, cfg)
     seeds = sorted({r["seed"] for r in rows})
@@ -544,7 +570,8 @@ def verdicts_from_rows(rows: list[dict], cfg: Exp3Config) -> tuple[list[Verdict]
             cfg.exponent_tolerance,
         ),
     ]
-    return out, {"sizes": sizes, "fits": fits}
+    check = plateau_check(rows, cfg.threshold_metric, cfg.plateau_tolerance)
+    return budget_gate(out, check), {"sizes": sizes, "fits": fits}
 
 
 # ----------------------------------------------------------------------------- figures

@@ -41,7 +41,10 @@ def _inline(text: str) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """The cells of a Markdown table row; ``\\|`` is a ``|`` inside a cell."""
+    inner = line.strip().removeprefix("|").removesuffix("|")
+    parts = re.split(r"(?<!\\)\|", inner)
+    return [c.strip().replace("\\|", "|") for c in parts]
 
 
 def markdown_html(text: str) -> str:
@@ -165,6 +168,8 @@ def _measured(v: dict) -> str:
 
 
 def _verdict_text(v: dict) -> str:
+    if v.get("not_judged"):
+        return f"not judged: {v['not_judged']}"
     text = "reproduced" if v.get("reproduced") else "not reproduced"
     spread = v.get("spread")
     if spread and "reproduced_in" in spread:

@@ -371,7 +371,8 @@ def verdicts_from_rows(
 ) -> tuple[list[Verdict], dict]:
     """The three claims judged from the results rows and the simulated critical lambdas
     (``{(sigma, threshold): lambda_c}``); a pure function. Judged on the mean accuracy over
-    seeds per (sigma, lambda)."""
+    seeds per (sigma, lambda); not judged when the step-budget check of the accuracy fails
+    (:func:`factordiff.experiments.exp3.budget_gate`)."""
     curves = mean_curves(rows)
     sig = sorted(curves)
     lo, hi = {}, {}
@@ -446,7 +447,10 @@ def verdicts_from_rows(
             },
         ),
     ]
-    return out, {"lambda_50": {f"{s:g}": l50[s] for s in sig}}
+    from factordiff.experiments.exp3 import budget_gate, plateau_check
+
+    check = plateau_check(rows, "accuracy", cfg.plateau_tolerance)
+    return budget_gate(out, check), {"lambda_50": {f"{s:g}": l50[s] for s in sig}}
 
 
 # ----------------------------------------------------------------------------- figures

@@ -43,6 +43,8 @@ def _measured(v: dict) -> str:
 
 
 def _verdict(v: dict) -> str:
+    if v.get("not_judged"):
+        return f"**not judged**: {v['not_judged']}"
     text = "reproduced" if v["reproduced"] else "**not reproduced**"
     spread = v.get("spread")
     if spread and "reproduced_in" in spread:
@@ -79,12 +81,15 @@ def verdict_table(verdicts: list[dict]) -> list[str]:
     )
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for v in verdicts:
-        row = f"| {v['claim']} |" + (f" {v.get('paper') or ''} |" if papers else "")
-        row += f" {_measured(v)} | {v['rule']} |"
-        if controls:
-            row += f" {_control(v)} |"
-        lines.append(row + f" {_verdict(v)} |")
+        cells = [v["claim"]] + ([v.get("paper") or ""] if papers else [])
+        cells += [_measured(v), v["rule"]] + ([_control(v)] if controls else []) + [_verdict(v)]
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return lines
+
+
+def cell(text) -> str:
+    """A Markdown table cell: a ``|`` in the text (e.g. ``|a - b| <= t``) is escaped."""
+    return str(text).replace("|", "\\|")
 
 
 def render_report(summary: dict, sections: list[str] | None = None) -> str:
@@ -113,6 +118,12 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
             f"{a['grid'][0]} x {a['grid'][1]} grid of conditions, noise seed {a['seed']}."
         )
     lines += ["", "## Verdicts", ""]
+    for r in s.get("rejudged", []):
+        lines += [
+            f"Judged again on {r['date']} from the stored results of this run (no training, no "
+            f"scoring), after a rule change made after the run: {r['why']}",
+            "",
+        ]
     lines += verdict_table(s["verdicts"])
     lines += list(sections or [])
     lines += ["", "## Figures", ""]

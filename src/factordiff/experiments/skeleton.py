@@ -107,9 +107,18 @@ class Verdict:
     spread: dict | None = None
     detail: dict = field(default_factory=dict)
     control_passes: bool | list[bool] | None = None
+    # Why the claim cannot be judged from this run (e.g. its precondition, the step-budget
+    # check, failed); None when it is judged. A claim not judged is never reproduced.
+    not_judged: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.not_judged is not None and self.reproduced:
+            raise ValueError(f"claim {self.claim!r}: a claim not judged cannot be reproduced")
 
     @property
     def verdict(self) -> str:
+        if self.not_judged is not None:
+            return "not judged"
         return "reproduced" if self.reproduced else "not reproduced"
 
     def to_dict(self) -> dict:
@@ -163,7 +172,8 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
                 paper=first.paper,
                 rule=first.rule + "; over seeds: reproduced when it holds for every seed",
                 value=values,
-                reproduced=all(c.reproduced for c in claims),
+                reproduced=all(c.reproduced for c in claims)
+                and not any(c.not_judged for c in claims),
                 control=first.control
                 if first.control_passes is None
                 else [c.control for c in claims],
@@ -174,9 +184,16 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
                 control_passes=None
                 if first.control_passes is None
                 else [c.control_passes for c in claims],
+                not_judged=_not_judged_over_seeds(claims, seeds),
             )
         )
     return out
+
+
+def _not_judged_over_seeds(claims, seeds) -> str | None:
+    """Why a claim is not judged over seeds: any seed where it is not judged makes it so."""
+    reasons = [f"seed {s}: {c.not_judged}" for s, c in zip(seeds, claims) if c.not_judged]
+    return "; ".join(reasons) if reasons else None
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -384,3 +401,37 @@ def _train_seconds(run_dir: Path) -> float:
         for rec in read_metrics(run_dir):
             last = max(last, float(rec.get("train_seconds", 0.0)))
     return last
+
+
+def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
+    """Judge a finished experiment in ``out`` again with the current rules, from the rows its
+    summary.json stores: nothing is trained or scored. For a rule change made after the run
+    (``why`` says which, and the report says it too). Only experiments whose summary keeps
+    one row per run (``rows``: Experiment 3, percolation) can be judged again this way."""
+    from factordiff.experiments.report import render_report
+    from factordiff.training import atomic_write_text
+
+    out = Path(out)
+    path = out / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"--rejudge: {path} does not exist; allowed: a finished experiment folder")
+    summary = json.loads(path.read_text())
+    saved = json.loads((out / "experiment.json").read_text())
+    if saved != json.loads(json.dumps(to_dict(cfg))):
+        raise ValueError(
+            f"--rejudge: the config in {out / 'experiment.json'} differs from {cfg.name!r}; "
+            "allowed: the preset, seeds and --set values the experiment ran with"
+        )
+    if "rows" not in summary:
+        raise ValueError(
+            f"--rejudge: {path} keeps no per-run rows ({summary.get('experiment')}); allowed: "
+            "experiments whose summary stores them (exp3, percolation)"
+        )
+    verdicts = exp.verdicts(cfg, [{"row": r} for r in summary["rows"]])
+    summary["verdicts"] = [v.to_dict() for v in verdicts]
+    date = time.strftime("%Y-%m-%d", time.gmtime())
+    summary["rejudged"] = [*summary.get("rejudged", []), {"date": date, "why": why}]
+    summary = json_ready(summary)
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "report.md", render_report(summary, exp.report_sections(summary)))
+    return summary
