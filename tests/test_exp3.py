@@ -53,6 +53,35 @@ def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
     assert {"accuracy_vs_share.png", "size_at_threshold.png"} <= set(summary["figures"])
     report = (tmp_path / "report.md").read_text()
     assert "## Step budget" in report and "optimizer steps" in report
+    # judged again from the stored rows: same verdicts, and the report says so
+    from factordiff.experiments.skeleton import rejudge_experiment
+
+    again = rejudge_experiment(exp, cfg, tmp_path, "a test of rejudging")
+    assert [v["verdict"] for v in again["verdicts"]] == [v["verdict"] for v in saved["verdicts"]]
+    assert (
+        "after a rule change made after the run: a test of rejudging"
+        in (tmp_path / "report.md").read_text()
+    )
+    with pytest.raises(ValueError, match="differs"):
+        rejudge_experiment(exp, exp.config(name, overrides=["max_steps=7"]), tmp_path, "x")
+    # the sampling noise of the budget check's scores: same sites, other sampling seeds
+    from factordiff.experiments.eval_noise import main as eval_noise_main
+    from factordiff.experiments.eval_noise import score_with_seeds
+
+    noise = score_with_seeds(tmp_path, seeds=2)
+    assert len(noise["runs"]) == len(table)
+    for r in noise["runs"]:
+        assert len(r["accuracy"]) == 2 and r["range"] == pytest.approx(
+            max(r["accuracy"]) - min(r["accuracy"])
+        )
+    # the stored score is the first seed's
+    stored = {(row.N, row.share, row.dataset): row.lattice for row in table.itertuples()}
+    first = {
+        (r["params"]["N"], r["params"]["share"], r["params"]["dataset"]): r["accuracy"][0]
+        for r in noise["runs"]
+    }
+    assert first == pytest.approx(stored)
+    assert eval_noise_main([str(tmp_path), "--seeds", "1"]) == 2
 
 
 def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():

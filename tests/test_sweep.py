@@ -351,3 +351,7 @@ def test_runs_train_longest_first(tmp_path):
     # N = 24 on full batches first, N = 8 on its 3-image share last
     assert {r.params["N"] for r in ordered[:10]} == {24}
     assert ordered[-1].params == {"N": 8, "share": 0.05, "dataset": "bumps", "seed": 0}
+    # the progress estimate weighs a step by the images it holds: 3 of them here, not 32
+    from factordiff.experiments.reproduce import _weight
+
+    assert _weight(ordered[-1]) == 3 * 8 * 8 and _weight(ordered[0]) == 32 * 24 * 24

@@ -173,10 +173,12 @@ def _current_step(run: SweepRun) -> int:
     return max([step] + [int(r.get("step", 0)) for r in records])
 
 
-def _weight(run: SweepRun) -> int:
-    """Cost of one optimizer step relative to others: batch size x image pixels."""
-    n = run.config.data.image_size
-    return run.config.train.batch_size * n * n
+def _weight(run: SweepRun) -> float:
+    """Cost of one optimizer step relative to others: images per step (the batch, or the
+    whole dataset when it is smaller) x image pixels."""
+    from factordiff.experiments.sweep import run_cost
+
+    return run_cost(run) / max(1, _total_steps(run))
 
 
 def _total_steps(run: SweepRun) -> int:
@@ -196,6 +198,7 @@ class Progress:
         self.parallel = max(1, parallel)
         self.log = log
         self.total = {r.key: _total_steps(r) for p in planned for r in p.runs}
+        self.weight = {r.key: _weight(r) for p in planned for r in p.runs}
         self.current: Planned | None = None
         self.done_in_exp = 0
 
@@ -212,7 +215,7 @@ class Progress:
                     secs = _train_seconds(r.dir)
                     if secs > 0:
                         s += secs
-                        w += self.total[r.key] * _weight(r)
+                        w += self.total[r.key] * self.weight[r.key]
             if w > 0:
                 per[p.name] = s / w
             all_s, all_w = all_s + s, all_w + w
@@ -232,7 +235,7 @@ class Progress:
                 runs_left += 1
                 steps_left += left
                 if rate is not None:
-                    seconds += left * _weight(r) * rate
+                    seconds += left * self.weight[r.key] * rate
         if overall is None:
             return runs_left, steps_left, None
         return runs_left, steps_left, seconds / self.parallel
