@@ -277,8 +277,8 @@ PRESETS = {
         "exp3-quick",
         "Experiment 3 reduced for a 2-core CPU: N = 8, 16, 24, five shares, two datasets, one "
         "seed, the small UNet in fp32 on batches of 32 and an 800-step budget (docs/exp3.md)",
-        "estimated ~45-50 min on 2 idle cores (docs/exp3.md); see docs/results/exp3 for the "
-        "measured run",
+        "ran in 52.6 min on 2 AVX2 cores; both claims not judged: the N = 24 models were "
+        "still learning at 800 steps (docs/results/exp3, docs/exp3.md)",
         "small",
     ),
     "exp3-tiny": ExperimentPreset(
