@@ -148,7 +148,8 @@ PRESETS = {
         "percolation-quick",
         "reduced for a 2-core CPU: N = 16, sigma 0.5 / 1 / 1.5 px, seven shares, one seed, "
         "the small UNet in fp32 on an 800-step budget (docs/exp3.md)",
-        "estimated under 60 min on 2 cores (docs/exp3.md); not run yet",
+        "ran in 42.3 min on 2 AVX2 cores; all three claims not judged: the sigma = 0.5 px "
+        "models were still learning at 800 steps (docs/results/percolation, docs/exp3.md)",
         "small",
     ),
     "percolation-tiny": ExperimentPreset(
