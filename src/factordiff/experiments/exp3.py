@@ -531,9 +531,12 @@ def budget_gate(verdicts: list[Verdict], check: dict) -> list[Verdict]:
         v = replace(v, rule=v.rule + BUDGET_GATE_RULE)
         if not check["ok"]:
             rise = check["largest_rise"]
+            m = check["metric"]
+            what = m if m == "accuracy" else f"{m} accuracy"
             why = (
-                f"the step-budget check failed: {check['metric']} accuracy rose by up to "
-                f"{rise:.3g} between the last two checkpoints (tolerance {check['tolerance']:g})"
+                f"the step-budget check failed: the {what} of a run rose "
+                f"by up to {rise:.3g} between its last two checkpoints (tolerance "
+                f"{check['tolerance']:g})"
                 if check["runs_with_two_evaluations"]
                 else "the step-budget check could not be made (no run has two evaluations)"
             )
