@@ -31,7 +31,8 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
     from dataclasses import replace
 
     from factordiff.experiments import EXPERIMENTS
-    from factordiff.experiments.exp3 import frame_lattice, sample_rows, score_last_two
+    from factordiff.experiments.exp3 import eval_sites, score_last_two
+    from factordiff.experiments.skeleton import saved_config_matches
     from factordiff.experiments.sweep import plan_sweep
     from factordiff.training import list_checkpoints
 
@@ -44,7 +45,7 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
             f"{sorted(exp.presets)}"
         )
     cfg = exp.config(saved["name"])
-    if json.loads(json.dumps(_to_dict(cfg))) != saved:
+    if not saved_config_matches(folder, cfg):
         raise ValueError(f"{folder}: experiment.json differs from preset {saved['name']!r}")
     if seeds < 2:
         raise ValueError(f"seeds = {seeds} is invalid; allowed: an integer >= 2")
@@ -53,9 +54,7 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
         ckpts = list_checkpoints(run.dir)
         if not ckpts:
             raise ValueError(f"{run.dir} has no checkpoint; allowed: a finished experiment")
-        n = run.config.data.image_size
-        sites = frame_lattice(n, run.config.data)
-        sites = sites[sample_rows(len(sites), cfg.num_eval, cfg.eval_seed + n)]
+        sites = eval_sites(cfg, run.config.data)
         trained = np.zeros(len(sites), dtype=bool)
         accs = []
         for k in range(seeds):
@@ -82,12 +81,6 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
         "mean_std": float(np.mean([r["std"] for r in out])) if out else math.nan,
         "tolerance": cfg.plateau_tolerance,
     }
-
-
-def _to_dict(cfg):
-    from factordiff.config import to_dict
-
-    return to_dict(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:

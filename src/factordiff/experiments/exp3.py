@@ -387,6 +387,13 @@ def score_last_two(
     return evals[-1], (evals[-2] if len(evals) > 1 else none)
 
 
+def eval_sites(cfg: Exp3Config, data: DataConfig) -> np.ndarray:
+    """The lattice sites a run on ``data`` is scored at: the frame's lattice sites, a fixed
+    sample of ``num_eval`` of them when there are more."""
+    sites = frame_lattice(data.image_size, data)
+    return sites[sample_rows(len(sites), cfg.num_eval, cfg.eval_seed + data.image_size)]
+
+
 def analyse_run(cfg: Exp3Config, run: SweepRun, device: str) -> dict:
     """Score the last two checkpoints of a run on 2D bumps at frame lattice sites.
 
@@ -400,8 +407,7 @@ def analyse_run(cfg: Exp3Config, run: SweepRun, device: str) -> dict:
     n = rc.data.image_size
     ls = build_labels(rc.data, seed=rc.seed)
     bumps_a = ls.labels[ls.parts == ls.part_names.index("bump")]
-    sites = frame_lattice(n, rc.data)
-    sites = sites[sample_rows(len(sites), cfg.num_eval, cfg.eval_seed + n)]
+    sites = eval_sites(cfg, rc.data)
     trained = label_mask(sites, bumps_a)  # (M,) site in (a)'s training set
     last, prev = score_last_two(
         list_checkpoints(run.dir)[-2:], sites, trained, rc.data, cfg, device, overall="lattice"

@@ -44,9 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factordiff.config import to_dict
-from factordiff.experiments.skeleton import Experiment, run_experiment
-from factordiff.experiments.sweep import SweepRun, plan_sweep
+from factordiff.experiments.skeleton import Experiment, run_experiment, saved_config_matches
+from factordiff.experiments.sweep import SweepRun, plan_sweep, run_budget, step_weight
 
 #: The experiments of the paper, in the order they run.
 ORDER = ("exp1", "exp2", "exp3", "percolation")
@@ -135,10 +134,10 @@ def needs_work(p: Planned) -> str | None:
         return "no summary.json yet"
     try:
         summary = json.loads(summary_path.read_text())
-        saved_cfg = json.loads((p.out / "experiment.json").read_text())
+        same_config = saved_config_matches(p.out, p.cfg)
     except (OSError, json.JSONDecodeError):
         return "summary.json or experiment.json unreadable"
-    if saved_cfg != json.loads(json.dumps(to_dict(p.cfg))):
+    if not same_config:
         return "the config differs from the one in experiment.json"
     if sorted(r.get("key") for r in summary.get("runs", [])) != sorted(r.key for r in p.runs):
         return "summary.json lists other runs than this config plans"
@@ -174,19 +173,8 @@ def _current_step(run: SweepRun) -> int:
 
 
 def _weight(run: SweepRun) -> float:
-    """Cost of one optimizer step relative to others: images per step (the batch, or the
-    whole dataset when it is smaller) x image pixels."""
-    from factordiff.experiments.sweep import run_cost
-
-    return run_cost(run) / max(1, _total_steps(run))
-
-
-def _total_steps(run: SweepRun) -> int:
-    from factordiff.data import build_labels
-    from factordiff.training import training_budget
-
-    n = len(build_labels(run.config.data, seed=run.config.seed).labels)
-    return training_budget(run.config.train, n)[2]
+    """Cost of one optimizer step relative to others (:func:`sweep.step_weight`)."""
+    return step_weight(run, run_budget(run)[0])
 
 
 class Progress:
@@ -197,8 +185,9 @@ class Progress:
         self.planned = planned
         self.parallel = max(1, parallel)
         self.log = log
-        self.total = {r.key: _total_steps(r) for p in planned for r in p.runs}
-        self.weight = {r.key: _weight(r) for p in planned for r in p.runs}
+        budgets = {r.key: (r, run_budget(r)) for p in planned for r in p.runs}
+        self.total = {k: steps for k, (_, (_, steps)) in budgets.items()}
+        self.weight = {k: step_weight(r, images) for k, (r, (images, _)) in budgets.items()}
         self.current: Planned | None = None
         self.done_in_exp = 0
 

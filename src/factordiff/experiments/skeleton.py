@@ -32,13 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from factordiff.config import RunConfig, json_ready, to_dict
-from factordiff.experiments.sweep import (
-    SweepRun,
-    longest_first,
-    make_executor,
-    plan_sweep,
-    write_sweep,
-)
+from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
 
 
 # ----------------------------------------------------------------------------- configs
@@ -338,7 +332,7 @@ def run_experiment(
         # from the new checkpoints instead of starting over again.
         for r in runs:
             shutil.rmtree(r.dir, ignore_errors=True)
-    todo = longest_first([r for r in runs if not _finished(r)])
+    todo = [r for r in runs if not _finished(r)]
     log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
 
     def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:
@@ -403,6 +397,13 @@ def _train_seconds(run_dir: Path) -> float:
     return last
 
 
+def saved_config_matches(out: str | Path, cfg) -> bool:
+    """Whether ``out/experiment.json`` holds config ``cfg`` (as JSON); a missing or
+    unreadable file raises OSError / json.JSONDecodeError."""
+    saved = json.loads((Path(out) / "experiment.json").read_text())
+    return saved == json.loads(json.dumps(to_dict(cfg)))
+
+
 def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
     """Judge a finished experiment in ``out`` again with the current rules, from the rows its
     summary.json stores: nothing is trained or scored. For a rule change made after the run
@@ -416,8 +417,7 @@ def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
     if not path.is_file():
         raise ValueError(f"--rejudge: {path} does not exist; allowed: a finished experiment folder")
     summary = json.loads(path.read_text())
-    saved = json.loads((out / "experiment.json").read_text())
-    if saved != json.loads(json.dumps(to_dict(cfg))):
+    if not saved_config_matches(out, cfg):
         raise ValueError(
             f"--rejudge: the config in {out / 'experiment.json'} differs from {cfg.name!r}; "
             "allowed: the preset, seeds and --set values the experiment ran with"

@@ -265,15 +265,26 @@ def _set_threads(threads: int) -> None:
         set_thread_budget(threads)
 
 
-def run_cost(run: SweepRun) -> float:
-    """A relative cost of training ``run``: optimizer steps x images per step x pixels."""
+def run_budget(run: SweepRun) -> tuple[int, int]:
+    """``(images in the run's dataset, optimizer steps of its budget)``."""
     from factordiff.data import build_labels
     from factordiff.training import training_budget
 
     cfg = run.config
     n = len(build_labels(cfg.data, seed=cfg.seed).labels)
-    _, _, steps = training_budget(cfg.train, n)
-    return float(steps) * min(cfg.train.batch_size, n) * cfg.data.image_size**2
+    return n, training_budget(cfg.train, n)[2]
+
+
+def step_weight(run: SweepRun, images: int) -> int:
+    """Relative cost of one optimizer step of ``run`` on a dataset of ``images``: images per
+    step (the batch, or the whole dataset when it is smaller) x image pixels."""
+    return min(run.config.train.batch_size, images) * run.config.data.image_size**2
+
+
+def run_cost(run: SweepRun) -> float:
+    """A relative cost of training ``run``: optimizer steps x :func:`step_weight`."""
+    images, steps = run_budget(run)
+    return float(steps) * step_weight(run, images)
 
 
 def longest_first(runs: list[SweepRun]) -> list[SweepRun]:
@@ -302,6 +313,7 @@ class LocalExecutor:
         return f"local, {self.workers} worker(s) x {self.threads} thread(s)"
 
     def run(self, runs: list[SweepRun], force: bool = False, on_done: OnDone | None = None):
+        runs = longest_first(runs)
         failures: list[tuple[SweepRun, str]] = []
 
         def done(r: SweepRun, result: dict | None, error: str | None) -> None:
@@ -388,6 +400,7 @@ class RayExecutor:
         return {"num_cpus": cfg.train.num_threads or self.threads, "num_gpus": gpus}
 
     def run(self, runs: list[SweepRun], force: bool = False, on_done: OnDone | None = None):
+        runs = longest_first(runs)
         try:
             import ray
         except ImportError as e:
