@@ -3,6 +3,7 @@ verdict rules on hand-made tables with known exponents."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,9 @@ from factordiff.experiments import resolve_experiment, run_experiment
 from factordiff.experiments.exp3 import (
     Exp3Config,
     dataset_config,
+    eval_sites,
     exp3_config,
+    frame_lattice,
     sweep_runs,
     verdicts_from_rows,
     with_step_budget,
@@ -101,7 +104,9 @@ def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
     cfg = exp3_config("exp3-quick")
     runs = sweep_runs(cfg)
     assert len(runs) == 3 * 5 * 2
-    assert all(run.train.batch_size == 32 for _, run in runs)
+    assert all(run.train.batch_size == 64 for _, run in runs)
+    for _, run in runs:  # every N passes the 3-level UNet's halvings (12 -> 6 -> 3)
+        run.validate()
     for _, run in runs:
         assert run.train.max_steps == cfg.max_steps
         assert run.train.eval_every_epochs == 0
@@ -112,6 +117,23 @@ def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
             assert 1 <= e < epochs and e * spe <= cfg.eval_fraction * cfg.max_steps
     run = with_step_budget(preset_config("tiny"), 1, 0.5)
     assert run.train.checkpoint_epochs == ()  # nothing earlier than the end to keep
+
+
+def test_small_lattices_are_scored_on_repeated_sites_with_fresh_noise():
+    cfg = exp3_config("exp3-quick")
+    base = cfg.run.data
+    sites8 = frame_lattice(8, replace(base, image_size=8))
+    rep = eval_sites(cfg, replace(base, image_size=8))
+    assert len(sites8) == 64 and rep.shape == (256, 2)  # 4 draws of each of the 64 sites
+    np.testing.assert_array_equal(rep[:64], sites8)
+    np.testing.assert_array_equal(rep[192:], sites8)
+    assert len(eval_sites(cfg, replace(base, image_size=12))) == 288  # 2 x 144 >= 256
+    assert len(eval_sites(cfg, replace(base, image_size=16))) == 256  # every site once
+    old = replace(cfg, repeat_sites=False)  # configs saved before repeat_sites
+    np.testing.assert_array_equal(eval_sites(old, replace(base, image_size=8)), sites8)
+    full = exp3_config("exp3")  # more sites than num_eval: a fixed sample, none repeated
+    s32 = eval_sites(full, replace(full.run.data, image_size=32))
+    assert len(s32) == full.num_eval == len(np.unique(s32, axis=0))
 
 
 def test_config_errors_name_the_value():

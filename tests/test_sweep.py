@@ -355,3 +355,20 @@ def test_runs_train_longest_first(tmp_path):
     from factordiff.experiments.reproduce import _weight
 
     assert _weight(ordered[-1]) == 3 * 8 * 8 and _weight(ordered[0]) == 32 * 24 * 24
+
+
+def test_a_saved_config_matches_across_a_field_added_later(tmp_path):
+    from factordiff.experiments.exp2 import exp2_config
+    from factordiff.experiments.skeleton import saved_config_matches
+
+    cfg = exp2_config("exp2-smoke")
+    saved = json.loads(json.dumps(to_dict(cfg)))
+    del saved["run"]["model"]["label_encoding"]  # saved before the field existed
+    (tmp_path / "experiment.json").write_text(json.dumps(saved))
+    assert saved_config_matches(tmp_path, cfg)  # read back at its default: the same config
+    saved["run"]["train"]["max_steps"] = cfg.run.train.max_steps + 1
+    (tmp_path / "experiment.json").write_text(json.dumps(saved))
+    assert not saved_config_matches(tmp_path, cfg)
+    saved["run"]["train"]["no_such_key"] = 1  # a config this version cannot read
+    (tmp_path / "experiment.json").write_text(json.dumps(saved))
+    assert not saved_config_matches(tmp_path, cfg)

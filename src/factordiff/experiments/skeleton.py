@@ -398,10 +398,18 @@ def _train_seconds(run_dir: Path) -> float:
 
 
 def saved_config_matches(out: str | Path, cfg) -> bool:
-    """Whether ``out/experiment.json`` holds config ``cfg`` (as JSON); a missing or
-    unreadable file raises OSError / json.JSONDecodeError."""
+    """Whether ``out/experiment.json`` holds config ``cfg``. The saved config is read back
+    through ``cfg``'s class first, so a field added since it was saved counts at its default
+    (the value that keeps old configs' behaviour); a saved config the class no longer reads
+    does not match. A missing or unreadable file raises OSError / json.JSONDecodeError."""
+    from factordiff.config import from_dict
+
     saved = json.loads((Path(out) / "experiment.json").read_text())
-    return saved == json.loads(json.dumps(to_dict(cfg)))
+    try:
+        saved = to_dict(from_dict(type(cfg), saved))
+    except (ValueError, TypeError):
+        return False
+    return json.loads(json.dumps(saved)) == json.loads(json.dumps(to_dict(cfg)))
 
 
 def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
