@@ -31,10 +31,12 @@ class Tiny(nn.Module):
         return self.encoder(h + 1e-2 * t[:, None, None, None].float())
 
 
-def test_map_covers_every_setting_and_applies_the_control():
+def test_map_covers_every_setting_and_applies_the_control(capsys):
     labels, shape = condition_grid(8, 6, 6)
     kw = {"layers": ["encoder.0", "encoder"], "ts": [10, 99], "poolings": ["flatten", "mean"]}
-    rows = sensitivity_map(Tiny(0), labels, shape, n_noises=(1, 2), **kw)
+    rows = sensitivity_map(Tiny(0), labels, shape, n_noises=(1, 2), progress=True, **kw)
+    err = capsys.readouterr().err  # a bar over the 2 x 2 (n_noise, t) passes
+    assert "sensitivity map" in err and "4/4" in err
     assert len(rows) == 2 * 2 * 2 * 2
     assert {(r["layer"], r["t"], r["pooling"], r["n_noise"]) for r in rows} == {
         (a, t, p, k) for a in kw["layers"] for t in kw["ts"] for p in kw["poolings"] for k in (1, 2)

@@ -240,10 +240,24 @@ def test_experiment_skeleton_results_table_and_report(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "# Shares (toy)" in report and "seed 0:" in report and "of 2 seeds" in report
 
-    # a second run of the same sweep trains nothing
+    # a second run of the same sweep trains nothing; with progress, a line per analysed run
     before = mtimes(read_sweep(tmp_path))
-    run_experiment(ShareExperiment(), cfg, tmp_path, executor=one, log=lambda *a: None)
+    seen, flags = [], []
+
+    class Watched(ShareExperiment):
+        def analyse(self, cfg, run, device):
+            flags.append(self.show_progress)
+            return super().analyse(cfg, run, device)
+
+    watched = Watched()
+    run_experiment(watched, cfg, tmp_path, executor=one, log=seen.append, progress=True)
     assert mtimes(read_sweep(tmp_path)) == before
+    assert [m.split(" ")[:3] for m in seen if m.startswith("analys")] == [
+        ["analysing", "run", f"{i}/4"] if j == 0 else ["analysed", "run", f"{i}/4"]
+        for i in range(1, 5)
+        for j in (0, 1)
+    ]
+    assert flags == [True] * 4 and watched.show_progress is False  # set on a copy only
     # force trains every run again, from scratch, to the same budget
     (tmp_path / "runs" / table["key"][0] / "stale.txt").write_text("from the old run")
     run_experiment(ShareExperiment(), cfg, tmp_path, executor=one, force=True, log=lambda *a: None)

@@ -225,6 +225,7 @@ def _analyze_map(args: argparse.Namespace) -> int:
         device=args.device or "auto",
         topology=not args.no_topology,
         homology_step=args.homology_step,
+        progress=True,
     )
     for ck in result["checkpoints"]:
         counts = ", ".join(
@@ -261,6 +262,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         device=args.device or "auto",
         topology=not args.no_topology,
         n_landmarks=256 if args.landmarks is None else args.landmarks,
+        progress=True,
     )
     for ck in result.get("checkpoints", []):
         s = ck["summary"]
@@ -354,6 +356,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             command=command,
             device=args.device,
             on_run_done=on_run_done,
+            progress=not args.no_progress,
         )
     for v in summary["verdicts"]:
         print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")

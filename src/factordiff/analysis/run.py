@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from factordiff.analysis.activations import ActivationExtractor, resolve_layer
 from factordiff.analysis.grid import (
@@ -137,6 +138,7 @@ def analyze_run(
     random_state: int = 0,
     figures: bool = True,
     figure_format: str = "png",
+    progress: bool = False,
 ) -> dict:
     """Analyse checkpoints of a run: arrays, figures and JSON summaries per checkpoint.
 
@@ -156,6 +158,7 @@ def analyze_run(
         :class:`RepresentationAnalysis`.
     reference_noise_std : noise added to the ideal tori (their radii are 1 and 2).
     figures, figure_format : draw the figures (model beside the ideal tori), as png/pdf/svg.
+    progress : a bar (stderr) over the checkpoints.
 
     Returns the top-level summary (also written to ``OUT/summary.json``) with ``"out"``, the
     output folder. Raises ``ValueError`` (nothing written) on a bad selection, layer or grid.
@@ -251,7 +254,7 @@ def analyze_run(
         )
         entries = []
         dim = None
-        for path in paths:
+        for path in tqdm(paths, desc="analysing checkpoints", unit="ckpt", disable=not progress):
             log.info("analysing %s (layer %s, t = %d)", path.name, layer, t)
             model, _, meta = training.load_model(path, ema=ema, map_location=device)
             # extract() checks the layer exists (another architecture: an error listing them)
@@ -370,6 +373,7 @@ def analyze_map(
     n_dims: int = 2,
     topology: bool = False,
     homology_step: int = 1,
+    progress: bool = False,
 ) -> dict:
     """Sensitivity map of a run: every rule on every (layer, t, pooling, n_noise) setting of
     the selected checkpoints, each judged against the control (the run's epoch-0 checkpoint,
@@ -521,6 +525,7 @@ def analyze_map(
                 homology_step=homology_step,
                 n_dims=n_dims,
                 periodic=run_cfg.data.periodic,
+                progress=progress,
             )
             del model
             epoch = int(meta["epoch"])

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from torch import nn
+from tqdm.auto import tqdm
 
 from factordiff.analysis.activations import ActivationExtractor, layer_names, resolve_layer
 from factordiff.analysis.control import RULES, Rule, judge
@@ -145,6 +146,7 @@ def sensitivity_map(
     extractor_params: dict[str, Any] | None = None,
     topology: bool = False,
     homology_step: int = 1,
+    progress: bool = False,
     **analysis_params: Any,
 ) -> list[dict]:
     """Run ``rules`` on every (layer, t, pooling, n_noise) setting of ``model``.
@@ -160,7 +162,8 @@ def sensitivity_map(
     each rule's verdict is the control rule's. Layers, timesteps and poolings are all checked
     before any forward pass. Returns one JSON-ready row per setting: ``layer``, ``t``,
     ``pooling``, ``n_noise``, ``effective_dimension``, ``betti`` and per rule
-    ``{"value", "passes"[, "control_value", "control_passes", "reproduced"]}``."""
+    ``{"value", "passes"[, "control_value", "control_passes", "reproduced"]}``.
+    ``progress``: a bar (stderr) over the (n_noise, t) passes."""
     from factordiff.analysis.activations import resolve_timesteps
 
     rule_objs = [_rule(r) for r in rules]
@@ -187,8 +190,12 @@ def sensitivity_map(
         ActivationExtractor(pooling=pooling, **extractor_params).check_params(model)
     analysis_params = {**analysis_params, "topology": topology}
     rows = []
+    bar = tqdm(
+        total=len(n_noises) * len(ts), desc="sensitivity map", unit="pass", disable=not progress
+    )
     for n_noise in n_noises:
         for t in ts:
+            bar.set_postfix_str(f"t = {t}, {n_noise} noise draw(s)")
             args = (labels, grid_shape, layers, t, poolings, n_noise, extractor_params)
             trained = _summaries(model, *args, analysis_params, homology_step)
             controls = (
@@ -225,6 +232,8 @@ def sensitivity_map(
                             "reproduced": v.reproduced,
                         }
                 rows.append(json_ready(row))
+            bar.update()
+    bar.close()
     rows.sort(key=lambda r: (layers.index(r["layer"]), -r["t"], r["pooling"], r["n_noise"]))
     return rows
 

@@ -445,7 +445,9 @@ def _figures(analysis_dir: Path, checkpoints: list[dict], fig_dir: Path) -> list
 
 
 # ----------------------------------------------------------------------------- map
-def sensitivity_map_of_run(cfg: Exp1Config, run_dir: Path, device: str) -> dict:
+def sensitivity_map_of_run(
+    cfg: Exp1Config, run_dir: Path, device: str, progress: bool = False
+) -> dict:
     """The sensitivity map of a run's final checkpoint (``RUN/analysis/map/``): every down
     block, the mid block and every up block x ``map_ts`` x ``map_poolings`` x
     ``map_n_noises``, each claim's rule judged against epoch 0 setting by setting."""
@@ -469,6 +471,7 @@ def sensitivity_map_of_run(cfg: Exp1Config, run_dir: Path, device: str) -> dict:
         topology=cfg.map_homology_step > 0,
         homology_step=max(1, cfg.map_homology_step),
         device=device,
+        progress=progress,
     )
 
 
@@ -680,6 +683,7 @@ class Exp1(Experiment):
             pooling=cfg.pooling,
             n_landmarks=cfg.n_landmarks,
             device=device,
+            progress=self.show_progress,
         )
         ckpts = result["checkpoints"]
         final = ckpts[-1]["summary"]
@@ -701,7 +705,7 @@ class Exp1(Experiment):
         row.update({f"reproduced.{i}": v.reproduced for i, v in enumerate(per_run)})
         smap = None
         if cfg.sensitivity_map:
-            smap = sensitivity_map_of_run(cfg, run.dir, device)
+            smap = sensitivity_map_of_run(cfg, run.dir, device, progress=self.show_progress)
             for rule, c in smap["checkpoints"][-1]["counts"].items():
                 row[f"map.{rule}.holds"] = c["holds"]
             row["map.settings"] = len(smap["checkpoints"][-1]["rows"])

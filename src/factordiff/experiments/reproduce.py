@@ -454,6 +454,7 @@ def reproduce(
                         device=device,
                         log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
                         on_run_done=tracker.on_done,
+                        progress=progress,
                     )
                     entry["status"] = "done"
                 except Exception as exc:  # one experiment failing must not stop the others

@@ -23,6 +23,7 @@ Layout of ``OUT``::
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
@@ -211,6 +212,9 @@ class Experiment:
     name: str = ""
     title: str = ""
     presets: dict[str, ExperimentPreset] = {}
+    # set by run_experiment(progress=...): an analysis that takes minutes per run may show
+    # progress bars (stderr) when this is True
+    show_progress: bool = False
     # named training variants (factordiff.experiments.variants); the config then has a
     # `variant` field naming the one it was made with
     variants: dict = {}
@@ -307,13 +311,16 @@ def run_experiment(
     device: str | None = None,
     log=print,
     on_run_done=None,
+    progress: bool = False,
 ) -> dict:
     """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
 
     ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
     the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
-    finishes or fails instead of the default ``log`` line (e.g. a progress line). Returns the
-    summary (also written to ``out/summary.json`` and ``out/report.md``)."""
+    finishes or fails instead of the default ``log`` line (e.g. a progress line). ``progress``:
+    a ``log`` line as each run's analysis starts and ends, and the experiment's own progress
+    bars inside a long analysis (``Experiment.show_progress``). Returns the summary (also
+    written to ``out/summary.json`` and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
     from factordiff.training import atomic_write_text, resolve_device
 
@@ -348,7 +355,16 @@ def run_experiment(
     device_used = str(resolve_device(runs[0].config.device))
 
     t_an = time.perf_counter()
-    results = [{"run": r, **exp.analyse(cfg, r, runs[0].config.device)} for r in runs]
+    exp = copy.copy(exp)  # the registered instance stays as it is
+    exp.show_progress = progress
+    results = []
+    for i, r in enumerate(runs, 1):
+        t_run = time.perf_counter()
+        if progress:
+            log(f"analysing run {i}/{len(runs)} {r.key} {r.params}")
+        results.append({"run": r, **exp.analyse(cfg, r, runs[0].config.device)})
+        if progress:
+            log(f"analysed run {i}/{len(runs)} in {time.perf_counter() - t_run:.0f} s")
     analysis_seconds = time.perf_counter() - t_an
     table = results_table(results)
     table_paths = write_table(table, out)
