@@ -222,7 +222,7 @@ register(
     Preset(
         "exp1-quick",
         "Experiment 1 training reduced for a 2-core CPU: periodic 32 x 32 bumps, small UNet",
-        "100% joint accuracy by epoch 200; at this scale none of the five Exp. 1 claims "
+        "99.6% joint accuracy by epoch 150; at this scale none of the five Exp. 1 claims "
         "reproduced (docs/results/exp1/report.md)",
         _exp1_quick(),
     )

@@ -155,8 +155,9 @@ PRESETS = {
     "exp1-quick": ExperimentPreset(
         "exp1-quick",
         "Experiment 1 reduced for a 2-core CPU: the small UNet, fewer epochs (see docs/exp1.md)",
-        "100% joint accuracy by epoch 200; at this scale none of the five claims reproduced "
-        "(docs/results/exp1/report.md, docs/exp1.md)",
+        "99.6% joint accuracy by epoch 150; none of the five claims reproduced by the "
+        "calibrated rules with the epoch-0 control (87 min on 2 AVX2 cores; "
+        "docs/results/exp1/report.md, docs/exp1.md)",
         "exp1-quick",
     ),
     "exp1-tiny": ExperimentPreset(
