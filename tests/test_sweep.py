@@ -366,7 +366,10 @@ def test_runs_train_longest_first(tmp_path):
     assert {r.params["N"] for r in ordered[:7]} == {16}
     assert ordered[-1].params == {"N": 8, "share": 0.05, "dataset": "bumps", "seed": 0}
     # the progress estimate weighs a step by the images it holds: 3 of them here, not 64
-    from factordiff.experiments.reproduce import _weight
+    from factordiff.experiments.sweep import run_budget, step_weight
+
+    def _weight(run):
+        return step_weight(run, run_budget(run)[0])
 
     assert _weight(ordered[-1]) == 3 * 8 * 8 and _weight(ordered[0]) == 64 * 16 * 16
 

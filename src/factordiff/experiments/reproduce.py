@@ -172,11 +172,6 @@ def _current_step(run: SweepRun) -> int:
     return max([step] + [int(r.get("step", 0)) for r in records])
 
 
-def _weight(run: SweepRun) -> float:
-    """Cost of one optimizer step relative to others (:func:`sweep.step_weight`)."""
-    return step_weight(run, run_budget(run)[0])
-
-
 class Progress:
     """Progress lines of a reproduce: which experiment and run, and an estimate of the
     training time left (see the module docstring). ``parallel``: runs trained at once."""
