@@ -84,3 +84,20 @@ def test_grid_too_small_or_missing_is_a_clear_error():
     rep = Representation(np.random.default_rng(0).normal(size=(16, 5)), labels, shape)
     with pytest.raises(ValueError, match="n_x, n_y >= 5"):
         FactorizationTest(n_dims=4).fit(rep)
+
+
+def test_loop_bases_span_the_exact_svds_top_subspace():
+    """The Gram-matrix loop bases are orthonormal and span the subspace of the top singular
+    vectors of each centred loop; a loop of rank 1 has no 2D subspace."""
+    from factordiff.analysis.factorization import _loop_bases
+
+    rng = np.random.default_rng(3)
+    loops = rng.standard_normal((5, 12, 3)) @ rng.standard_normal((3, 400))
+    loops[4] = np.outer(np.arange(12.0), rng.standard_normal(400))  # rank 1 after centring
+    bases, valid = _loop_bases(loops, 2)
+    assert bases.shape == (5, 400, 2)
+    assert valid.tolist() == [True, True, True, True, False]
+    for b, loop in zip(bases[:4], loops[:4], strict=True):
+        _, _, vt = np.linalg.svd(loop - loop.mean(axis=0), full_matrices=False)
+        np.testing.assert_allclose(b.T @ b, np.eye(2), atol=1e-10)
+        np.testing.assert_allclose(b @ b.T, vt[:2].T @ vt[:2], atol=1e-10)  # same projector

@@ -48,7 +48,9 @@ def test_spectrum_threshold_count_and_transform():
 
 
 def test_umap_embedding_api_without_numba(monkeypatch):
-    """Parameters reach umap-learn and the embedding comes back (fast: umap is faked)."""
+    """Parameters reach umap-learn and the embedding comes back (fast: umap is faked). A
+    small Euclidean cloud reaches umap-learn as its exact distance matrix (metric
+    "precomputed"); any other metric gets the points themselves."""
     seen = {}
 
     class FakeUMAP:
@@ -56,19 +58,26 @@ def test_umap_embedding_api_without_numba(monkeypatch):
             seen.update(kwargs)
 
         def fit_transform(self, X):
+            seen["data"] = X
             return X[:, : seen["n_components"]] * 2
 
     monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
     X = np.random.default_rng(0).standard_normal((50, 5))
     emb = UMAPEmbedding(n_components=3, n_neighbors=7, random_state=4).fit(X)
     assert emb.embedding_.shape == (50, 3)
+    data = seen.pop("data")
     assert seen == {
         "n_components": 3,
         "n_neighbors": 7,
         "min_dist": 0.1,
-        "metric": "euclidean",
+        "metric": "precomputed",
         "random_state": 4,
     }
+    exact = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=2)
+    np.testing.assert_allclose(data, exact, rtol=1e-5, atol=1e-5)
+    assert np.all(np.diag(data) == 0)
+    UMAPEmbedding(n_components=2, metric="cosine").fit(X)
+    assert seen["metric"] == "cosine" and seen["data"].shape == (50, 5)
     with pytest.raises(ValueError, match="n_neighbors"):
         UMAPEmbedding(n_neighbors=50).fit(X)
     with pytest.raises(ValueError, match="n_components"):
@@ -86,3 +95,25 @@ def test_umap_embeds_a_circle_as_a_loop():
         step = np.linalg.norm(np.diff(emb, axis=0, append=emb[:1]), axis=1)
         spread = np.linalg.norm(emb - emb.mean(axis=0), axis=1).mean()
         assert np.median(step) < 0.2 * spread
+
+
+@pytest.mark.parametrize("shape", [(60, 300), (300, 20)])
+def test_pca_spectrum_equals_scikit_learns_exact_svd(shape):
+    """The Gram (d > n) and scatter (d <= n) eigendecompositions give scikit-learn's full-SVD
+    PCA: the same eigenvalues and the same leading axes, signs included."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(1)
+    n, d = shape
+    X = rng.standard_normal((n, 6)) @ rng.standard_normal((6, d)) * [[3.0]]
+    X += 0.01 * rng.standard_normal((n, d)) + 5.0
+    ours = PCASpectrum(n_components=5).fit(X)
+    ref = PCA(svd_solver="full").fit(X)
+    r = ours.explained_variance_.size
+    ev = ref.explained_variance_[:r]
+    np.testing.assert_allclose(ours.explained_variance_, ev, rtol=1e-7, atol=1e-12 * ev[0])
+    np.testing.assert_allclose(ours.components_, ref.components_[:5], atol=1e-8)
+    np.testing.assert_allclose(ours.mean_, ref.mean_)
+    np.testing.assert_allclose(ours.transform(X), ref.transform(X)[:, :5], atol=1e-6)
+    with pytest.raises(ValueError, match="non-finite"):
+        PCASpectrum().fit(np.where(np.eye(n, d) > 0, np.nan, X))

@@ -43,17 +43,33 @@ def _loop_bases(loops: np.ndarray, n_dims: int) -> tuple[np.ndarray, np.ndarray]
     of loops whose ``n_dims``-th direction carries variance (others have no defined
     subspace and give NaN similarities)."""
     centred = loops - loops.mean(axis=1, keepdims=True)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)  # s (n_loops, r), vt (n_loops, r, d)
-    scale = max(float(s.max()), np.finfo(np.float64).tiny)
-    valid = s[:, n_dims - 1] > 1e-9 * scale
-    return np.swapaxes(vt[:, :n_dims], 1, 2), valid
+    # The top directions from the eigendecomposition of each loop's Gram matrix
+    # (n_points, n_points): centred = U S V^T gives G = U S^2 U^T and V = centred^T U / S.
+    # One batched matrix product instead of an SVD of every (n_points, d) loop.
+    gram = centred @ np.swapaxes(centred, 1, 2)  # (n_loops, n_points, n_points)
+    w, u = np.linalg.eigh(gram)  # ascending
+    w, u = w[:, ::-1][:, :n_dims], u[:, :, ::-1][:, :, :n_dims]
+    scale = max(float(w.max()), np.finfo(np.float64).tiny)
+    # The n_dims-th direction carries variance when its eigenvalue is above 1e-12 of the
+    # largest (singular value above 1e-6 of the largest): the Gram matrix holds the squared
+    # values, whose rounding is ~1e-16 of the largest, and the representations come from
+    # float32 networks (relative precision ~1e-7).
+    valid = w[:, n_dims - 1] > 1e-12 * scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bases = (np.swapaxes(centred, 1, 2) @ u) / np.sqrt(np.clip(w, 0.0, None))[:, None, :]
+    bases[~valid] = 0.0  # no defined subspace: its similarities are set to NaN by the caller
+    return bases, valid
 
 
 def _principal_cosines(bases_a: np.ndarray, bases_b: np.ndarray) -> np.ndarray:
     """Cosines of the principal angles between every pair of subspaces.
 
     ``bases_a`` (A, d, k), ``bases_b`` (B, d, k) orthonormal -> (A, B, k), descending."""
-    m = np.einsum("adk,bdl->abkl", bases_a, bases_b)  # (A, B, k, k)
+    (A, d, k), B, k_b = bases_a.shape, bases_b.shape[0], bases_b.shape[2]
+    # One matrix product (BLAS) for every pair: (A k, d) @ (d, B k) -> (A, k, B, l).
+    a = np.swapaxes(bases_a, 1, 2).reshape(A * k, d)
+    b = np.swapaxes(bases_b, 1, 2).reshape(B * k_b, d)
+    m = (a @ b.T).reshape(A, k, B, k_b).transpose(0, 2, 1, 3)  # (A, B, k, l)
     return np.clip(np.linalg.svd(m, compute_uv=False), 0.0, 1.0)
 
 
@@ -69,7 +85,7 @@ def _value_cosines(loops: np.ndarray, periodic: bool) -> tuple[np.ndarray, np.nd
     scale = max(float(np.linalg.norm(loops, axis=2).max()), np.finfo(np.float64).tiny)
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(norm > 1e-9 * scale, v / norm, np.nan)
-    cos = np.einsum("lid,ljd->lij", v, v)  # (n_loops, n, n)
+    cos = v @ np.swapaxes(v, 1, 2)  # (n_loops, n, n)
     n = loops.shape[1]
     iu = np.triu_indices(n, k=1)
     nxt = np.arange(n) + 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 #: The paper reports the share of variance in the top 4 PCs.
 TOP_SHARE_K = 4
+#: umap-learn's own threshold: below it, it finds exact neighbours from all distances.
+UMAP_EXACT_BELOW = 4096
 
 
 def participation_ratio(eigenvalues: np.ndarray) -> float:
@@ -24,6 +25,31 @@ def participation_ratio(eigenvalues: np.ndarray) -> float:
     if total_sq == 0:
         return 0.0
     return float(np.sum(lam) ** 2 / total_sq)
+
+
+def _pca_eigh(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Covariance eigenvalues of ``X`` (n, d), descending, the leading ``n_components``
+    principal axes (k, d) and the mean (d,), from the eigendecomposition of the smaller of
+    the Gram and the scatter matrix of the centred data. Each axis's sign makes its largest
+    absolute entry positive (scikit-learn's ``svd_flip`` convention for PCA components)."""
+    n, d = X.shape
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if d > n:
+            w, u = np.linalg.eigh(Xc @ Xc.T)  # ascending
+            w, u = w[::-1], u[:, ::-1]
+            k = min(n_components, int(np.sum(w > 0)))
+            axes = (u[:, :k].T @ Xc) / np.sqrt(w[:k])[:, None]
+        else:
+            w, v = np.linalg.eigh(Xc.T @ Xc)
+            w, v = w[::-1], v[:, ::-1]
+            k = min(n_components, int(np.sum(w > 0)))
+            axes = v[:, :k].T
+    var = np.clip(w, 0.0, None) / max(n - 1, 1)
+    signs = np.sign(axes[np.arange(len(axes)), np.argmax(np.abs(axes), axis=1)])
+    signs[signs == 0] = 1.0
+    return var, axes * signs[:, None], mean
 
 
 class PCASpectrum:
@@ -61,14 +87,19 @@ class PCASpectrum:
             raise ValueError(
                 f"variance_threshold = {self.variance_threshold!r}; allowed: a share in (0, 1]"
             )
-        # All components: the participation ratio needs the whole spectrum. The exact SVD of
-        # (n, d) costs O(n^2 d), fine for n ~ 1e3 conditions.
-        with np.errstate(invalid="ignore", divide="ignore"):  # zero variance: checked below
-            pca = PCA(n_components=None, svd_solver="full").fit(X)
-        var = pca.explained_variance_
+        # All components: the participation ratio needs the whole spectrum. The eigenvalues of
+        # the smaller of the Gram matrix Xc Xc^T (n, n) and the scatter matrix Xc^T Xc (d, d)
+        # are the squared singular values of Xc: the same spectrum as an exact SVD of (n, d),
+        # to ~1e-15 of the largest eigenvalue, at ~1/15 of its time for d = 16,384 >> n = 1,024
+        # (benchmarks/analysis_speed.py).
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X has non-finite values (NaN or inf); allowed: finite numbers")
+        var, components, mean = _pca_eigh(X, self.n_components)
         if var.size == 0 or var.max() <= 0:
             raise ValueError("X has zero variance: every condition has the same representation")
-        var = var[var > var.max() * 1e-12]  # drop numerically zero directions (rank < min(n, d))
+        keep = var > var.max() * 1e-12  # numerically zero directions (rank < min(n, d))
+        var = var[keep]
+        components = components[: min(len(components), var.size)]
         ratio = var / var.sum()
         k = min(self.n_components, var.size)
         self.explained_variance_ = var
@@ -79,8 +110,8 @@ class PCASpectrum:
         cum = np.cumsum(ratio)
         # 1e-9 slack so a share of exactly 0.9 counts as reaching 90%.
         self.n_components_threshold_ = int(np.searchsorted(cum, self.variance_threshold - 1e-9) + 1)
-        self.components_ = pca.components_[:k]
-        self.mean_ = pca.mean_
+        self.components_ = components[:k]
+        self.mean_ = mean
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -135,15 +166,27 @@ class UMAPEmbedding:
             )
         import umap  # imported here: it is slow to import (numba) and only UMAP needs it
 
+        metric, data = self.metric, X
+        if metric == "euclidean" and X.shape[0] < UMAP_EXACT_BELOW:
+            # umap-learn computes all distances of a small cloud (n < 4,096) by calling its
+            # numba metric once per pair through scikit-learn, ~4 s for 1,024 points; the same
+            # matrix from scikit-learn's BLAS-based euclidean_distances takes milliseconds and
+            # umap-learn then runs the same exact-neighbour path on it.
+            from sklearn.metrics.pairwise import euclidean_distances
+
+            data = euclidean_distances(X).astype(np.float32)
+            np.fill_diagonal(data, 0.0)
+            metric = "precomputed"
         reducer = umap.UMAP(
             n_components=self.n_components,
             n_neighbors=self.n_neighbors,
             min_dist=self.min_dist,
-            metric=self.metric,
+            metric=metric,
             random_state=self.random_state,
         )
         with warnings.catch_warnings():
             # umap-learn warns that a seed disables parallelism; that is the point of a seed.
             warnings.filterwarnings("ignore", message="n_jobs value")
-            self.embedding_ = np.asarray(reducer.fit_transform(X))
+            warnings.filterwarnings("ignore", message="using precomputed metric")
+            self.embedding_ = np.asarray(reducer.fit_transform(data))
         return self
