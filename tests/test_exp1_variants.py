@@ -203,3 +203,38 @@ def test_variants_overview_counts_the_variants_in_which_a_claim_holds():
         "| claim 1 | **not reproduced** (1 of 3 seeds) | **not reproduced** (0 of 3 seeds) | 0 of 2 |"
         in text
     )
+
+
+@pytest.mark.slow  # ~2 minutes: two exp1 analyses twice, numba compiled in each process
+def test_runs_of_several_variants_analysed_in_parallel_equal_the_serial_analysis(tmp_path):
+    """`analysis_workers` = 2 analyses the runs of both variants in spawned processes; the
+    verdicts, rows and the overview equal those of the serial analysis of the same runs."""
+    smoke = smoke_config()
+    run = apply_overrides(smoke.run, ["train.epochs=1", "train.checkpoint_epochs=[0]"])
+    base = replace(smoke, run=run)
+    cfgs = {v: apply_variant(base, EXP1_VARIANTS[v]) for v in ("default", "k1")}
+    out = tmp_path / "v"
+    ex = LocalExecutor(workers=1, threads=1)
+    serial = run_variants(EXP1, cfgs, out, executor=ex, log=lambda *_: None)
+    tables = {v: (out / v / "results.csv").read_text() for v in cfgs}
+    lines = []
+    parallel = run_variants(
+        EXP1, cfgs, out, executor=ex, log=lines.append, analysis_workers=2, progress=True
+    )
+    assert "0 to train" in lines[0]  # nothing trained again
+    assert any(line.startswith("analysing 2 runs, 2 at a time") for line in lines)
+    assert sum(line.startswith("analysed run") for line in lines) == 2
+    assert parallel["claims"] == serial["claims"]
+    for v in cfgs:
+        assert (out / v / "results.csv").read_text() == tables[v]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_cli_bad_analysis_workers_exits_2_and_writes_nothing(tmp_path, capsys, value):
+    out = tmp_path / "v"
+    code = main(["experiment", "exp1", "--quick", "--analysis-workers", value, "--out", str(out)])
+    assert code == 2
+    assert f"--analysis-workers: '{value}' is invalid; allowed: an integer >= 1" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()

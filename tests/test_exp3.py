@@ -56,6 +56,15 @@ def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
     assert {"accuracy_vs_share.png", "size_at_threshold.png"} <= set(summary["figures"])
     report = (tmp_path / "report.md").read_text()
     assert "## Step budget" in report and "optimizer steps" in report
+    # analysed again, two runs at a time in spawned processes: the same table, nothing trained
+    table_text = (tmp_path / "results.csv").read_text()
+    lines = []
+    run_experiment(
+        exp, cfg, tmp_path, executor=ONE, log=lines.append, analysis_workers=2, progress=True
+    )
+    assert "0 to train" in lines[0]
+    assert any(line.startswith("analysing 8 runs, 2 at a time") for line in lines)
+    assert (tmp_path / "results.csv").read_text() == table_text
     # judged again from the stored rows: same verdicts, and the report says so
     from factordiff.experiments.skeleton import rejudge_experiment
 

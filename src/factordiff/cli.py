@@ -293,6 +293,16 @@ def _parse_seeds(text: str | None) -> list[int] | None:
 _VERDICT_LABEL = {"not reproduced": "NOT reproduced", "not judged": "NOT judged"}
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid; allowed: an integer >= 1")
+    return value
+
+
 def _cmd_experiment(args: argparse.Namespace) -> int:
     from factordiff.experiments import resolve_experiment
     from factordiff.experiments.skeleton import run_experiment
@@ -357,6 +367,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             device=args.device,
             on_run_done=on_run_done,
             progress=not args.no_progress,
+            analysis_workers=args.analysis_workers,
         )
     for v in summary["verdicts"]:
         print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
@@ -452,7 +463,15 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     )
     print(f"{exp.title.format(name=name)}, variants {names}, into {out.resolve()}")
     doc = run_variants(
-        exp, cfgs, out, executor=executor, force=args.force, command=command, device=args.device
+        exp,
+        cfgs,
+        out,
+        executor=executor,
+        force=args.force,
+        command=command,
+        device=args.device,
+        analysis_workers=args.analysis_workers,
+        progress=not args.no_progress,
     )
     for c in doc["claims"]:
         print(
@@ -589,6 +608,13 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         metavar="NAME[,NAME...]",
         help="training variants, each an experiment in OUT/NAME (default OUT: "
         "runs/PRESET-variants); exp1: default, paper-objective, k16, k1, positional, long",
+    )
+    p.add_argument(
+        "--analysis-workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="analyse up to N runs at once, in separate processes (default 1: one after another)",
     )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--force", action="store_true", help="train every run of the sweep again")

@@ -312,6 +312,8 @@ def run_experiment(
     log=print,
     on_run_done=None,
     progress: bool = False,
+    analysis_workers: int = 1,
+    analysed: dict[str, dict] | None = None,
 ) -> dict:
     """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
 
@@ -319,8 +321,11 @@ def run_experiment(
     the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
     finishes or fails instead of the default ``log`` line (e.g. a progress line). ``progress``:
     a ``log`` line as each run's analysis starts and ends, and the experiment's own progress
-    bars inside a long analysis (``Experiment.show_progress``). Returns the summary (also
-    written to ``out/summary.json`` and ``out/report.md``)."""
+    bars inside a long analysis (``Experiment.show_progress``). ``analysis_workers`` > 1
+    analyses that many runs at once in spawned processes (:func:`analyse_runs`);
+    ``analysed`` (run key -> ``exp.analyse`` result) holds runs already analysed by the
+    caller (``run_variants``). Returns the summary (also written to ``out/summary.json``
+    and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
     from factordiff.training import atomic_write_text, resolve_device
 
@@ -355,16 +360,23 @@ def run_experiment(
     device_used = str(resolve_device(runs[0].config.device))
 
     t_an = time.perf_counter()
-    exp = copy.copy(exp)  # the registered instance stays as it is
-    exp.show_progress = progress
-    results = []
-    for i, r in enumerate(runs, 1):
-        t_run = time.perf_counter()
-        if progress:
-            log(f"analysing run {i}/{len(runs)} {r.key} {r.params}")
-        results.append({"run": r, **exp.analyse(cfg, r, runs[0].config.device)})
-        if progress:
-            log(f"analysed run {i}/{len(runs)} in {time.perf_counter() - t_run:.0f} s")
+    if analysed is not None and all(r.key in analysed for r in runs):
+        results = [{"run": r, **analysed[r.key]} for r in runs]  # analysed by the caller
+    else:
+        results = [
+            {"run": r, **a}
+            for r, a in zip(
+                runs,
+                analyse_runs(
+                    exp,
+                    [(cfg, r) for r in runs],
+                    workers=analysis_workers,
+                    log=log,
+                    progress=progress,
+                ),
+                strict=True,
+            )
+        ]
     analysis_seconds = time.perf_counter() - t_an
     table = results_table(results)
     table_paths = write_table(table, out)
@@ -394,6 +406,81 @@ def run_experiment(
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out / "report.md", render_report(summary, exp.report_sections(summary)))
     return summary
+
+
+def analyse_runs(
+    exp: Experiment, jobs: list, *, workers: int = 1, log=print, progress: bool = False
+) -> list[dict]:
+    """``exp.analyse(cfg, run, device)`` of every ``(cfg, run)`` in ``jobs``, in order.
+
+    ``workers`` > 1 analyses up to that many runs at once, each in a spawned process with
+    an equal share of the cores (an analysis is single-run work: forward passes, then PCA,
+    homology and UMAP on the CPU; a sweep's runs are independent). The experiment is looked
+    up by name in each process (``EXPERIMENTS``). With ``progress``, a line as each run's
+    analysis starts (serial) or is handed out (parallel) and as it ends; the experiment's
+    own progress bars only in serial mode (bars of several processes would interleave)."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"analysis workers = {workers!r} is invalid; allowed: an integer >= 1")
+    n = len(jobs)
+    exp = copy.copy(exp)  # the registered instance stays as it is
+    if workers == 1 or n <= 1:
+        exp.show_progress = progress
+        out = []
+        for i, (cfg, r) in enumerate(jobs, 1):
+            t_run = time.perf_counter()
+            if progress:
+                log(f"analysing run {i}/{n} {r.key} {r.params}")
+            out.append(exp.analyse(cfg, r, r.config.device))
+            if progress:
+                log(f"analysed run {i}/{n} in {time.perf_counter() - t_run:.0f} s")
+        return out
+
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from factordiff.hardware import usable_cores
+
+    procs = min(workers, n)
+    threads = max(1, usable_cores() // procs)
+    if progress:
+        log(f"analysing {n} runs, {procs} at a time ({threads} thread(s) each)")
+    t0 = time.perf_counter()
+    results: list[dict | None] = [None] * n
+    ctx = mp.get_context("spawn")  # fork after torch (or CUDA) has started is unsafe
+    with ProcessPoolExecutor(
+        max_workers=procs, mp_context=ctx, initializer=_analysis_worker_init, initargs=(threads,)
+    ) as pool:
+        futures = {
+            pool.submit(_analyse_in_worker, exp.name, cfg, r): i for i, (cfg, r) in enumerate(jobs)
+        }
+        for done, fut in enumerate(as_completed(futures), 1):
+            i = futures[fut]
+            results[i] = fut.result()  # a failed analysis fails the call, as in serial mode
+            if progress:
+                r = jobs[i][1]
+                log(
+                    f"analysed run {done}/{n} {r.key} {r.params} "
+                    f"({time.perf_counter() - t0:.0f} s since the start)"
+                )
+    return results  # type: ignore[return-value]
+
+
+def _analysis_worker_init(threads: int) -> None:
+    from factordiff.hardware import set_thread_budget
+
+    set_thread_budget(threads)
+    try:  # numpy's BLAS too (PCA, homology): one share of the cores per process
+        import threadpoolctl
+
+        threadpoolctl.threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        pass
+
+
+def _analyse_in_worker(name: str, cfg, run: SweepRun) -> dict:
+    from factordiff.experiments import EXPERIMENTS
+
+    return EXPERIMENTS[name].analyse(cfg, run, run.config.device)
 
 
 def _finished(run: SweepRun) -> bool:

@@ -117,15 +117,19 @@ def run_variants(
     command: str = "",
     device: str | None = None,
     log=print,
+    analysis_workers: int = 1,
+    progress: bool = False,
 ) -> dict:
     """Run experiment ``exp`` once per variant config in ``cfgs`` (name -> config) into
     ``out/<name>``, training all their runs in one executor call; rerunning resumes.
+    ``analysis_workers`` > 1 analyses the runs of every variant together, that many at a
+    time (:func:`~factordiff.experiments.skeleton.analyse_runs`).
 
     Every config and every run is validated, and two variants that would train the same
     run are refused, before anything is written. Returns the overview written to
     ``out/variants.json`` (also rendered as ``out/variants.md``)."""
     from factordiff.experiments.report import render_variants
-    from factordiff.experiments.skeleton import run_experiment
+    from factordiff.experiments.skeleton import analyse_runs, run_experiment
     from factordiff.experiments.sweep import make_executor, plan_sweep, write_sweep
     from factordiff.training import atomic_write_text, run_state
 
@@ -174,11 +178,24 @@ def run_variants(
     if todo:
         executor.run(todo, on_done=on_done)
 
+    analysed = None
+    if analysis_workers > 1:  # every variant's runs in one pool, not one variant at a time
+        jobs = [(cfgs[owner[r.key]], r) for r in all_runs]
+        done = analyse_runs(exp, jobs, workers=analysis_workers, log=log, progress=progress)
+        analysed = {r.key: a for r, a in zip(all_runs, done, strict=True)}
     summaries = {}
     for name, cfg in cfgs.items():
         log(f"variant {name}: analysis into {out / name}")
         summaries[name] = run_experiment(
-            exp, cfg, out / name, executor=executor, command=command, device=device, log=log
+            exp,
+            cfg,
+            out / name,
+            executor=executor,
+            command=command,
+            device=device,
+            log=log,
+            progress=progress,
+            analysed=analysed,
         )
     doc = variants_overview(exp, summaries, command)
     atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
