@@ -376,7 +376,8 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def _add_executor_options(p: argparse.ArgumentParser) -> None:
-    """--executor, --workers, --threads, --address, --max-retries (read by ``_executor``)."""
+    """--executor, --workers, --threads, --address, --max-retries (read by ``_executor``) and
+    --analysis-workers."""
     p.add_argument(
         "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
     )
@@ -385,6 +386,13 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
     p.add_argument(
         "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
+    )
+    p.add_argument(
+        "--analysis-workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="analyse up to N runs at once, in separate processes (default 1: one after another)",
     )
 
 
@@ -420,6 +428,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         reanalyse=args.reanalyse,
         command="factordiff " + " ".join(sys.argv[1:]),
         progress=not args.no_progress,
+        analysis_workers=args.analysis_workers,
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
@@ -608,13 +617,6 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         metavar="NAME[,NAME...]",
         help="training variants, each an experiment in OUT/NAME (default OUT: "
         "runs/PRESET-variants); exp1: default, paper-objective, k16, k1, positional, long",
-    )
-    p.add_argument(
-        "--analysis-workers",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="analyse up to N runs at once, in separate processes (default 1: one after another)",
     )
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--force", action="store_true", help="train every run of the sweep again")

@@ -366,11 +366,13 @@ def reproduce(
     progress: bool = True,
     heartbeat_seconds: float = 60.0,
     log=print,
+    analysis_workers: int = 1,
 ) -> dict:
     """Run every experiment of ``only`` (default all, in :data:`ORDER`) at ``scale`` into
     ``out`` (default :func:`default_out`), then write ``out/report.html``.
 
     ``executor``: a LocalExecutor or RayExecutor shared by every sweep (default local).
+    ``analysis_workers``: runs of one experiment analysed at once (``run_experiment``).
     ``progress=False`` prints only one line per experiment; ``heartbeat_seconds`` > 0 adds
     a line per run in training that often. Returns the record also written to
     ``out/reproduce.json``: ``{"scale", "experiments": [{"name", "preset", "status", "error",
@@ -450,6 +452,7 @@ def reproduce(
                         log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
                         on_run_done=tracker.on_done,
                         progress=progress,
+                        analysis_workers=analysis_workers,
                     )
                     entry["status"] = "done"
                 except Exception as exc:  # one experiment failing must not stop the others
