@@ -239,6 +239,11 @@ def test_experiment_skeleton_results_table_and_report(tmp_path):
     assert v["spread"]["min"] <= v["spread"]["mean"] <= v["spread"]["max"]
     report = (tmp_path / "report.md").read_text()
     assert "# Shares (toy)" in report and "seed 0:" in report and "of 2 seeds" in report
+    from factordiff.hardware import cpu_description
+
+    # the machine is named with the device: the CPU's model and capability
+    assert summary["machine"] == f"CPU {cpu_description()}"
+    assert f"on cpu (CPU {cpu_description()})." in report
 
     # a second run of the same sweep trains nothing; with progress, a line per analysed run
     before = mtimes(read_sweep(tmp_path))

@@ -93,6 +93,17 @@ def cpu_description() -> str:
     return f"{cpu_model_name()} ({cpu_capability()}, {native})"
 
 
+def machine_description(device: torch.device | str) -> str:
+    """The machine a result came from, for reports: the CPU as :func:`cpu_description` words
+    it, and the GPU's name first when ``device`` is one."""
+    device = torch.device(device)
+    cpu = f"CPU {cpu_description()}"
+    if device.type == "cuda":
+        with contextlib.suppress(Exception):
+            return f"GPU {torch.cuda.get_device_name(device)}, {cpu}"
+    return cpu
+
+
 def device_native_bf16(device: torch.device) -> bool:
     if device.type == "cpu":
         return cpu_native_bf16()

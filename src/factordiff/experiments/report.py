@@ -102,7 +102,9 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
         "",
         f"Command: `{s['command']}`  ",
         f"Wall time: {s['wall_seconds'] / 60:.1f} min (training {s['train_seconds'] / 60:.1f} "
-        f"min{summed}, analysis {s['analysis_seconds'] / 60:.1f} min) on {s['device']}.  ",
+        f"min{summed}, analysis {s['analysis_seconds'] / 60:.1f} min) on {s['device']}"
+        + (f" ({s['machine']})" if s.get("machine") else "")
+        + ".  ",
         f"Setting: {s['setting']}  ",
     ]
     if "runs" in s:

@@ -358,6 +358,9 @@ def run_experiment(
     if todo:
         executor.run(todo, on_done=on_done)
     device_used = str(resolve_device(runs[0].config.device))
+    from factordiff.hardware import machine_description
+
+    machine = machine_description(device_used)
 
     t_an = time.perf_counter()
     if analysed is not None and all(r.key in analysed for r in runs):
@@ -389,6 +392,7 @@ def run_experiment(
         "title": exp.title.format(name=name),
         "command": command,
         "device": device_used,
+        "machine": machine,
         "setting": exp.describe_setting(cfg),
         **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
         "wall_seconds": time.perf_counter() - t_start,
