@@ -129,3 +129,19 @@ def test_table_and_docs_writer(tmp_path):
     with pytest.raises(ValueError, match="no <!-- calibration-table:start"):
         write_calibration_docs(rows, tmp_path / "plain.md", tmp_path / "x.json", {})
     assert not (tmp_path / "x.json").exists()
+
+
+def test_calibration_command_line_help_and_bad_root(tmp_path):
+    """`--help` prints the usage (it used to be read as the root folder); a root without
+    docs/analysis.md exits 2 naming it, before any computation, and writes nothing."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "factordiff.analysis.calibration"]
+    ok = subprocess.run([*cmd, "--help"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith("usage:")
+    bad = tmp_path / "nowhere"
+    out = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert f"root '{bad}' is invalid; allowed: a folder holding docs/analysis.md" in out.stderr
+    assert not bad.exists()

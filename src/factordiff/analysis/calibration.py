@@ -399,6 +399,18 @@ def main(root: str | Path | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m factordiff.analysis.calibration",
+        description="Compute the calibration table (every rule on clouds with known answers) "
+        "and rewrite it into ROOT/docs/analysis.md and "
+        "ROOT/docs/results/calibration/calibration.json.",
+    )
+    parser.add_argument(
+        "root", nargs="?", help="repository root (default: the one holding this package)"
+    )
+    args = parser.parse_args()
+    if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
+        parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
+    main(args.root)
