@@ -97,9 +97,7 @@ class PCASpectrum:
         var, components, mean = _pca_eigh(X, self.n_components)
         if var.size == 0 or var.max() <= 0:
             raise ValueError("X has zero variance: every condition has the same representation")
-        keep = var > var.max() * 1e-12  # numerically zero directions (rank < min(n, d))
-        var = var[keep]
-        components = components[: min(len(components), var.size)]
+        var = var[var > var.max() * 1e-12]  # drop numerically zero directions (rank < min(n, d))
         ratio = var / var.sum()
         k = min(self.n_components, var.size)
         self.explained_variance_ = var

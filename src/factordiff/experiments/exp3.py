@@ -289,8 +289,9 @@ PRESETS = {
         "Experiment 3 reduced for a 2-core CPU: N = 8, 12, 16, five shares, two datasets, one "
         "seed, the small UNet with three levels on batches of 64, an 800-step budget, at "
         "least 256 samples per evaluation (docs/exp3.md)",
-        "reproduced in 40.8 min on 2 AVX2 cores, one seed: size at 60% accuracy ~ N^1.66 "
-        "for bumps alone, ~ N^1.24 with stripes (docs/results/exp3, docs/exp3.md)",
+        "one seed (40.8 min on 2 AVX2 cores): both reproduced, size at 60% accuracy ~ N^1.66 "
+        "for bumps alone, ~ N^1.24 with stripes (docs/results/exp3); with --seeds 0,1 bumps "
+        "alone N^1.47, not reproduced, stripes N^1.15 (docs/results/exp3-2seeds, docs/exp3.md)",
         "small",
     ),
     "exp3-tiny": ExperimentPreset(

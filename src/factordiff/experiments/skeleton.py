@@ -327,6 +327,7 @@ def run_experiment(
     caller (``run_variants``). Returns the summary (also written to ``out/summary.json``
     and ``out/report.md``)."""
     from factordiff.experiments.report import render_report
+    from factordiff.hardware import machine_description
     from factordiff.training import atomic_write_text, resolve_device
 
     cfg.validate()
@@ -358,9 +359,6 @@ def run_experiment(
     if todo:
         executor.run(todo, on_done=on_done)
     device_used = str(resolve_device(runs[0].config.device))
-    from factordiff.hardware import machine_description
-
-    machine = machine_description(device_used)
 
     t_an = time.perf_counter()
     if analysed is not None and all(r.key in analysed for r in runs):
@@ -392,7 +390,7 @@ def run_experiment(
         "title": exp.title.format(name=name),
         "command": command,
         "device": device_used,
-        "machine": machine,
+        "machine": machine_description(device_used),
         "setting": exp.describe_setting(cfg),
         **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
         "wall_seconds": time.perf_counter() - t_start,
