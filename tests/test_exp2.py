@@ -199,7 +199,7 @@ def test_config_errors_name_the_bad_value():
 def test_cli_dry_run_lists_the_sweep(tmp_path, capsys):
     assert main(["experiment", "exp2", "--quick", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "would write" in out and "with 23 run(s)" in out
+    assert "would write" in out and "with 22 run(s)" in out
     assert not any(tmp_path.iterdir())
 
 

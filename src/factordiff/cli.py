@@ -367,7 +367,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             device=args.device,
             on_run_done=on_run_done,
             progress=not args.no_progress,
-            analysis_workers=args.analysis_workers,
+            analysis_workers=_analysis_workers(args),
         )
     for v in summary["verdicts"]:
         print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
@@ -390,10 +390,23 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--analysis-workers",
         type=_positive_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="analyse up to N runs at once, in separate processes (default 1: one after another)",
+        help="analyse up to N runs at once, in separate processes (default: as many as "
+        "--workers with the local executor, 1 with ray)",
     )
+
+
+def _analysis_workers(args: argparse.Namespace) -> int:
+    """--analysis-workers, or its default: the local executor's worker count (the cores the
+    training used), one with Ray (whose workers may be other machines)."""
+    if args.analysis_workers is not None:
+        return args.analysis_workers
+    if args.executor == "local":
+        from factordiff.experiments.sweep import DEFAULT_WORKERS
+
+        return args.workers or DEFAULT_WORKERS
+    return 1
 
 
 def _executor(args: argparse.Namespace):
@@ -428,7 +441,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         reanalyse=args.reanalyse,
         command="factordiff " + " ".join(sys.argv[1:]),
         progress=not args.no_progress,
-        analysis_workers=args.analysis_workers,
+        analysis_workers=_analysis_workers(args),
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
@@ -479,7 +492,7 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
         force=args.force,
         command=command,
         device=args.device,
-        analysis_workers=args.analysis_workers,
+        analysis_workers=_analysis_workers(args),
         progress=not args.no_progress,
     )
     for c in doc["claims"]:

@@ -175,7 +175,8 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
         run = _base_run("small")
         run.train = replace(run.train, max_steps=800)
         run.eval = replace(run.eval, sampler="ddim", num_steps=25)
-        return run, dict(image_size=16, seeds=(0, 1))
+        # three sampling rates (no verdict rests on them): 22 runs, 11 rounds of 2 workers
+        return run, dict(image_size=16, seeds=(0, 1), sampling_rates=(0.1, 0.3, 1.0))
     # exp2-smoke: the tiny UNet, a few steps, every run type once
     run = _base_run("tiny")
     run.train = replace(run.train, max_steps=3, batch_size=16, save_every_epochs=1)
