@@ -238,3 +238,20 @@ def test_cli_bad_analysis_workers_exits_2_and_writes_nothing(tmp_path, capsys, v
         capsys.readouterr().err
     )
     assert not out.exists()
+
+
+def test_analysis_workers_default_follows_the_local_workers():
+    """No --analysis-workers: as many as the local executor's workers (default 2), one with
+    Ray; a value given is kept."""
+    from argparse import Namespace
+
+    from factordiff.cli import _analysis_workers
+    from factordiff.experiments.sweep import DEFAULT_WORKERS
+
+    def ns(**kw):
+        return Namespace(**{"analysis_workers": None, "executor": "local", "workers": None, **kw})
+
+    assert _analysis_workers(ns()) == DEFAULT_WORKERS
+    assert _analysis_workers(ns(workers=3)) == 3
+    assert _analysis_workers(ns(executor="ray")) == 1
+    assert _analysis_workers(ns(workers=3, analysis_workers=1)) == 1
