@@ -208,8 +208,8 @@ PRESETS = {
         "Experiment 2 reduced for a 2-core CPU: N = 16 with the hole band, margin, lesion "
         "widths and squares scaled from N = 32 in proportion; the small UNet, 800 steps per "
         "run; 2 seeds for the main comparison and the rim ablation (docs/exp2.md)",
-        "all six claims reproduced at N = 16 in 69.6 min on a shared 2-core AVX2 CPU "
-        "(docs/results/exp2)",
+        "all six claims reproduced at N = 16 (2 of 2 seeds where seeds apply) in 43.2 min "
+        "on an idle 2-core AVX2 CPU (docs/results/exp2)",
         "small",
     ),
     "exp2-smoke": ExperimentPreset(
