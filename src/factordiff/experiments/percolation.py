@@ -150,8 +150,10 @@ PRESETS = {
         "percolation-quick",
         "reduced for a 2-core CPU: N = 16, sigma 0.75 / 1 / 1.5 px, seven shares, one seed, "
         "the small UNet in fp32 on an 800-step budget (docs/exp3.md)",
-        "not yet known with sigma 0.75 (with sigma 0.5 in its place, 42.3 min on 2 AVX2 cores "
-        "and all three claims not judged: sigma 0.5 was still learning at 800 steps)",
+        "with seeds 0 and 1 on 2 AVX2 cores: accuracy stopped rising at the budget; sharp "
+        "onset not reproduced, earlier for wider bumps reproduced, near the simulated "
+        "threshold not reproduced (docs/results/percolation); 42.3 min for the 21 runs with "
+        "sigma 0.5 in place of 0.75",
         "small",
     ),
     "percolation-tiny": ExperimentPreset(
