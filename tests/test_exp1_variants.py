@@ -245,13 +245,20 @@ def test_analysis_workers_default_follows_the_local_workers():
     Ray; a value given is kept."""
     from argparse import Namespace
 
-    from factordiff.cli import _analysis_workers
-    from factordiff.experiments.sweep import DEFAULT_WORKERS
+    from factordiff.cli import _analysis_workers, _executor
 
     def ns(**kw):
-        return Namespace(**{"analysis_workers": None, "executor": "local", "workers": None, **kw})
+        args = Namespace(
+            **{"analysis_workers": None, "executor": "local", "workers": None, **kw},
+            threads=None,
+            address=None,
+            max_retries=3,
+        )
+        return args, _executor(args)
 
-    assert _analysis_workers(ns()) == DEFAULT_WORKERS
-    assert _analysis_workers(ns(workers=3)) == 3
-    assert _analysis_workers(ns(executor="ray")) == 1
-    assert _analysis_workers(ns(workers=3, analysis_workers=1)) == 1
+    from factordiff.experiments.sweep import DEFAULT_WORKERS
+
+    assert _analysis_workers(*ns()) == DEFAULT_WORKERS
+    assert _analysis_workers(*ns(workers=3)) == 3
+    assert _analysis_workers(*ns(executor="ray")) == 1
+    assert _analysis_workers(*ns(workers=3, analysis_workers=1)) == 1

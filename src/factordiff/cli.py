@@ -367,7 +367,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
             device=args.device,
             on_run_done=on_run_done,
             progress=not args.no_progress,
-            analysis_workers=_analysis_workers(args),
+            analysis_workers=_analysis_workers(args, executor),
         )
     for v in summary["verdicts"]:
         print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
@@ -397,16 +397,12 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _analysis_workers(args: argparse.Namespace) -> int:
-    """--analysis-workers, or its default: the local executor's worker count (the cores the
-    training used), one with Ray (whose workers may be other machines)."""
+def _analysis_workers(args: argparse.Namespace, executor) -> int:
+    """--analysis-workers, or its default: the local ``executor``'s worker count (the cores
+    the training used), one with Ray (whose workers may be other machines)."""
     if args.analysis_workers is not None:
         return args.analysis_workers
-    if args.executor == "local":
-        from factordiff.experiments.sweep import DEFAULT_WORKERS
-
-        return args.workers or DEFAULT_WORKERS
-    return 1
+    return getattr(executor, "workers", 1)
 
 
 def _executor(args: argparse.Namespace):
@@ -441,7 +437,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         reanalyse=args.reanalyse,
         command="factordiff " + " ".join(sys.argv[1:]),
         progress=not args.no_progress,
-        analysis_workers=_analysis_workers(args),
+        analysis_workers=_analysis_workers(args, executor),
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
@@ -492,7 +488,7 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
         force=args.force,
         command=command,
         device=args.device,
-        analysis_workers=_analysis_workers(args),
+        analysis_workers=_analysis_workers(args, executor),
         progress=not args.no_progress,
     )
     for c in doc["claims"]:
