@@ -262,3 +262,87 @@ def test_analysis_workers_default_follows_the_local_workers():
     assert _analysis_workers(*ns(workers=3)) == 3
     assert _analysis_workers(*ns(executor="ray")) == 1
     assert _analysis_workers(*ns(workers=3, analysis_workers=1)) == 1
+
+
+def _finished_folder(folder, variant, flags, holds, preset="exp1-quick"):
+    """A hand-made finished experiment folder: summary.json only."""
+    verdicts = [
+        {
+            "claim": f"claim {i}",
+            "reproduced": bool(held),
+            "value": 0.5,
+            "spread": {"seeds": [0], "reproduced_in": held},
+        }
+        for i, held in enumerate(flags)
+    ]
+    counts = {"orthogonal": {"settings": 144, "holds": holds, "trained_passes": holds}}
+    summary = {
+        "experiment": preset,
+        "variant": variant,
+        "setting": f"setting of {variant}",
+        "train_seconds": 120.0,
+        "seeds": [0],
+        "verdicts": verdicts,
+        "sensitivity_map": {"counts": counts, "claims": {"orthogonal": "x and y factorized"}},
+    }
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
+def test_variants_of_separate_commands_are_tabled_from_their_folders(tmp_path, capsys):
+    a = _finished_folder(tmp_path / "results" / "exp1", "default", [0, 1], 17)
+    b = _finished_folder(tmp_path / "variants" / "k1", "k1", [1, 1], 40)
+    out = tmp_path / "variants"
+    assert main(["variants", str(a), str(b), "--out", str(out)]) == 0
+    assert "1 of 2  claim 0" in capsys.readouterr().out
+    doc = json.loads((out / "variants.json").read_text())
+    assert [c["holds_in"] for c in doc["claims"]] == [["k1"], ["default", "k1"]]
+    assert doc["variants"]["default"]["folder"] == "../results/exp1"
+    assert doc["variants"]["k1"]["map"]["orthogonal"] == {
+        "claim": "x and y factorized",
+        "holds": 40,
+        "settings": 144,
+    }
+    table = (out / "variants.md").read_text()
+    assert "| x and y factorized | 17 of 144 | 40 of 144 |" in table
+    assert "[../results/exp1](../results/exp1/report.md)" in table
+    assert (
+        "| claim 0 | **not reproduced** (0 of 1 seeds) | reproduced (1 of 1 seeds) | 1 of 2 |"
+        in (table)
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda t: [t / "missing"], "has no summary.json"),
+        (
+            lambda t: [
+                _finished_folder(t / "a", "k1", [1], 1),
+                _finished_folder(t / "b", "k1", [1], 1),
+            ],
+            "are both variant 'k1'",
+        ),
+        (
+            lambda t: [
+                _finished_folder(t / "a", "k1", [1], 1),
+                _finished_folder(t / "b", "default", [1], 1, preset="exp1"),
+            ],
+            "is preset 'exp1', the others 'exp1-quick'",
+        ),
+        (
+            lambda t: [
+                _finished_folder(t / "a", "k1", [1], 1),
+                _finished_folder(t / "b", "default", [1, 0], 1),
+            ],
+            "judges other claims",
+        ),
+    ],
+)
+def test_cli_variants_of_bad_folders_exits_2_and_writes_nothing(tmp_path, capsys, make, message):
+    folders = make(tmp_path)
+    out = tmp_path / "overview"
+    assert main(["variants", *map(str, folders), "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

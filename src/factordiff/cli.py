@@ -499,6 +499,17 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     return 0
 
 
+def _cmd_variants(args: argparse.Namespace) -> int:
+    from factordiff.experiments.variants import VARIANTS_REPORT, overview_of_folders
+
+    command = "factordiff " + " ".join(sys.argv[1:])
+    doc = overview_of_folders(args.folders, args.out, command=command)
+    for c in doc["claims"]:
+        print(f"  {len(c['holds_in'])} of {c['of']}  {c['claim']}")
+    print(f"wrote {Path(args.out).resolve() / VARIANTS_REPORT}")
+    return 0
+
+
 def _cmd_sweep_status(args: argparse.Namespace) -> int:
     from factordiff.experiments.sweep import sweep_status
 
@@ -669,6 +680,21 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_report)
 
 
+def _add_variants_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "variants",
+        help="one table of the verdicts of training variants run by separate commands",
+    )
+    p.add_argument(
+        "folders",
+        nargs="+",
+        metavar="FOLDER",
+        help="finished experiment folders of one preset, one per variant",
+    )
+    p.add_argument("--out", required=True, help="folder for variants.json and variants.md")
+    p.set_defaults(handler=_cmd_variants)
+
+
 def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser("sweep", help="inspect a sweep folder")
     actions = sweep.add_subparsers(dest="sweep_command", required=True, metavar="ACTION")
@@ -688,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(sub)
     _add_data_commands(sub)
     _add_reproduce_commands(sub)
+    _add_variants_command(sub)
     _add_sweep_commands(sub)
     return parser
 

@@ -145,7 +145,7 @@ def render_variants(doc: dict) -> str:
         f"# {doc['experiment']}: training variants",
         "",
         f"Command: `{doc['command']}`  ",
-        "Each variant is a whole experiment in its own folder (`<variant>/report.md`). A claim "
+        "Each variant is a whole experiment in its own folder (its `report.md`). A claim "
         "holds in a variant when that variant's verdict, over its seeds, is reproduced.",
         "",
         "| claim | " + " | ".join(f"`{n}`" for n in names) + " | holds in |",
@@ -160,9 +160,38 @@ def render_variants(doc: dict) -> str:
         lines.append(
             f"| {c['claim']} | " + " | ".join(cells) + f" | {len(c['holds_in'])} of {c['of']} |"
         )
-    lines += ["", "## Variants", "", "| variant | what | setting | training |", "|---|---|---|---|"]
+    mapped = [n for n in names if variants[n].get("map")]
+    if mapped:
+        rules = list(dict.fromkeys(r for n in mapped for r in variants[n]["map"]))
+        lines += [
+            "",
+            "## Sensitivity map: settings in which each rule holds (final checkpoint, first seed)",
+            "",
+            "| rule | " + " | ".join(f"`{n}`" for n in mapped) + " |",
+            "|---" * (len(mapped) + 1) + "|",
+        ]
+        for rule in rules:
+            claim = next(
+                variants[n]["map"][rule]["claim"] for n in mapped if rule in variants[n]["map"]
+            )
+            cells = []
+            for n in mapped:
+                c = variants[n]["map"].get(rule)
+                cells.append("n/a" if c is None else f"{c['holds']} of {c['settings']}")
+            lines.append(f"| {claim} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Variants",
+        "",
+        "| variant | folder | what | setting | training |",
+        "|---|---|---|---|---|",
+    ]
     for n, d in variants.items():
         minutes = "n/a" if d.get("train_seconds") is None else f"{d['train_seconds'] / 60:.1f} min"
-        lines.append(f"| `{n}` | {d['description']} | {d['setting']} | {minutes} |")
+        folder = d.get("folder", n)
+        lines.append(
+            f"| `{n}` | [{folder}]({folder}/report.md) | {d['description']} | {d['setting']} "
+            f"| {minutes} |"
+        )
     lines.append("")
     return "\n".join(lines)

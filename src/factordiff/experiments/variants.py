@@ -203,10 +203,15 @@ def run_variants(
     return doc
 
 
-def variants_overview(exp, summaries: dict[str, dict], command: str) -> dict:
+def variants_overview(
+    exp, summaries: dict[str, dict], command: str, folders: dict[str, str] | None = None
+) -> dict:
     """Each claim's verdict in each variant (with how many seeds it held in) and the count
     of variants in which it holds. A claim holds in a variant when that variant's verdict
-    (over its seeds, by the experiment's rule) is "reproduced"."""
+    (over its seeds, by the experiment's rule) is "reproduced". A variant whose summary has
+    a sensitivity map (Experiment 1) also gets, per mapped rule, the settings in which it
+    holds. ``folders``: each variant's folder as the overview names it (default: its
+    name, the layout of :func:`run_variants`)."""
     variants = {}
     for name, s in summaries.items():
         verdicts = []
@@ -228,11 +233,21 @@ def variants_overview(exp, summaries: dict[str, dict], command: str) -> dict:
         registry = getattr(exp, "variants", {})
         variants[name] = {
             "description": registry[name].description if name in registry else "",
-            "folder": name,
+            "folder": (folders or {}).get(name, name),
             "setting": s.get("setting", ""),
             "train_seconds": s.get("train_seconds"),
             "verdicts": verdicts,
         }
+        smap = s.get("sensitivity_map")
+        if smap:
+            variants[name]["map"] = {
+                rule: {
+                    "claim": smap.get("claims", {}).get(rule, rule),
+                    "holds": c["holds"],
+                    "settings": c["settings"],
+                }
+                for rule, c in smap["counts"].items()
+            }
     claims = []
     if variants:
         first = next(iter(variants.values()))["verdicts"]
@@ -247,3 +262,60 @@ def variants_overview(exp, summaries: dict[str, dict], command: str) -> dict:
             "claims": claims,
         }
     )
+
+
+def overview_of_folders(folders: list[str | Path], out: str | Path, command: str = "") -> dict:
+    """The overview of variants run by separate commands (or on other machines): each of
+    ``folders`` is a finished experiment folder (its ``summary.json`` names its variant),
+    all of one experiment preset. Writes ``out/variants.json`` and ``out/variants.md``
+    (each variant's folder named relative to ``out``). A folder without a summary, two
+    folders of one variant, different presets or claims raise ``ValueError`` before
+    anything is written. Returns the overview."""
+    import os
+
+    from factordiff.experiments import resolve_experiment
+    from factordiff.experiments.report import render_variants
+    from factordiff.training import atomic_write_text
+
+    if not folders:
+        raise ValueError("no folders given; allowed: one or more finished experiment folders")
+    out = Path(out)
+    summaries: dict[str, dict] = {}
+    where: dict[str, str] = {}
+    preset = None
+    for folder in map(Path, folders):
+        path = folder / "summary.json"
+        if not path.is_file():
+            raise ValueError(
+                f"{folder} has no summary.json; allowed: a finished experiment folder "
+                "(factordiff experiment ... --out FOLDER)"
+            )
+        s = json.loads(path.read_text())
+        name = s.get("variant")
+        if not name:
+            raise ValueError(
+                f"{path} names no variant; allowed: folders of an experiment with variants"
+            )
+        if name in summaries:
+            raise ValueError(
+                f"{where[name]} and {folder} are both variant {name!r}; give one of them"
+            )
+        if preset is not None and s.get("experiment") != preset:
+            raise ValueError(
+                f"{folder} is preset {s.get('experiment')!r}, the others {preset!r}; "
+                "allowed: folders of one preset"
+            )
+        preset = s.get("experiment")
+        claims = [v["claim"] for v in s["verdicts"]]
+        first = next(iter(summaries.values()), None)
+        if first is not None and claims != [v["claim"] for v in first["verdicts"]]:
+            raise ValueError(f"{folder} judges other claims than {next(iter(where.values()))}")
+        summaries[name] = s
+        where[name] = str(folder)
+    exp, _ = resolve_experiment(preset)
+    rel = {n: os.path.relpath(Path(f).resolve(), out.resolve()) for n, f in where.items()}
+    doc = variants_overview(exp, summaries, command, folders=rel)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
+    return doc
