@@ -137,6 +137,25 @@ def test_gradual_late_or_far_onsets_are_not_reproduced():
     assert "rose by up to 0.3" in verdicts[0].not_judged
 
 
+def test_a_graph_percolating_at_every_simulated_share_bounds_the_near_factor():
+    cfg = PercolationExpConfig()
+    onsets = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}
+    lam50 = {s: o / 2**0.5 for s, o in onsets.items()}
+    critical = _critical(lam50, 1.5)
+    for t in (0.005, 0.05):  # sigma 1.5: above one half at every share from 0.004 up
+        critical[(1.5, t)] = math.nan
+    below = {(1.5, 0.005): 0.004, (1.5, 0.05): 0.004}
+    verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, critical, below)
+    near = verdicts[2]
+    assert not near.reproduced  # a bound never passes
+    assert near.value["1.5"] == f"> {lam50[1.5] / 0.004:.3g}"
+    assert near.value["1"] == pytest.approx(1.5)
+    assert near.control["1.5, t=0.05"] == "< 0.004"
+    # without the bound the factor is unknown, as before
+    verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, critical)
+    assert verdicts[2].value["1.5"] is None and verdicts[2].control["1.5, t=0.05"] is None
+
+
 def test_umap_grid_figure_has_one_panel_per_run():
     rng = np.random.default_rng(0)
     emb = {(s, x): rng.normal(size=(16, 2)) for s in (0.5, 1.0) for x in (0.1, 1.0)}

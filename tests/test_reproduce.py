@@ -257,6 +257,9 @@ def test_markdown_subset_and_report_md_sections():
     assert "<th>h</th><th>i</th>" in html and "<td><strong>x</strong></td>" in html
     md = "# t\n\n## Verdicts\n\n| c |\n|---|\n| 1 |\n\nafter\n\n## Figures\n\n![f](f.png)\n"
     assert report_md_sections(md) == "after"
+    # a note before the verdict table (a run judged again) is kept, the table is not
+    md = md.replace("## Verdicts\n\n", "## Verdicts\n\nJudged again.\n\n")
+    assert report_md_sections(md) == "Judged again.\n\nafter"
 
 
 def test_bad_input_fails_before_anything_is_written(tmp_path, capsys):

@@ -99,20 +99,25 @@ def markdown_html(text: str) -> str:
 
 def report_md_sections(text: str) -> str:
     """The experiment's own part of a ``report.md``: after the verdict table, before
-    ``## Figures`` (the page renders the header, verdicts and figures itself)."""
+    ``## Figures`` (the page renders the header, verdicts and figures itself), preceded by
+    any note between ``## Verdicts`` and the table (e.g. that the run was judged again)."""
     lines = text.splitlines()
     try:
         start = next(i for i, s in enumerate(lines) if s.strip() == "## Verdicts") + 1
     except StopIteration:
         return ""
-    while start < len(lines) and not lines[start].strip():
-        start += 1
+    table = next(
+        (i for i in range(start, len(lines)) if lines[i].lstrip().startswith("|")), len(lines)
+    )
+    note = "\n".join(lines[start:table]).strip()
+    start = table
     while start < len(lines) and lines[start].lstrip().startswith("|"):
         start += 1
     end = next(
         (i for i in range(start, len(lines)) if lines[i].strip() == "## Figures"), len(lines)
     )
-    return "\n".join(lines[start:end]).strip()
+    rest = "\n".join(lines[start:end]).strip()
+    return "\n\n".join(part for part in (note, rest) if part)
 
 
 # ----------------------------------------------------------------------------- reading
