@@ -346,3 +346,35 @@ def test_cli_variants_of_bad_folders_exits_2_and_writes_nothing(tmp_path, capsys
     assert main(["variants", *map(str, folders), "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_failed_variant_is_listed_and_the_others_are_still_analysed(tmp_path, monkeypatch):
+    import factordiff.training as training
+    from factordiff.experiments.sweep import SweepFailed
+
+    smoke = smoke_config()
+    run = apply_overrides(smoke.run, ["train.epochs=1", "train.checkpoint_epochs=[0]"])
+    base = replace(smoke, run=run)
+    cfgs = {v: apply_variant(base, EXP1_VARIANTS[v]) for v in ("default", "k1")}
+    real_train = training.train
+
+    def diverges_with_k1(cfg, run_dir, **kw):
+        if cfg.model.num_frequencies == 1:
+            raise RuntimeError("loss became nan")
+        return real_train(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(training, "train", diverges_with_k1)
+    out = tmp_path / "v"
+    with pytest.raises(SweepFailed, match="the other variants were analysed"):
+        run_variants(
+            EXP1, cfgs, out, executor=LocalExecutor(workers=1, threads=1), log=lambda *_: None
+        )
+    assert (out / "default" / "summary.json").is_file()
+    assert not (out / "k1" / "summary.json").exists()
+    doc = json.loads((out / "variants.json").read_text())
+    assert list(doc["variants"]) == ["default"]
+    assert all(c["of"] == 1 for c in doc["claims"])
+    assert "loss became nan" in doc["failed"]["k1"]["error"]
+    table = (out / "variants.md").read_text()
+    assert "## Variants not judged (a run did not finish)" in table
+    assert "- `k1` (periodic label encoding with K = 1" in table and "loss became nan" in table

@@ -193,5 +193,11 @@ def render_variants(doc: dict) -> str:
             f"| `{n}` | [{folder}]({folder}/report.md) | {d['description']} | {d['setting']} "
             f"| {minutes} |"
         )
+    failed = doc.get("failed") or {}
+    if failed:
+        lines += ["", "## Variants not judged (a run did not finish)", ""]
+        for n, d in failed.items():
+            error = d["error"].replace("\n", " ")
+            lines.append(f"- `{n}` ({d['description']}), `{d['folder']}`: {error}")
     lines.append("")
     return "\n".join(lines)

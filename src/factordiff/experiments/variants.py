@@ -130,7 +130,7 @@ def run_variants(
     ``out/variants.json`` (also rendered as ``out/variants.md``)."""
     from factordiff.experiments.report import render_variants
     from factordiff.experiments.skeleton import analyse_runs, run_experiment
-    from factordiff.experiments.sweep import make_executor, plan_sweep, write_sweep
+    from factordiff.experiments.sweep import SweepFailed, make_executor, plan_sweep, write_sweep
     from factordiff.training import atomic_write_text, run_state
 
     out = Path(out)
@@ -175,16 +175,32 @@ def run_variants(
         else:
             log(f"  FAILED {where}: {error}")
 
+    failure = None
     if todo:
-        executor.run(todo, on_done=on_done)
+        try:
+            executor.run(todo, on_done=on_done)
+        except SweepFailed as e:  # the variants whose runs all finished are still analysed
+            failure = e
+    failed = {
+        name: f"{len(bad)} run(s) did not finish: "
+        + "; ".join(f"{r.params} ({r.key}): {_failure_text(r.dir)}" for r in bad)
+        for name, runs in planned.items()
+        if (bad := [r for r in runs if not (run_state(r.dir) or {}).get("finished")])
+    }
+    if failure is not None and len(failed) == len(cfgs):
+        raise failure
+    ok_runs = [r for r in all_runs if owner[r.key] not in failed]
 
     analysed = None
     if analysis_workers > 1:  # every variant's runs in one pool, not one variant at a time
-        jobs = [(cfgs[owner[r.key]], r) for r in all_runs]
+        jobs = [(cfgs[owner[r.key]], r) for r in ok_runs]
         done = analyse_runs(exp, jobs, workers=analysis_workers, log=log, progress=progress)
-        analysed = {r.key: a for r, a in zip(all_runs, done, strict=True)}
+        analysed = {r.key: a for r, a in zip(ok_runs, done, strict=True)}
     summaries = {}
     for name, cfg in cfgs.items():
+        if name in failed:
+            log(f"variant {name}: not analysed, {failed[name]}")
+            continue
         log(f"variant {name}: analysis into {out / name}")
         summaries[name] = run_experiment(
             exp,
@@ -197,21 +213,38 @@ def run_variants(
             progress=progress,
             analysed=analysed,
         )
-    doc = variants_overview(exp, summaries, command)
+    doc = variants_overview(exp, summaries, command, failed=failed)
     atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
     atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
+    if failure is not None:
+        raise SweepFailed(f"{failure}; the other variants were analysed: {out / VARIANTS_REPORT}")
     return doc
 
 
+def _failure_text(run_dir: Path) -> str:
+    """The error a failed run recorded, or why there is none."""
+    from factordiff.experiments.sweep import FAILURE_FILE
+
+    try:
+        return json.loads((Path(run_dir) / FAILURE_FILE).read_text())["error"]
+    except (OSError, ValueError, KeyError):
+        return "not finished (no failure recorded)"
+
+
 def variants_overview(
-    exp, summaries: dict[str, dict], command: str, folders: dict[str, str] | None = None
+    exp,
+    summaries: dict[str, dict],
+    command: str,
+    folders: dict[str, str] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> dict:
     """Each claim's verdict in each variant (with how many seeds it held in) and the count
     of variants in which it holds. A claim holds in a variant when that variant's verdict
     (over its seeds, by the experiment's rule) is "reproduced". A variant whose summary has
     a sensitivity map (Experiment 1) also gets, per mapped rule, the settings in which it
     holds. ``folders``: each variant's folder as the overview names it (default: its
-    name, the layout of :func:`run_variants`)."""
+    name, the layout of :func:`run_variants`). ``failed``: variants not judged (name ->
+    why), listed with their error and counted in no claim."""
     variants = {}
     for name, s in summaries.items():
         verdicts = []
@@ -254,12 +287,22 @@ def variants_overview(
         for i, v in enumerate(first):
             holds = [n for n, d in variants.items() if d["verdicts"][i]["reproduced"]]
             claims.append({"claim": v["claim"], "holds_in": holds, "of": len(variants)})
+    registry = getattr(exp, "variants", {})
+    not_judged = {
+        name: {
+            "description": registry[name].description if name in registry else "",
+            "folder": (folders or {}).get(name, name),
+            "error": why,
+        }
+        for name, why in (failed or {}).items()
+    }
     return json_ready(
         {
             "experiment": exp.name,
             "command": command,
             "variants": variants,
             "claims": claims,
+            "failed": not_judged,
         }
     )
 
