@@ -128,9 +128,14 @@ def run_variants(
     Every config and every run is validated, and two variants that would train the same
     run are refused, before anything is written. Returns the overview written to
     ``out/variants.json`` (also rendered as ``out/variants.md``)."""
-    from factordiff.experiments.report import render_variants
     from factordiff.experiments.skeleton import analyse_runs, run_experiment
-    from factordiff.experiments.sweep import SweepFailed, make_executor, plan_sweep, write_sweep
+    from factordiff.experiments.sweep import (
+        SweepFailed,
+        make_executor,
+        plan_sweep,
+        run_status,
+        write_sweep,
+    )
     from factordiff.training import atomic_write_text, run_state
 
     out = Path(out)
@@ -183,9 +188,9 @@ def run_variants(
             failure = e
     failed = {
         name: f"{len(bad)} run(s) did not finish: "
-        + "; ".join(f"{r.params} ({r.key}): {_failure_text(r.dir)}" for r in bad)
+        + "; ".join(f"{st['params']} ({st['key']}): {st['error'] or st['status']}" for st in bad)
         for name, runs in planned.items()
-        if (bad := [r for r in runs if not (run_state(r.dir) or {}).get("finished")])
+        if (bad := [st for st in map(run_status, runs) if st["status"] != "done"])
     }
     if failure is not None and len(failed) == len(cfgs):
         raise failure
@@ -214,21 +219,20 @@ def run_variants(
             analysed=analysed,
         )
     doc = variants_overview(exp, summaries, command, failed=failed)
-    atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
-    atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
+    write_overview(doc, out)
     if failure is not None:
         raise SweepFailed(f"{failure}; the other variants were analysed: {out / VARIANTS_REPORT}")
     return doc
 
 
-def _failure_text(run_dir: Path) -> str:
-    """The error a failed run recorded, or why there is none."""
-    from factordiff.experiments.sweep import FAILURE_FILE
+def write_overview(doc: dict, out: Path) -> None:
+    """``out/variants.json`` and its rendering ``out/variants.md``."""
+    from factordiff.experiments.report import render_variants
+    from factordiff.training import atomic_write_text
 
-    try:
-        return json.loads((Path(run_dir) / FAILURE_FILE).read_text())["error"]
-    except (OSError, ValueError, KeyError):
-        return "not finished (no failure recorded)"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
 
 
 def variants_overview(
@@ -245,6 +249,14 @@ def variants_overview(
     holds. ``folders``: each variant's folder as the overview names it (default: its
     name, the layout of :func:`run_variants`). ``failed``: variants not judged (name ->
     why), listed with their error and counted in no claim."""
+    registry = getattr(exp, "variants", {})
+
+    def about(name: str) -> dict:
+        return {
+            "description": registry[name].description if name in registry else "",
+            "folder": (folders or {}).get(name, name),
+        }
+
     variants = {}
     for name, s in summaries.items():
         verdicts = []
@@ -263,10 +275,8 @@ def variants_overview(
                     "std": spread.get("std"),
                 }
             )
-        registry = getattr(exp, "variants", {})
         variants[name] = {
-            "description": registry[name].description if name in registry else "",
-            "folder": (folders or {}).get(name, name),
+            **about(name),
             "setting": s.get("setting", ""),
             "train_seconds": s.get("train_seconds"),
             "verdicts": verdicts,
@@ -287,22 +297,13 @@ def variants_overview(
         for i, v in enumerate(first):
             holds = [n for n, d in variants.items() if d["verdicts"][i]["reproduced"]]
             claims.append({"claim": v["claim"], "holds_in": holds, "of": len(variants)})
-    registry = getattr(exp, "variants", {})
-    not_judged = {
-        name: {
-            "description": registry[name].description if name in registry else "",
-            "folder": (folders or {}).get(name, name),
-            "error": why,
-        }
-        for name, why in (failed or {}).items()
-    }
     return json_ready(
         {
             "experiment": exp.name,
             "command": command,
             "variants": variants,
             "claims": claims,
-            "failed": not_judged,
+            "failed": {name: {**about(name), "error": why} for name, why in (failed or {}).items()},
         }
     )
 
@@ -317,8 +318,6 @@ def overview_of_folders(folders: list[str | Path], out: str | Path, command: str
     import os
 
     from factordiff.experiments import resolve_experiment
-    from factordiff.experiments.report import render_variants
-    from factordiff.training import atomic_write_text
 
     if not folders:
         raise ValueError("no folders given; allowed: one or more finished experiment folders")
@@ -358,7 +357,5 @@ def overview_of_folders(folders: list[str | Path], out: str | Path, command: str
     exp, _ = resolve_experiment(preset)
     rel = {n: os.path.relpath(Path(f).resolve(), out.resolve()) for n, f in where.items()}
     doc = variants_overview(exp, summaries, command, folders=rel)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
-    atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
+    write_overview(doc, out)
     return doc
