@@ -40,6 +40,30 @@ def test_loop_rules_and_effective_dimension_give_the_known_answers(name, noise_l
         assert agrees["effective_dimension"] is True
 
 
+@pytest.mark.parametrize("noise_level", [0.0, 0.1])
+@pytest.mark.parametrize("name", CLOUDS)
+def test_loop_rules_on_the_16_x_16_map_grid_give_the_known_answers(name, noise_level):
+    """exp1-quick's sensitivity map judges 16 x 16 conditions of the 32 x 32 frame (2 px
+    apart): every loop rule still gives the known answer there, and the effective dimension
+    of the ideal tori and the circle is unchanged (exact on any regular grid)."""
+    full = calibration_cloud(name, 32, noise_level)
+    coarse = full.subgrid(2)
+    assert coarse.grid_shape == (16, 16) and coarse.dim == full.dim
+    np.testing.assert_array_equal(coarse.labels[1], full.labels[2])  # (x_0, y_2)
+    row = judge_cloud(coarse, topology=False)
+    agrees = compare_with_known(row, name, 32, noise_level)
+    if name == "circle" and noise_level > 0:  # the known limit of the 32 x 32 test above
+        agrees.pop("parallel_y")
+    loop_rules = ("orthogonal", "parallel_x", "parallel_y", "superfactored")
+    assert all(agrees[k] is True for k in loop_rules if k in agrees), (row, agrees)
+    if noise_level == 0 and name in ("clifford_torus", "ring_torus", "circle"):
+        assert row["effective_dimension"] == pytest.approx(
+            known_effective_dimension(name, 32), rel=1e-6
+        )
+    with pytest.raises(ValueError, match="step = 0 is invalid"):
+        full.subgrid(0)
+
+
 def test_bump_images_are_superfactored_orthogonal_and_not_parallel_by_construction():
     row = judge_cloud(calibration_cloud("bump_torus", 32), topology=False)
     # far-apart centred bumps: cos = -(2 pi / n) / (sqrt(pi) - 2 pi / n) (1D profiles)

@@ -190,6 +190,47 @@ def test_map_settings_and_control_epoch_are_checked_before_training():
     replace(smoke_config(), sensitivity_map=False, map_ts=(999,)).validate()
 
 
+def test_exp1_quick_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypatch):
+    from factordiff.analysis import run as analysis_run
+    from factordiff.experiments.exp1 import _map_section, exp1_config, sensitivity_map_of_run
+
+    quick, paper = exp1_config(quick=True), exp1_config(quick=False)
+    assert (quick.grid, quick.map_grid, quick.map_homology_step) == (32, 16, 1)
+    assert (paper.grid, paper.map_grid, paper.map_homology_step) == (32, 0, 2)
+    assert exp1_config(quick=True, overrides=["map_grid=0"]).map_grid == 0
+    for bad in (4, True, -1):
+        with pytest.raises(ValueError, match=f"map_grid = {bad!r} is invalid"):
+            replace(smoke_config(), map_grid=bad).validate()
+    seen = {}
+    monkeypatch.setattr(analysis_run, "analyze_map", lambda run_dir, **kw: seen.update(kw))
+    sensitivity_map_of_run(quick, Path("run"), "cpu")
+    assert seen["grid"] == 16 and seen["homology_step"] == 1 and seen["topology"]
+    sensitivity_map_of_run(paper, Path("run"), "cpu")
+    assert seen["grid"] == 32 and seen["homology_step"] == 2
+    # the report says the map's homology is coarser than the verdicts' 32 x 32 grid
+    m = {
+        "settings": {
+            "grid": [16, 16],
+            "homology_step": 1,
+            "homology_points": 256,
+            "topology": True,
+            "layers": ["a"],
+            "ts": [999],
+            "poolings": ["mean"],
+            "n_noises": [1],
+            "rules": {},
+        },
+        "epoch": 3,
+        "n_settings": 1,
+        "seconds": 60.0,
+        "rules": [],
+        "per_seed": {"0": {}},
+        "figures": {},
+    }
+    assert "a coarser grid than the calibrated rule" in "\n".join(_map_section(m, "", 32))
+    assert "a coarser grid" not in "\n".join(_map_section(m, "", 16))
+
+
 def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
     # docs/results/exp1 was produced by `exp1-quick`; a change to the faster `small` preset
     # must not silently change the setting that report claims.

@@ -78,6 +78,17 @@ def test_tiny_reproduce_writes_every_section(tiny):
     assert all(u.startswith(("#", "data:")) for u in _links(page))
     assert "Missing or failed" not in page
     assert "AMD" in page or "Intel" in page or "CPU" in page  # the runs' environment.json
+    # the runs of all four experiments trained first in one pool, then each was analysed
+    pool = saved["pool"]
+    assert pool["experiments"] == list(ORDER) and pool["failed"] == 0
+    assert pool["runs"] == sum(e["runs"] for e in saved["experiments"])
+    assert all(e["trained_in_pool"] == e["runs"] for e in saved["experiments"])
+    assert saved["wall_seconds"] == pytest.approx(
+        pool["seconds"] + sum(e["wall_seconds"] for e in saved["experiments"])
+    )
+    assert any(
+        line.startswith(f"[training] {pool['runs']} run(s) of 4 experiments") for line in lines
+    )
     # progress: which experiment and run, and an estimate of the time left
     assert any(line.startswith("[exp2 2/4]") for line in lines)
     assert any(re.match(r"\[exp3\] run \d+/8 ", line) for line in lines)
@@ -97,8 +108,9 @@ def test_second_reproduce_trains_nothing(tiny):
         ran = json.loads((out / e["name"] / "summary.json").read_text())["wall_seconds"]
         assert e["wall_seconds"] == pytest.approx(ran) and e["wall_seconds"] > 0
         assert e["call_seconds"] < e["wall_seconds"]
+    assert record["pool"] == tiny[1]["pool"]  # the shared training of the first call
     assert record["wall_seconds"] == pytest.approx(
-        sum(e["wall_seconds"] for e in record["experiments"])
+        record["pool"]["seconds"] + sum(e["wall_seconds"] for e in record["experiments"])
     )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
     # not even analysed again: the summaries are the same files
@@ -158,6 +170,82 @@ def test_failed_run_is_recorded_listed_and_does_not_stop_the_others(tiny, tmp_pa
     runs_left, steps_left, seconds = Progress([p]).estimate()
     assert runs_left == 1 and steps_left == p.cfg.max_steps
     assert seconds is not None and seconds > 0
+
+
+def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, monkeypatch):
+    """Two experiments with a run to train each: both train in one pool; the one whose run
+    fails is marked failed (its run trained once, not again), the other is analysed."""
+    out = tmp_path / "pooled"
+    for name in ("exp1", "percolation"):
+        shutil.copytree(tiny[0] / name, out / name)
+    lost = {n: sorted((out / n / "runs").iterdir())[0] for n in ("exp1", "percolation")}
+    for d in lost.values():
+        shutil.rmtree(d)
+    real_train, calls = training.train, []
+
+    def train(cfg, run_dir, **kwargs):
+        calls.append(Path(run_dir).name)
+        if Path(run_dir) == lost["percolation"]:
+            raise RuntimeError("diverged")
+        return real_train(cfg, run_dir, **kwargs)
+
+    monkeypatch.setattr(training, "train", train)
+    lines: list[str] = []
+    record = reproduce(
+        out,
+        scale="tiny",
+        only=["exp1", "percolation"],
+        executor=ONE,
+        log=lines.append,
+        heartbeat_seconds=0,
+    )
+    assert record["failed"] == ["percolation"]
+    assert record["pool"]["experiments"] == ["exp1", "percolation"]
+    assert record["pool"]["runs"] == 2 and record["pool"]["failed"] == 1
+    assert sorted(calls) == sorted(d.name for d in lost.values())  # each trained once
+    status = {e["name"]: e for e in record["experiments"]}
+    assert status["exp1"]["status"] == "done" and status["exp1"]["trained_in_pool"] == 1
+    assert status["percolation"]["status"] == "failed"
+    assert "1 run(s) failed in the shared training" in status["percolation"]["error"]
+    assert lost["percolation"].name in status["percolation"]["error"]
+    assert "diverged" in status["percolation"]["error"]
+    assert any(line.startswith("[percolation] run 1/") and "FAILED" in line for line in lines)
+    # rerunning retries the failed run (and only it)
+    monkeypatch.setattr(training, "train", real_train)
+    again = reproduce(
+        out,
+        scale="tiny",
+        only=["exp1", "percolation"],
+        executor=ONE,
+        log=lines.append,
+        heartbeat_seconds=0,
+    )
+    assert {e["name"]: e["status"] for e in again["experiments"]} == {
+        "exp1": "up to date",
+        "percolation": "done",
+    }
+    assert "pool" in again and again["failed"] == []
+
+
+def test_no_pool_trains_each_experiment_in_its_own_sweep(tiny, tmp_path):
+    out = tmp_path / "unpooled"
+    for name in ("exp1", "exp3"):
+        shutil.copytree(tiny[0] / name, out / name)
+        shutil.rmtree(sorted((out / name / "runs").iterdir())[0])
+    lines: list[str] = []
+    record = reproduce(
+        out,
+        scale="tiny",
+        only=["exp1", "exp3"],
+        executor=ONE,
+        log=lines.append,
+        heartbeat_seconds=0,
+        pool=False,
+    )
+    assert "pool" not in record and record["failed"] == []
+    assert not any(line.startswith("[training]") for line in lines)
+    assert all("trained_in_pool" not in e for e in record["experiments"])
+    assert [e["to_train"] for e in record["experiments"]] == [1, 1]
 
 
 def _png(width: int = 3, height: int = 2) -> bytes:

@@ -438,6 +438,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         command="factordiff " + " ".join(sys.argv[1:]),
         progress=not args.no_progress,
         analysis_workers=_analysis_workers(args, executor),
+        pool=not args.no_pool,
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
@@ -671,6 +672,12 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     _add_executor_options(p)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--reanalyse", action="store_true", help="analyse up-to-date experiments again")
+    p.add_argument(
+        "--no-pool",
+        action="store_true",
+        help="train each experiment's runs in its own sweep, one experiment after another "
+        "(default: the runs of every experiment train first in one pool)",
+    )
     p.add_argument("--no-progress", action="store_true", help="one line per experiment only")
     p.set_defaults(handler=_cmd_reproduce)
 

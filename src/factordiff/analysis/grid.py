@@ -118,6 +118,20 @@ class Representation:
         check_grid_shape(self.grid_shape, min_side=1)
         return self.X.reshape(*self.grid_shape, self.dim)
 
+    def subgrid(self, step: int) -> Representation:
+        """Every ``step``-th condition along each axis (a coarser grid of the same conditions;
+        ``step`` = 2 turns 32 x 32 into 16 x 16), metadata kept with ``subgrid_step`` added."""
+        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
+            raise ValueError(f"step = {step!r} is invalid; allowed: an integer >= 1")
+        G = self.as_grid()[::step, ::step]
+        L = self.labels.reshape(*self.grid_shape, 2)[::step, ::step]
+        return Representation(
+            X=G.reshape(-1, self.dim),
+            labels=L.reshape(-1, 2),
+            grid_shape=G.shape[:2],
+            metadata={**self.metadata, "subgrid_step": int(step)},
+        )
+
     def save(self, path: str | Path) -> None:
         """Write ``X``, ``labels``, ``grid_shape`` and ``metadata`` (as JSON) to an ``.npz``."""
         np.savez_compressed(

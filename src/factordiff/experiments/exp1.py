@@ -68,6 +68,9 @@ class Exp1Config:
     # Persistent homology (H0, H1) of each map setting on every k-th condition per axis
     # (k = 2: 16 x 16 of the 32 x 32 grid); 0 = none (then the map has no torus count).
     map_homology_step: int = 2
+    # Conditions per axis of the map's grid; 0 = `grid` (the verdicts' grid). exp1-quick maps
+    # on 16 x 16 (homology on all of them): a quarter of the forward passes (docs/exp1.md).
+    map_grid: int = 0
 
     def validate(self) -> None:
         if self.variant not in EXP1_VARIANTS:
@@ -133,6 +136,11 @@ class Exp1Config:
             raise ValueError(
                 f"map_n_noises = {list(self.map_n_noises)} is invalid; allowed: integers >= 1"
             )
+        if isinstance(self.map_grid, bool) or not (self.map_grid == 0 or self.map_grid >= 8):
+            raise ValueError(
+                f"map_grid = {self.map_grid!r} is invalid; allowed: 0 (the verdicts' grid) "
+                "or an integer >= 8"
+            )
         if self.map_homology_step < 0:
             raise ValueError(
                 f"map_homology_step = {self.map_homology_step} is invalid; allowed: 0 (no "
@@ -186,6 +194,11 @@ def exp1_config(
         )
     name = "exp1-quick" if quick else "exp1"
     cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
+    if quick:
+        # The map on 16 x 16 conditions, homology on all of them (the same 256 points the
+        # 32 x 32 map took every second of): a quarter of its forward passes and of its
+        # rules' points, so that the quick reproduce fits 3 hours on 2 cores (docs/exp1.md).
+        cfg = replace(cfg, map_grid=16, map_homology_step=1)
     return _finish(cfg, seed, seeds, overrides)
 
 
@@ -467,7 +480,7 @@ def sensitivity_map_of_run(
         ts=list(cfg.map_ts),
         poolings=list(cfg.map_poolings),
         n_noises=list(cfg.map_n_noises),
-        grid=cfg.grid,
+        grid=cfg.map_grid or cfg.grid,
         rules=rules,
         topology=cfg.map_homology_step > 0,
         homology_step=max(1, cfg.map_homology_step),
@@ -519,7 +532,9 @@ def _map_summary(results: list[dict]) -> dict:
     }
 
 
-def _map_section(m: dict, which: str) -> list[str]:
+def _map_section(m: dict, which: str, verdict_grid: int | None = None) -> list[str]:
+    """The map's part of report.md; ``verdict_grid``: conditions per axis of the verdicts'
+    analysis (the calibrated rule), to say when the map's homology is coarser."""
     st = m["settings"]
     homology = (
         f"persistent homology (H0, H1) on one condition in {st['homology_step']} per axis "
@@ -527,7 +542,8 @@ def _map_section(m: dict, which: str) -> list[str]:
         if st["topology"]
         else "no persistent homology (no torus count)"
     )
-    if st["topology"] and st["homology_step"] > 1:
+    per_axis = st["grid"][0] // max(1, st["homology_step"])
+    if st["topology"] and per_axis < (verdict_grid or st["grid"][0]):
         homology += (
             ", a coarser grid than the calibrated rule of the verdicts: on the calibration "
             "clouds it reads both loops of the Clifford torus but neither of the ring torus "
@@ -629,7 +645,8 @@ def report_sections(summary: dict) -> list[str]:
             f"| {sm['factorization']['orthogonality_xy']:.3f} | {betti} |"
         )
     if s.get("sensitivity_map"):
-        lines += _map_section(s["sensitivity_map"], which)
+        verdict_grid = ((s.get("analysis") or {}).get("grid") or [None])[0]
+        lines += _map_section(s["sensitivity_map"], which, verdict_grid)
     return lines
 
 

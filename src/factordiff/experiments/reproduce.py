@@ -26,6 +26,12 @@ One experiment failing does not stop the others: its error is recorded in
 (the command line then exits non-zero). Bad input (an unknown experiment, an invalid
 config) fails before anything trains.
 
+When two or more experiments have runs to train, their runs train first in one pool on the
+executor (the longest first), then each experiment is analysed in turn: on a 2-core machine
+Experiment 1's one long run then trains on one core beside the other experiments' short runs
+instead of alone on two (docs/reproduce.md gives the measured difference). ``pool=False``
+runs the experiments one after another, each training its own sweep.
+
 Progress lines name the experiment and the run and give an estimate of the training time
 left: the optimizer steps left in the runs not finished, each step weighted by its batch
 size x image pixels, times the seconds per weighted step measured on the finished runs
@@ -44,8 +50,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factordiff.experiments.skeleton import Experiment, run_experiment, saved_config_matches
-from factordiff.experiments.sweep import SweepRun, plan_sweep, run_budget, step_weight
+from factordiff.experiments.skeleton import (
+    Experiment,
+    prepare_experiment,
+    run_experiment,
+    saved_config_matches,
+)
+from factordiff.experiments.sweep import (
+    SweepFailed,
+    SweepRun,
+    plan_sweep,
+    run_budget,
+    step_weight,
+)
 
 #: The experiments of the paper, in the order they run.
 ORDER = ("exp1", "exp2", "exp3", "percolation")
@@ -185,6 +202,11 @@ class Progress:
         self.weight = {k: step_weight(r, images) for k, (r, (images, _)) in budgets.items()}
         self.current: Planned | None = None
         self.done_in_exp = 0
+        # Runs of every experiment trained in one pool (``start_pool``): lines name each
+        # run's own experiment, and the heartbeat covers every experiment.
+        self.owner = {str(r.dir): p for p in planned for r in p.runs}
+        self.done_per_exp: dict[str, int] = {}
+        self.pooled = False
 
     def _rates(self) -> tuple[dict[str, float], float | None]:
         """Seconds per weighted step of the finished runs: per experiment and over all."""
@@ -240,6 +262,22 @@ class Progress:
         """Count the runs of ``p`` from here on, without a line."""
         self.current, self.done_in_exp = p, 0
 
+    def start_pool(self, members: list[Planned], runs: list[SweepRun], executor: str) -> None:
+        """A line as the runs of several experiments start training in one pool."""
+        self.pooled, self.current = True, None
+        self.done_per_exp = {}
+        parts = ", ".join(
+            f"{p.name} {sum(str(r.dir) in {str(x.dir) for x in runs} for r in p.runs)}"
+            for p in members
+        )
+        self.log(
+            f"[training] {len(runs)} run(s) of {len(members)} experiments in one pool "
+            f"({executor}; {parts}); {self.eta_text()}"
+        )
+
+    def end_pool(self) -> None:
+        self.pooled = False
+
     def start(self, p: Planned, index: int, reason: str | None) -> None:
         self.current, self.done_in_exp = p, 0
         todo = sum(not _finished(r) for r in p.runs)
@@ -250,33 +288,35 @@ class Progress:
         )
 
     def on_done(self, run: SweepRun, result: dict | None, error: str | None) -> None:
-        p = self.current
-        self.done_in_exp += 1
-        name = p.name if p else "?"
+        if self.pooled:
+            p = self.owner.get(str(run.dir))
+            name = p.name if p else "?"
+            self.done_per_exp[name] = done = self.done_per_exp.get(name, 0) + 1
+        else:
+            p = self.current
+            self.done_in_exp += 1
+            done = self.done_in_exp
+            name = p.name if p else "?"
         total = len(p.runs) if p else "?"
         what = (
             f"FAILED ({error})"
             if error
             else f"{result['status']} in {_duration(result['seconds'])}"
         )
-        self.log(
-            f"[{name}] run {self.done_in_exp}/{total} {run.key} {run.params} {what}; "
-            f"{self.eta_text()}"
-        )
+        self.log(f"[{name}] run {done}/{total} {run.key} {run.params} {what}; {self.eta_text()}")
 
     def heartbeat(self) -> None:
         """A line for each run being trained now (a live lock): its step and total."""
         from factordiff.experiments.sweep import read_lock
 
-        p = self.current
-        if p is None:
-            return
-        for i, r in enumerate(p.runs, start=1):
-            if r.dir.is_dir() and read_lock(r.dir) is not None:
-                self.log(
-                    f"[{p.name}] training run {i}/{len(p.runs)} {r.params}: step "
-                    f"{_current_step(r):,}/{self.total[r.key]:,}; {self.eta_text()}"
-                )
+        members = self.planned if self.pooled else [self.current] if self.current else []
+        for p in members:
+            for i, r in enumerate(p.runs, start=1):
+                if r.dir.is_dir() and read_lock(r.dir) is not None:
+                    self.log(
+                        f"[{p.name}] training run {i}/{len(p.runs)} {r.params}: step "
+                        f"{_current_step(r):,}/{self.total[r.key]:,}; {self.eta_text()}"
+                    )
 
 
 def experiment_progress(
@@ -367,11 +407,18 @@ def reproduce(
     heartbeat_seconds: float = 60.0,
     log=print,
     analysis_workers: int = 1,
+    pool: bool = True,
 ) -> dict:
     """Run every experiment of ``only`` (default all, in :data:`ORDER`) at ``scale`` into
     ``out`` (default :func:`default_out`), then write ``out/report.html``.
 
     ``executor``: a LocalExecutor or RayExecutor shared by every sweep (default local).
+    ``pool`` (default): when two or more experiments have runs to train, their runs train
+    first in one pool on ``executor`` (the longest first, so that a long run trains beside
+    short ones instead of alone), then each experiment is analysed in :data:`ORDER`; a run
+    that fails there marks its experiment failed (not analysed, not trained again in this
+    call). ``pool=False`` trains each experiment's runs in its own sweep, one experiment
+    after another.
     ``analysis_workers``: runs of one experiment analysed at once (``run_experiment``).
     ``progress=False`` prints only one line per experiment; ``heartbeat_seconds`` > 0 adds
     a line per run in training that often. Returns the record also written to
@@ -379,8 +426,10 @@ def reproduce(
     "wall_seconds", "call_seconds", ...}], "wall_seconds", "call_seconds", "failed": [names],
     "page": path}``; ``status`` is ``done``, ``up to date`` (skipped) or ``failed``. An
     experiment's ``wall_seconds`` is the time it took when it ran (for a skipped one, the one
-    its summary.json records), ``call_seconds`` the time of this call; the record's
-    ``wall_seconds`` sums the experiments', its ``call_seconds`` is this call's."""
+    its summary.json records), ``call_seconds`` the time of this call; with a pool, an
+    experiment's times are those of its analysis and ``pool`` holds the shared training
+    (``experiments``, ``runs``, ``seconds``, ``failed``). The record's ``wall_seconds`` sums
+    the experiments' and the pool's, its ``call_seconds`` is this call's."""
     from factordiff.experiments.html_report import write_report
     from factordiff.experiments.sweep import LocalExecutor, make_executor
     from factordiff.hardware import cpu_description
@@ -412,32 +461,117 @@ def reproduce(
         record["updated"] = _now()
         _write_record(out, record)
 
+    def why(p: Planned) -> str | None:
+        reason = needs_work(p)
+        last = entries.get(p.name, {}).get("status")
+        if reason is None and last in ("failed", "interrupted", "running", "training"):
+            reason = f"its last attempt is recorded as {last}"
+        if reason is None and reanalyse:
+            reason = "analysis asked again (reanalyse)"
+        return reason
+
+    def base_entry(p: Planned) -> dict[str, Any]:
+        return {
+            "name": p.name,
+            "preset": p.preset,
+            "folder": p.name,
+            "runs": len(p.runs),
+            "to_train": sum(not _finished(r) for r in p.runs),
+            "total_steps": sum(tracker.total[r.key] for r in p.runs),
+            "error": None,
+            "traceback": None,
+            "time": _now(),
+        }
+
     t_all = time.perf_counter()
+    reasons = {p.name: why(p) for p in planned}
+    pool_failed: dict[str, str] = {}  # run folder -> error, of runs that failed in the pool
+    trained_in_pool: dict[str, int] = {}
     with _Ticker(tracker.heartbeat, heartbeat_seconds if progress else 0):
-        for i, p in enumerate(planned, start=1):
-            reason = needs_work(p)
-            last = entries.get(p.name, {}).get("status")
-            if reason is None and last in ("failed", "interrupted", "running"):
-                reason = f"its last attempt is recorded as {last}"
-            if reason is None and reanalyse:
-                reason = "analysis asked again (reanalyse)"
-            tracker.start(p, i, reason)
-            entry: dict[str, Any] = {
-                "name": p.name,
-                "preset": p.preset,
-                "folder": p.name,
-                "runs": len(p.runs),
-                "to_train": sum(not _finished(r) for r in p.runs),
-                "total_steps": sum(tracker.total[r.key] for r in p.runs),
-                "error": None,
-                "traceback": None,
-                "time": _now(),
+        # 1. The runs left to train of every experiment that needs work, in one pool (the
+        #    longest first), so that no worker waits for an experiment's last run.
+        members = [p for p in planned if reasons[p.name] and any(not _finished(r) for r in p.runs)]
+        if pool and len(members) > 1:
+            todo = [
+                r
+                for p in members
+                for r in prepare_experiment(p.exp, p.cfg, p.out, device=device)
+                if not _finished(r)
+            ]
+            for p in members:
+                trained_in_pool[p.name] = sum(not _finished(r) for r in p.runs)
+                entries[p.name] = {**base_entry(p), "status": "training", "wall_seconds": 0.0}
+            save()
+            tracker.start_pool(members, todo, executor.describe())
+            t0 = time.perf_counter()
+
+            def pooled_done(run: SweepRun, result: dict | None, error: str | None) -> None:
+                if error is not None:
+                    pool_failed[str(run.dir)] = error
+                tracker.on_done(run, result, error)
+
+            pool_record: dict[str, Any] = {
+                "experiments": [p.name for p in members],
+                "runs": len(todo),
+                "started": _now(),
             }
+            try:
+                executor.run(todo, on_done=pooled_done)
+            except SweepFailed:
+                pass  # each failed run is in pool_failed; its experiment is marked failed
+            except Exception as exc:  # the executor itself failed: nothing can be analysed
+                error = f"{type(exc).__name__}: {exc}"
+                for r in todo:
+                    pool_failed.setdefault(str(r.dir), error)
+            except BaseException:  # interrupted: say so in the record, then stop
+                for p in members:
+                    entries[p.name] = {**entries[p.name], "status": "interrupted"}
+                record["pool"] = {
+                    **pool_record,
+                    "seconds": time.perf_counter() - t0,
+                    "interrupted": True,
+                }
+                save()
+                raise
+            finally:
+                tracker.end_pool()
+            record["pool"] = {
+                **pool_record,
+                "seconds": time.perf_counter() - t0,
+                "failed": len(pool_failed),
+            }
+            log(
+                f"training: {len(todo)} run(s) of {', '.join(p.name for p in members)} in one "
+                f"pool ({_duration(record['pool']['seconds'])}"
+                + (f"; {len(pool_failed)} failed)" if pool_failed else ")")
+            )
+            save()
+        elif "pool" in previous:
+            record["pool"] = previous["pool"]  # the shared training of an earlier call
+
+        # 2. Each experiment: its analysis (and, unpooled, its training) in ORDER.
+        for i, p in enumerate(planned, start=1):
+            reason = reasons[p.name]
+            tracker.start(p, i, reason)
+            entry = base_entry(p)
+            if p.name in trained_in_pool:
+                entry["trained_in_pool"] = trained_in_pool[p.name]
+            failed_here = [
+                f"{r.key} {r.params}: {pool_failed[str(r.dir)]}"
+                for r in p.runs
+                if str(r.dir) in pool_failed
+            ]
             t0 = time.perf_counter()
             if reason is None:
                 entry["status"] = "up to date"
                 # The time it took when it ran (its summary's), not this call's check.
                 entry["wall_seconds"] = _summary_wall_seconds(p.out)
+            elif failed_here:  # not trained again in this call: rerun to retry
+                entry["status"] = "failed"
+                entry["error"] = (
+                    f"{len(failed_here)} run(s) failed in the shared training: "
+                    + "; ".join(failed_here)
+                )
             else:
                 entries[p.name] = {**entry, "status": "running", "wall_seconds": 0.0}
                 save()
@@ -478,9 +612,11 @@ def reproduce(
             log(line + (f": {entry['error']}" if entry["error"] else ""))
 
     record["call_seconds"] = time.perf_counter() - t_all
-    # The time the page's content took: every listed experiment's own wall time, summed.
+    # The time the page's content took: every listed experiment's own wall time, summed,
+    # plus the shared training of the pool (where the experiments' runs trained together).
     record["wall_seconds"] = float(
         sum(float(e.get("wall_seconds") or 0.0) for e in entries.values())
+        + float((record.get("pool") or {}).get("seconds") or 0.0)
     )
     save()  # the page reads the record
     page = write_report(out)

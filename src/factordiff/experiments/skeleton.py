@@ -300,6 +300,23 @@ def write_table(table, out: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- entry point
+def prepare_experiment(exp: Experiment, cfg, out: str | Path, *, device: str | None = None):
+    """Validate ``cfg`` and its sweep, then write ``out/experiment.json`` and
+    ``out/sweep.json``; returns the planned runs (:class:`SweepRun`). The first step of
+    :func:`run_experiment`, also taken by ``reproduce`` before it trains the runs of several
+    experiments in one pool."""
+    from factordiff.training import atomic_write_text
+
+    cfg.validate()
+    runs = plan_sweep(out, exp.runs(cfg), device=device)  # validates every run config
+    exp.check(cfg, runs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "experiment.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    write_sweep(out, runs, {"experiment": exp.name, "preset": getattr(cfg, "name", "")})
+    return runs
+
+
 def run_experiment(
     exp: Experiment,
     cfg,
@@ -330,14 +347,9 @@ def run_experiment(
     from factordiff.hardware import machine_description
     from factordiff.training import atomic_write_text, resolve_device
 
-    cfg.validate()
-    runs = plan_sweep(out, exp.runs(cfg), device=device)  # validates every run config
-    exp.check(cfg, runs)
+    runs = prepare_experiment(exp, cfg, out, device=device)
     executor = executor if executor is not None else make_executor("local")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "experiment.json", json.dumps(to_dict(cfg), indent=2) + "\n")
-    write_sweep(out, runs, {"experiment": exp.name, "preset": getattr(cfg, "name", "")})
     t_start = time.perf_counter()
 
     if force:
