@@ -76,3 +76,18 @@ def test_list_shows_presets(capsys):
     assert "small" in out and "paper" in out and "expected:" in out
     for name in ("exp1-quick", "exp2-quick", "exp3-quick", "percolation-quick", "exp3"):
         assert f"  {name} " in out  # the experiment presets too
+
+
+def test_console_output_is_line_buffered_into_a_file(tmp_path):
+    """Progress lines of a long run reach `nohup factordiff ... > log` as they are printed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from factordiff.cli import main; main(['list']); "
+        "sys.stderr.write(str(sys.stdout.line_buffering))"
+    )
+    with open(tmp_path / "out.txt", "w") as f:
+        done = subprocess.run([sys.executable, "-c", code], stdout=f, stderr=subprocess.PIPE)
+    assert done.returncode == 0 and done.stderr.decode().strip() == "True"
+    assert "exp1-quick" in (tmp_path / "out.txt").read_text()

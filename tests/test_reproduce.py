@@ -79,16 +79,19 @@ def test_tiny_reproduce_writes_every_section(tiny):
     assert "Missing or failed" not in page
     assert "AMD" in page or "Intel" in page or "CPU" in page  # the runs' environment.json
     # the runs of all four experiments trained first in one pool, then each was analysed
-    pool = saved["pool"]
+    (pool,) = saved["pools"]
     assert pool["experiments"] == list(ORDER) and pool["failed"] == 0
     assert pool["runs"] == sum(e["runs"] for e in saved["experiments"])
-    assert all(e["trained_in_pool"] == e["runs"] for e in saved["experiments"])
+    assert all(e["trained_in_pool"] == e["runs"] == e["to_train"] for e in saved["experiments"])
+    assert any("run(s) trained in the pool; its analysis" in line for line in lines)
     assert saved["wall_seconds"] == pytest.approx(
         pool["seconds"] + sum(e["wall_seconds"] for e in saved["experiments"])
     )
     assert any(
         line.startswith(f"[training] {pool['runs']} run(s) of 4 experiments") for line in lines
     )
+    shared = f"the shared training of {pool['runs']} runs of exp1, exp2, exp3, percolation"
+    assert shared in page and "wall time (pooled: analysis)" in page
     # progress: which experiment and run, and an estimate of the time left
     assert any(line.startswith("[exp2 2/4]") for line in lines)
     assert any(re.match(r"\[exp3\] run \d+/8 ", line) for line in lines)
@@ -108,9 +111,9 @@ def test_second_reproduce_trains_nothing(tiny):
         ran = json.loads((out / e["name"] / "summary.json").read_text())["wall_seconds"]
         assert e["wall_seconds"] == pytest.approx(ran) and e["wall_seconds"] > 0
         assert e["call_seconds"] < e["wall_seconds"]
-    assert record["pool"] == tiny[1]["pool"]  # the shared training of the first call
+    assert record["pools"] == tiny[1]["pools"]  # the shared training of the first call
     assert record["wall_seconds"] == pytest.approx(
-        record["pool"]["seconds"] + sum(e["wall_seconds"] for e in record["experiments"])
+        record["pools"][0]["seconds"] + sum(e["wall_seconds"] for e in record["experiments"])
     )
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")} == checkpoints
     # not even analysed again: the summaries are the same files
@@ -200,8 +203,9 @@ def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, mon
         heartbeat_seconds=0,
     )
     assert record["failed"] == ["percolation"]
-    assert record["pool"]["experiments"] == ["exp1", "percolation"]
-    assert record["pool"]["runs"] == 2 and record["pool"]["failed"] == 1
+    (pool,) = record["pools"]
+    assert pool["experiments"] == ["exp1", "percolation"]
+    assert pool["runs"] == 2 and pool["failed"] == 1
     assert sorted(calls) == sorted(d.name for d in lost.values())  # each trained once
     status = {e["name"]: e for e in record["experiments"]}
     assert status["exp1"]["status"] == "done" and status["exp1"]["trained_in_pool"] == 1
@@ -224,7 +228,7 @@ def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, mon
         "exp1": "up to date",
         "percolation": "done",
     }
-    assert "pool" in again and again["failed"] == []
+    assert again["pools"] == [pool] and again["failed"] == []  # one run: nothing pooled
 
 
 def test_no_pool_trains_each_experiment_in_its_own_sweep(tiny, tmp_path):
@@ -242,7 +246,7 @@ def test_no_pool_trains_each_experiment_in_its_own_sweep(tiny, tmp_path):
         heartbeat_seconds=0,
         pool=False,
     )
-    assert "pool" not in record and record["failed"] == []
+    assert record["pools"] == [] and record["failed"] == []
     assert not any(line.startswith("[training]") for line in lines)
     assert all("trained_in_pool" not in e for e in record["experiments"])
     assert [e["to_train"] for e in record["experiments"]] == [1, 1]

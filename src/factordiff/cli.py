@@ -756,6 +756,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 success, 2 bad input or an unusable
     path, 1 a run that diverged or another system error)."""
     parser = build_parser()
+    # One line at a time also into a file or a pipe (`nohup factordiff reproduce > log &`):
+    # progress lines of an hours-long run must not wait in a block buffer.
+    try:
+        sys.stdout.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError):  # a stream that is not a text file
+        pass
     argv = _join_dash_values(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)

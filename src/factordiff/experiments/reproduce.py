@@ -427,9 +427,10 @@ def reproduce(
     "page": path}``; ``status`` is ``done``, ``up to date`` (skipped) or ``failed``. An
     experiment's ``wall_seconds`` is the time it took when it ran (for a skipped one, the one
     its summary.json records), ``call_seconds`` the time of this call; with a pool, an
-    experiment's times are those of its analysis and ``pool`` holds the shared training
-    (``experiments``, ``runs``, ``seconds``, ``failed``). The record's ``wall_seconds`` sums
-    the experiments' and the pool's, its ``call_seconds`` is this call's."""
+    experiment's times are those of its analysis, and ``pools`` lists the shared trainings
+    (``experiments``, ``runs``, ``seconds``, ``failed``) of this call and of earlier calls
+    whose experiments were not pooled again. The record's ``wall_seconds`` sums the
+    experiments' and the pools', its ``call_seconds`` is this call's."""
     from factordiff.experiments.html_report import write_report
     from factordiff.experiments.sweep import LocalExecutor, make_executor
     from factordiff.hardware import cpu_description
@@ -453,7 +454,9 @@ def reproduce(
         "cpu": cpu_description(),
         "started": _now(),
         "experiments": [],
+        "pools": [dict(pl) for pl in previous.get("pools", [])],
     }
+    pools: list[dict] = record["pools"]
 
     def save() -> None:
         names = [n for n in ORDER if n in entries] + [n for n in entries if n not in ORDER]
@@ -491,7 +494,10 @@ def reproduce(
         # 1. The runs left to train of every experiment that needs work, in one pool (the
         #    longest first), so that no worker waits for an experiment's last run.
         members = [p for p in planned if reasons[p.name] and any(not _finished(r) for r in p.runs)]
-        if pool and len(members) > 1:
+        pooled_now = {p.name for p in members} if pool and len(members) > 1 else set()
+        # An earlier call's pool is kept unless every experiment of it is pooled again now.
+        pools[:] = [pl for pl in pools if not set(pl.get("experiments", [])) <= pooled_now]
+        if pooled_now:
             todo = [
                 r
                 for p in members
@@ -526,36 +532,32 @@ def reproduce(
             except BaseException:  # interrupted: say so in the record, then stop
                 for p in members:
                     entries[p.name] = {**entries[p.name], "status": "interrupted"}
-                record["pool"] = {
-                    **pool_record,
-                    "seconds": time.perf_counter() - t0,
-                    "interrupted": True,
-                }
+                pools.append(
+                    {**pool_record, "seconds": time.perf_counter() - t0, "interrupted": True}
+                )
                 save()
                 raise
             finally:
                 tracker.end_pool()
-            record["pool"] = {
-                **pool_record,
-                "seconds": time.perf_counter() - t0,
-                "failed": len(pool_failed),
-            }
+            pools.append(
+                {**pool_record, "seconds": time.perf_counter() - t0, "failed": len(pool_failed)}
+            )
             log(
                 f"training: {len(todo)} run(s) of {', '.join(p.name for p in members)} in one "
-                f"pool ({_duration(record['pool']['seconds'])}"
+                f"pool ({_duration(pools[-1]['seconds'])}"
                 + (f"; {len(pool_failed)} failed)" if pool_failed else ")")
             )
             save()
-        elif "pool" in previous:
-            record["pool"] = previous["pool"]  # the shared training of an earlier call
 
         # 2. Each experiment: its analysis (and, unpooled, its training) in ORDER.
         for i, p in enumerate(planned, start=1):
             reason = reasons[p.name]
+            if p.name in trained_in_pool:
+                reason = f"{trained_in_pool[p.name]} run(s) trained in the pool; its analysis"
             tracker.start(p, i, reason)
             entry = base_entry(p)
-            if p.name in trained_in_pool:
-                entry["trained_in_pool"] = trained_in_pool[p.name]
+            if p.name in trained_in_pool:  # runs to train when this call started
+                entry["to_train"] = entry["trained_in_pool"] = trained_in_pool[p.name]
             failed_here = [
                 f"{r.key} {r.params}: {pool_failed[str(r.dir)]}"
                 for r in p.runs
@@ -616,7 +618,7 @@ def reproduce(
     # plus the shared training of the pool (where the experiments' runs trained together).
     record["wall_seconds"] = float(
         sum(float(e.get("wall_seconds") or 0.0) for e in entries.values())
-        + float((record.get("pool") or {}).get("seconds") or 0.0)
+        + sum(float(pl.get("seconds") or 0.0) for pl in pools)
     )
     save()  # the page reads the record
     page = write_report(out)
