@@ -190,14 +190,15 @@ def test_map_settings_and_control_epoch_are_checked_before_training():
     replace(smoke_config(), sensitivity_map=False, map_ts=(999,)).validate()
 
 
-def test_exp1_quick_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypatch):
+def test_map_grid_16_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypatch):
     from factordiff.analysis import run as analysis_run
     from factordiff.experiments.exp1 import _map_section, exp1_config, sensitivity_map_of_run
 
-    quick, paper = exp1_config(quick=True), exp1_config(quick=False)
-    assert (quick.grid, quick.map_grid, quick.map_homology_step) == (32, 16, 1)
+    paper = exp1_config(quick=False)
     assert (paper.grid, paper.map_grid, paper.map_homology_step) == (32, 0, 2)
-    assert exp1_config(quick=True, overrides=["map_grid=0"]).map_grid == 0
+    assert exp1_config(quick=True).map_grid == 0  # both presets map on the verdicts' grid
+    quick = exp1_config(quick=True, overrides=["map_grid=16", "map_homology_step=1"])
+    assert (quick.grid, quick.map_grid, quick.map_homology_step) == (32, 16, 1)
     for bad in (4, True, -1):
         with pytest.raises(ValueError, match=f"map_grid = {bad!r} is invalid"):
             replace(smoke_config(), map_grid=bad).validate()

@@ -175,6 +175,13 @@ def test_failed_run_is_recorded_listed_and_does_not_stop_the_others(tiny, tmp_pa
     assert seconds is not None and seconds > 0
 
 
+def _tiny_call(out: Path, only: list[str], lines: list[str], **kwargs) -> dict:
+    """A tiny reproduce of ``only`` into ``out`` on one worker, its lines into ``lines``."""
+    return reproduce(
+        out, scale="tiny", only=only, executor=ONE, log=lines.append, heartbeat_seconds=0, **kwargs
+    )
+
+
 def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, monkeypatch):
     """Two experiments with a run to train each: both train in one pool; the one whose run
     fails is marked failed (its run trained once, not again), the other is analysed."""
@@ -194,14 +201,7 @@ def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, mon
 
     monkeypatch.setattr(training, "train", train)
     lines: list[str] = []
-    record = reproduce(
-        out,
-        scale="tiny",
-        only=["exp1", "percolation"],
-        executor=ONE,
-        log=lines.append,
-        heartbeat_seconds=0,
-    )
+    record = _tiny_call(out, ["exp1", "percolation"], lines)
     assert record["failed"] == ["percolation"]
     (pool,) = record["pools"]
     assert pool["experiments"] == ["exp1", "percolation"]
@@ -216,14 +216,7 @@ def test_a_run_failing_in_the_pool_fails_its_experiment_only(tiny, tmp_path, mon
     assert any(line.startswith("[percolation] run 1/") and "FAILED" in line for line in lines)
     # rerunning retries the failed run (and only it)
     monkeypatch.setattr(training, "train", real_train)
-    again = reproduce(
-        out,
-        scale="tiny",
-        only=["exp1", "percolation"],
-        executor=ONE,
-        log=lines.append,
-        heartbeat_seconds=0,
-    )
+    again = _tiny_call(out, ["exp1", "percolation"], lines)
     assert {e["name"]: e["status"] for e in again["experiments"]} == {
         "exp1": "up to date",
         "percolation": "done",
@@ -237,15 +230,7 @@ def test_no_pool_trains_each_experiment_in_its_own_sweep(tiny, tmp_path):
         shutil.copytree(tiny[0] / name, out / name)
         shutil.rmtree(sorted((out / name / "runs").iterdir())[0])
     lines: list[str] = []
-    record = reproduce(
-        out,
-        scale="tiny",
-        only=["exp1", "exp3"],
-        executor=ONE,
-        log=lines.append,
-        heartbeat_seconds=0,
-        pool=False,
-    )
+    record = _tiny_call(out, ["exp1", "exp3"], lines, pool=False)
     assert record["pools"] == [] and record["failed"] == []
     assert not any(line.startswith("[training]") for line in lines)
     assert all("trained_in_pool" not in e for e in record["experiments"])
