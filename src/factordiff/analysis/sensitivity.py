@@ -118,8 +118,7 @@ def _summarize(rep, analysis_params: dict, homology_step: int) -> dict:
     if topology:
         from factordiff.analysis.topology import PersistentHomology
 
-        G = rep.as_grid()  # (n_x, n_y, d)
-        X = G[::homology_step, ::homology_step].reshape(-1, G.shape[2])
+        X = rep.subgrid(homology_step).X
         if len(np.unique(X, axis=0)) < 2:
             # Every condition gives the same vector (the layer ignores the labels): one
             # point, one component and no loop.

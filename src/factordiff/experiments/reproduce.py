@@ -201,12 +201,11 @@ class Progress:
         self.total = {k: steps for k, (_, (_, steps)) in budgets.items()}
         self.weight = {k: step_weight(r, images) for k, (r, (images, _)) in budgets.items()}
         self.current: Planned | None = None
-        self.done_in_exp = 0
-        # Runs of every experiment trained in one pool (``start_pool``): lines name each
-        # run's own experiment, and the heartbeat covers every experiment.
+        # Each run's experiment, and the runs finished per experiment: run lines name their
+        # own experiment also when the runs of several train in one pool (``start_pool``).
         self.owner = {str(r.dir): p for p in planned for r in p.runs}
-        self.done_per_exp: dict[str, int] = {}
-        self.pooled = False
+        self.done: dict[str, int] = {}
+        self.pooled = False  # in a pool the heartbeat covers every experiment
 
     def _rates(self) -> tuple[dict[str, float], float | None]:
         """Seconds per weighted step of the finished runs: per experiment and over all."""
@@ -260,26 +259,23 @@ class Progress:
 
     def begin(self, p: Planned) -> None:
         """Count the runs of ``p`` from here on, without a line."""
-        self.current, self.done_in_exp = p, 0
+        self.current, self.done[p.name] = p, 0
 
-    def start_pool(self, members: list[Planned], runs: list[SweepRun], executor: str) -> None:
-        """A line as the runs of several experiments start training in one pool."""
-        self.pooled, self.current = True, None
-        self.done_per_exp = {}
-        parts = ", ".join(
-            f"{p.name} {sum(str(r.dir) in {str(x.dir) for x in runs} for r in p.runs)}"
-            for p in members
-        )
+    def start_pool(self, to_train: dict[str, int], executor: str) -> None:
+        """A line as the runs of several experiments (name -> runs to train) start training
+        in one pool."""
+        self.pooled, self.current, self.done = True, None, {}
+        parts = ", ".join(f"{name} {n}" for name, n in to_train.items())
         self.log(
-            f"[training] {len(runs)} run(s) of {len(members)} experiments in one pool "
-            f"({executor}; {parts}); {self.eta_text()}"
+            f"[training] {sum(to_train.values())} run(s) of {len(to_train)} experiments in "
+            f"one pool ({executor}; {parts}); {self.eta_text()}"
         )
 
     def end_pool(self) -> None:
         self.pooled = False
 
     def start(self, p: Planned, index: int, reason: str | None) -> None:
-        self.current, self.done_in_exp = p, 0
+        self.current, self.done[p.name] = p, 0
         todo = sum(not _finished(r) for r in p.runs)
         what = "up to date, skipped" if reason is None else reason
         self.log(
@@ -288,15 +284,9 @@ class Progress:
         )
 
     def on_done(self, run: SweepRun, result: dict | None, error: str | None) -> None:
-        if self.pooled:
-            p = self.owner.get(str(run.dir))
-            name = p.name if p else "?"
-            self.done_per_exp[name] = done = self.done_per_exp.get(name, 0) + 1
-        else:
-            p = self.current
-            self.done_in_exp += 1
-            done = self.done_in_exp
-            name = p.name if p else "?"
+        p = self.owner.get(str(run.dir), self.current)
+        name = p.name if p else "?"
+        self.done[name] = done = self.done.get(name, 0) + 1
         total = len(p.runs) if p else "?"
         what = (
             f"FAILED ({error})"
@@ -498,17 +488,15 @@ def reproduce(
         # An earlier call's pool is kept unless every experiment of it is pooled again now.
         pools[:] = [pl for pl in pools if not set(pl.get("experiments", [])) <= pooled_now]
         if pooled_now:
-            todo = [
-                r
-                for p in members
-                for r in prepare_experiment(p.exp, p.cfg, p.out, device=device)
-                if not _finished(r)
-            ]
+            todo: list[SweepRun] = []
             for p in members:
-                trained_in_pool[p.name] = sum(not _finished(r) for r in p.runs)
+                runs = prepare_experiment(p.exp, p.cfg, p.out, device=device)
+                left = [r for r in runs if not _finished(r)]
+                todo += left
+                trained_in_pool[p.name] = len(left)
                 entries[p.name] = {**base_entry(p), "status": "training", "wall_seconds": 0.0}
             save()
-            tracker.start_pool(members, todo, executor.describe())
+            tracker.start_pool(trained_in_pool, executor.describe())
             t0 = time.perf_counter()
 
             def pooled_done(run: SweepRun, result: dict | None, error: str | None) -> None:
@@ -615,7 +603,7 @@ def reproduce(
 
     record["call_seconds"] = time.perf_counter() - t_all
     # The time the page's content took: every listed experiment's own wall time, summed,
-    # plus the shared training of the pool (where the experiments' runs trained together).
+    # plus the shared trainings of the pools (where the experiments' runs trained together).
     record["wall_seconds"] = float(
         sum(float(e.get("wall_seconds") or 0.0) for e in entries.values())
         + sum(float(pl.get("seconds") or 0.0) for pl in pools)
