@@ -1,7 +1,38 @@
+import os
+
 import matplotlib
+import pytest
 import torch
+
+from factordiff.hardware import NATIVE_BF16_ENV, REFUSE_AUTO_ENV
 
 matplotlib.use("Agg")
 # Tiny models gain nothing from a second thread, and OpenMP's spin-waiting makes a
 # multi-threaded torch crawl when the cores are shared (e.g. pytest beside other work).
 torch.set_num_threads(1)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "defaults: exercises precision = auto (the machine's choice); .ci/run runs these a second "
+        "time as the other CPU kind (factordiff machine --other-kind-env)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _precision_pinned(request, monkeypatch):
+    """The guard: outside tests marked ``defaults``, ``precision = auto`` raises (in this process
+    and in the sweep workers it spawns, which inherit the environment), so no test that trains or
+    compares numbers depends on whether the CPU computes bf16 natively. Tests pin
+    ``train.precision`` to fp32, or to bf16 where bf16 is what they test."""
+    if request.node.get_closest_marker("defaults") is None:
+        monkeypatch.setenv(REFUSE_AUTO_ENV, "1")
+    else:
+        monkeypatch.delenv(REFUSE_AUTO_ENV, raising=False)
+    yield
+
+
+def other_kind() -> bool:
+    """True when the suite runs as the other CPU kind (``FACTORDIFF_NATIVE_BF16`` is set)."""
+    return bool(os.environ.get(NATIVE_BF16_ENV, "").strip())

@@ -19,6 +19,7 @@ from factordiff.diffusion import GaussianDiffusion
 from factordiff.model.unet import build_model
 from factordiff.paths import check_writable_folder
 from factordiff.presets import TINY_MODEL, preset_config
+from refusal import files_under, refused
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +35,6 @@ def run(trained_run, tmp_path) -> Path:
     copy = tmp_path / "run"
     shutil.copytree(trained_run, copy)
     return copy
-
-
-def files_under(path: Path) -> set[str]:
-    return {str(p.relative_to(path)) for p in path.rglob("*")}
-
-
-def refused(capsys, argv: list[str], *needles: str) -> str:
-    """Run ``main(argv)``; it must fail with one ``error:`` line holding every needle."""
-    code = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert code != 0, argv
-    assert err.startswith("error: ") and "\n" not in err, err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    return err
 
 
 # ----------------------------------------------------------------------------- sample

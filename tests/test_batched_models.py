@@ -28,6 +28,7 @@ def _trainers(seeds, **over):
         cfg = apply_overrides(
             cfg,
             [f"seed={seed}", "train.grad_clip=0.05", "train.num_threads=1", "train.warmup_steps=0"]
+            + ["train.precision=fp32"]  # compares numbers: pinned, never the machine's `auto`
             + [f"{k}={v}" for k, v in over.items()],
         )
         out.append(Trainer(cfg, "/nonexistent-not-written", progress=False))

@@ -252,7 +252,7 @@ def test_analysis_workers_default_follows_the_local_workers():
             **{"analysis_workers": None, "executor": "local", "workers": None, **kw},
             threads=None,
             address=None,
-            max_retries=3,
+            max_retries=None,  # the option's default: not given (Ray's default is 3)
         )
         return args, _executor(args)
 

@@ -156,6 +156,7 @@ def test_section_conditions_lie_in_their_sections():
 
 
 # ----------------------------------------------------------------------------- sweep
+@pytest.mark.defaults  # the setting line states the precision `auto` picks here
 def test_quick_sweep_is_scaled_on_one_step_budget(tmp_path):
     cfg = exp2_config("exp2-quick")
     runs = sweep_runs(cfg)

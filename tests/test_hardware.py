@@ -16,10 +16,12 @@ CPU = torch.device("cpu")
 
 
 def _mock_cpu(monkeypatch, *, avx512_bf16: bool, amx: bool) -> None:
+    monkeypatch.delenv(hardware.NATIVE_BF16_ENV, raising=False)  # the mock, not an override
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
 
 
+@pytest.mark.defaults
 @pytest.mark.parametrize(
     "avx512_bf16, amx, expected",
     [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16"), (True, True, "bf16")],
@@ -56,6 +58,7 @@ def test_bad_precision_names_the_value_and_what_is_allowed():
         resolve_precision("half", CPU)
 
 
+@pytest.mark.defaults
 def test_autocast_follows_the_resolved_precision(monkeypatch):
     x = torch.randn(4, 4)
     _mock_cpu(monkeypatch, avx512_bf16=False, amx=False)
@@ -85,12 +88,14 @@ def test_default_threads_never_exceed_the_usable_cores(monkeypatch):
     assert 1 <= hardware.default_num_threads() <= 64
 
 
+@pytest.mark.defaults
 def test_a_run_records_the_precision_it_used_and_why(tmp_path, monkeypatch):
     from factordiff.presets import preset_config
     from factordiff.training import load_checkpoint, train
 
     _mock_cpu(monkeypatch, avx512_bf16=False, amx=False)
     cfg = preset_config("tiny")
+    cfg.train.precision = "auto"  # the default of every preset but tiny
     cfg.train.epochs = 1
     cfg.train.checkpoint_epochs = (0, 1)
     cfg.train.eval_every_epochs = 0
@@ -104,6 +109,90 @@ def test_a_run_records_the_precision_it_used_and_why(tmp_path, monkeypatch):
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "epoch-00001.pt")
     assert ckpt["precision"]["used"] == "fp32"
     assert "precision fp32" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_the_override_runs_this_machine_as_the_other_kind(monkeypatch):
+    monkeypatch.setenv(hardware.NATIVE_BF16_ENV, "0")
+    assert not hardware.cpu_native_bf16()
+    assert f"no native bf16 as {hardware.NATIVE_BF16_ENV} says" in hardware.cpu_description()
+    assert resolve_precision("fp32", CPU).native_bf16 is False
+    monkeypatch.setenv(hardware.NATIVE_BF16_ENV, "1")
+    assert hardware.cpu_native_bf16()
+    monkeypatch.setenv(hardware.NATIVE_BF16_ENV, "yes")
+    with pytest.raises(ValueError, match=r"FACTORDIFF_NATIVE_BF16='yes' is invalid; allowed: 0"):
+        hardware.cpu_native_bf16()
+
+
+@pytest.mark.parametrize(
+    "native, capability, expected",
+    [
+        (True, "AVX512", {"FACTORDIFF_NATIVE_BF16": "0", "ATEN_CPU_CAPABILITY": "avx2"}),
+        (False, "AVX2", {"FACTORDIFF_NATIVE_BF16": "1"}),
+    ],
+)
+def test_other_kind_env_flips_the_bf16_detection(monkeypatch, native, capability, expected):
+    monkeypatch.setattr(hardware, "cpu_detected_native_bf16", lambda: native)
+    monkeypatch.setattr(hardware, "cpu_capability", lambda: capability)
+    env = hardware.other_kind_env()
+    assert expected.items() <= env.items()
+    assert ("ONEDNN_MAX_CPU_ISA" in env) is native
+
+
+def test_the_guard_refuses_auto_outside_tests_of_the_defaults():
+    """tests/conftest.py: a test that is not marked ``defaults`` cannot train with ``auto``, in
+    this process or in a process it starts (sweep workers inherit the environment)."""
+    import subprocess
+    import sys
+
+    with pytest.raises(ValueError, match=r"precision = 'auto' is refused.*allowed: 'fp32'"):
+        resolve_precision("auto", CPU)
+    assert resolve_precision("fp32", CPU).used == "fp32"
+    code = "from factordiff.hardware import resolve_precision; resolve_precision('auto', 'cpu')"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert child.returncode != 0 and "is refused" in child.stderr
+
+
+@pytest.mark.defaults
+def test_auto_follows_this_machine_or_its_override():
+    """Unmocked: what ``auto`` picks here; in CI's second pass, what the other CPU kind picks."""
+    choice = resolve_precision("auto", CPU)
+    assert choice.used == ("bf16" if hardware.cpu_native_bf16() else "fp32")
+    override = hardware.native_bf16_override()
+    if override is not None:
+        assert hardware.cpu_native_bf16() is override
+        assert hardware.NATIVE_BF16_ENV in choice.reason
+
+
+@pytest.mark.defaults
+def test_the_default_precision_trains_samples_and_evaluates(tmp_path, capsys):
+    """The tiny run with ``auto`` end to end: bf16 where native (or forced), fp32 elsewhere."""
+    from factordiff.cli import main
+
+    run = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--set", "train.precision=auto", "--out", str(run)]
+    assert main(argv + ["--set", "train.epochs=2", "--no-progress", "--evaluate"]) == 0
+    env = json.loads((run / "environment.json").read_text())
+    assert env["precision"]["used"] == resolve_precision("auto", CPU).used
+    assert env["native_bf16_override"] == hardware.native_bf16_override()
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_machine_command_names_the_cpu_and_the_other_kind(capsys):
+    from factordiff.cli import main
+
+    assert main(["machine", "--other-kind-env"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert lines and all("=" in line for line in lines)
+    assert any(line.startswith(hardware.NATIVE_BF16_ENV + "=") for line in lines)
+
+
+@pytest.mark.defaults
+def test_machine_command_says_what_auto_picks(capsys):
+    from factordiff.cli import main
+
+    assert main(["machine"]) == 0
+    out = capsys.readouterr().out
+    assert hardware.cpu_model_name() in out and "precision auto -> " in out
 
 
 def _drive(governor, step_time, steps):

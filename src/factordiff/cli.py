@@ -8,6 +8,7 @@ function, so new commands (train, sample, evaluate, analyze, experiment) plug in
 Commands:
     factordiff list
     factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
+                     (default DIR: runs/train/NAME; an experiment's is runs/NAME)
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP] [--out DIR]
@@ -15,7 +16,9 @@ Commands:
     factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
                           [--variant NAME[,NAME...]]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
-    factordiff reproduce [--quick | --scale paper|quick|tiny] [--only exp1,exp2] [--out DIR]
+    factordiff reproduce [--scale quick|paper|tiny] [--only exp1,exp2] [--out DIR]
+                         (quick by default; the paper scale, meant for a GPU, only with
+                         --scale paper)
                          [--executor local|ray] [--workers W] [--threads T] [--address A]
     factordiff report DIR [--out FILE]
     factordiff sweep status DIR
@@ -138,7 +141,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from factordiff.training import train
 
     cfg = _resolve_run_config(args)  # before anything is written: bad input leaves no folder
-    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    # runs/train/PRESET: apart from the experiment folders runs/NAME of `factordiff experiment`
+    out = Path(args.out) if args.out else Path("runs") / "train" / cfg.name
     if args.dry_run:
         print(cfg.to_json())
         print(f"(dry run: would train into {out.resolve()})")
@@ -241,7 +245,13 @@ def _analyze_map(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from factordiff.analysis import analyze_run
+    from factordiff.analysis.grid import check_grid_side
+    from factordiff.analysis.sensitivity import check_homology_step
 
+    # Sizes first, named as options: before any checkpoint is read or folder made.
+    if args.grid is not None:
+        check_grid_side(args.grid, "--grid")
+    check_homology_step(args.homology_step, "--homology-step")
     several = (args.layers, args.ts, args.noise)
     if any(v is not None for v in several) or "," in args.pooling:
         return _analyze_map(args)
@@ -382,10 +392,20 @@ def _add_executor_options(p: argparse.ArgumentParser) -> None:
         "--executor", default="local", choices=["local", "ray"], help="how runs are trained"
     )
     p.add_argument("--workers", type=int, help="local: worker processes (default 2)")
-    p.add_argument("--threads", type=int, help="torch threads per worker or Ray task (default 1)")
-    p.add_argument("--address", help="ray: address of a cluster to join (default: local Ray)")
     p.add_argument(
-        "--max-retries", type=int, default=3, help="ray: retries of a run whose worker dies"
+        "--threads", type=int, help="torch threads per worker or Ray task (default 1; >= 1)"
+    )
+    p.add_argument(
+        "--address",
+        help="ray: HOST:PORT, ray://HOST:PORT or auto, a cluster to join; it must answer "
+        "within 5 s, before anything is written (default: Ray on this machine)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        help="ray: retries of a run whose worker dies (default 3; the local executor does not "
+        "retry: rerun to resume)",
     )
     p.add_argument(
         "--analysis-workers",
@@ -423,7 +443,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
     if args.quick and args.scale not in (None, "quick"):
         raise ValueError(f"--quick and --scale {args.scale} contradict; give one of them")
-    scale = "quick" if args.quick else (args.scale or "paper")
+    # quick unless --scale says otherwise: the paper scale is meant for a GPU, and only
+    # an explicit --scale paper starts it
+    scale = "quick" if args.quick else (args.scale or "quick")
     only = parse_only(args.only)
     executor = _executor(args)
     out = Path(args.out) if args.out else default_out(scale)
@@ -442,15 +464,29 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
-        print(f"error: failed: {', '.join(record['failed'])} (see reproduce.json)", file=sys.stderr)
+        print(f"error: {_reproduce_failures(record, out)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _reproduce_failures(record: dict, out: Path) -> str:
+    """One line naming each failed experiment of a reproduce with its error."""
+    errors = {e.get("name"): e.get("error") for e in record.get("experiments", [])}
+    parts = []
+    for name in record["failed"]:
+        error = str(errors.get(name) or "no error recorded").strip()
+        parts.append(f"{name}: {' '.join(error.split())}")
+    return (
+        f"{len(parts)} experiment(s) failed: "
+        + "; ".join(parts)
+        + f" (details in {out.resolve() / 'reproduce.json'})"
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from factordiff.experiments.html_report import write_report
 
-    path = write_report(args.dir, args.out)
+    path = write_report(args.dir, args.out, force=args.force)
     print(f"wrote {Path(path).resolve()}")
     return 0
 
@@ -542,7 +578,9 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set train.lr=3e-4 (repeatable)",
     )
-    p.add_argument("--out", help="run folder (default runs/PRESET)")
+    p.add_argument(
+        "--out", help="run folder (default runs/train/PRESET; experiments use runs/NAME)"
+    )
     p.add_argument("--seed", type=int, help="the one seed of the run")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -661,14 +699,21 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reproduce", help="run every experiment of the paper, then write report.html"
     )
-    p.add_argument("--quick", action="store_true", help="the reduced CPU scale (--scale quick)")
+    p.add_argument(
+        "--quick", action="store_true", help="the reduced CPU scale (--scale quick, the default)"
+    )
     p.add_argument(
         "--scale",
         choices=["paper", "quick", "tiny"],
-        help="presets NAME (paper, the default), NAME-quick, or the seconds-long smoke presets",
+        help="quick (the default: presets NAME-quick, a 2-core CPU), paper (presets NAME, "
+        "meant for a GPU: only when asked for) or tiny (the seconds-long smoke presets)",
     )
     p.add_argument("--only", help="comma-separated subset of exp1,exp2,exp3,percolation")
-    p.add_argument("--out", help="output folder (default runs/reproduce[-SCALE])")
+    p.add_argument(
+        "--out",
+        help="output folder (default runs/reproduce-SCALE, e.g. runs/reproduce-quick; the "
+        "paper scale: runs/reproduce)",
+    )
     _add_executor_options(p)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--reanalyse", action="store_true", help="analyse up-to-date experiments again")
@@ -684,6 +729,11 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page of finished experiments")
     p.add_argument("dir", metavar="DIR", help="a reproduce folder or one experiment folder")
     p.add_argument("--out", help="page to write (default DIR/report.html)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing page even when the new one shows fewer experiments",
+    )
     p.set_defaults(handler=_cmd_report)
 
 
@@ -710,6 +760,30 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_sweep_status)
 
 
+# ----------------------------------------------------------------------------- machine
+def _cmd_machine(args: argparse.Namespace) -> int:
+    from factordiff.hardware import cpu_description, other_kind_env, resolve_precision
+
+    if args.other_kind_env:  # KEY=VALUE lines for `env $(factordiff machine --other-kind-env) ...`
+        for key, value in other_kind_env().items():
+            print(f"{key}={value}")
+        return 0
+    choice = resolve_precision("auto", "cpu")
+    print(f"CPU {cpu_description()}; precision auto -> {choice.used} ({choice.reason})")
+    return 0
+
+
+def _add_machine_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("machine", help="the CPU as reports name it and what `auto` picks there")
+    p.add_argument(
+        "--other-kind-env",
+        action="store_true",
+        help="print KEY=VALUE settings that make this machine run as the other CPU kind "
+        "(with native bf16 <-> without), e.g. env $(factordiff machine --other-kind-env) CMD",
+    )
+    p.set_defaults(handler=_cmd_machine)
+
+
 # ----------------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command registered."""
@@ -723,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce_commands(sub)
     _add_variants_command(sub)
     _add_sweep_commands(sub)
+    _add_machine_command(sub)
     return parser
 
 

@@ -24,9 +24,15 @@ from factordiff.config import DiffusionConfig
 SAMPLERS = ("ddpm", "ddim", "dpm")
 
 
-def check_labels(labels) -> torch.Tensor:
-    """``labels`` as a (M, 2) float32 tensor with M >= 1 finite rows, else ``ValueError``."""
-    lab = torch.as_tensor(labels, dtype=torch.float32)
+def check_labels(labels, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``labels`` as a (M, 2) tensor of ``dtype`` with M >= 1 finite rows, else ``ValueError``."""
+    try:
+        lab = torch.as_tensor(labels, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(
+            f"labels {str(labels)[:60]!r} are invalid ({e}); allowed: an (M, 2) array of "
+            "(mu_x, mu_y) in px"
+        ) from e
     if lab.ndim != 2 or lab.shape[0] < 1 or lab.shape[1] != 2:
         raise ValueError(
             f"labels shape {tuple(lab.shape)} is invalid; allowed: (M, 2) with M >= 1, one "

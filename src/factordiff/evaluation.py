@@ -59,6 +59,7 @@ from scipy.sparse.csgraph import connected_components
 from factordiff.config import DataConfig
 from factordiff.data.regions import Region
 from factordiff.data.render import coord_visible, images_to_unit, label_formulas
+from factordiff.diffusion import check_labels
 
 STATUS_NAMES = ("correct", "wrong_location", "several", "none")
 CORRECT, WRONG_LOCATION, SEVERAL, NONE = range(4)
@@ -345,6 +346,8 @@ def score(images, labels, cfg: DataConfig, tolerance_px: float = 1.0) -> Scores:
     n = cfg.image_size
     u = images_to_unit(_as_numpy_images(images, n), cfg)  # (B, N, N) raw intensity
     lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels, np.float64)
+    if lab.shape == (u.shape[0], 2) and len(lab):  # the right shape: each label must be finite
+        check_labels(lab, torch.float64)
     if lab.shape != (u.shape[0], 2):
         raise ValueError(
             f"labels shape {lab.shape} is invalid; allowed: ({u.shape[0]}, 2), one (mu_x, mu_y) "

@@ -14,6 +14,14 @@ An explicit ``"bf16"`` or ``"fp32"`` is honoured; ``"bf16"`` where it would be e
 warning. :func:`resolve_precision` returns the choice with the reason, which the run records
 (``RUN/environment.json``, the log and every checkpoint).
 
+Running as the other CPU kind: ``FACTORDIFF_NATIVE_BF16=0`` (or ``1``) overrides the CPU's
+bf16 detection, so ``auto`` picks what it would pick on a CPU without (with) native bf16;
+``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA`` lower torch's own kernels to match.
+``factordiff machine --other-kind-env`` prints those settings for this machine
+(``.ci/run`` runs the tests of the defaults a second time with them).
+``FACTORDIFF_REFUSE_AUTO_PRECISION=1`` makes ``auto`` an error: the test suite sets it so that no
+test that trains or compares numbers depends on the machine it runs on.
+
 Threads: ``train.num_threads = 0`` (the default) picks :func:`default_num_threads`, which
 leaves one core free when others are busy; see that function for the rule and
 docs/performance.md for the measurements behind it.
@@ -75,8 +83,36 @@ def cpu_capability() -> str:
         return "unknown"
 
 
+#: Overrides the CPU's bf16 detection: "0" (as a CPU without native bf16) or "1" (with it).
+NATIVE_BF16_ENV = "FACTORDIFF_NATIVE_BF16"
+#: Set to "1", ``precision = auto`` raises instead of reading the machine (the test suite's guard).
+REFUSE_AUTO_ENV = "FACTORDIFF_REFUSE_AUTO_PRECISION"
+
+
+def native_bf16_override() -> bool | None:
+    """The value of ``FACTORDIFF_NATIVE_BF16`` (None when unset or empty)."""
+    value = os.environ.get(NATIVE_BF16_ENV, "").strip()
+    if not value:
+        return None
+    if value not in ("0", "1"):
+        raise ValueError(
+            f"{NATIVE_BF16_ENV}={value!r} is invalid; allowed: 0 (run as a CPU without native "
+            "bf16), 1 (as a CPU with it), or unset (detect)"
+        )
+    return value == "1"
+
+
 def cpu_native_bf16() -> bool:
-    """True where the CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX)."""
+    """True where the CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX), or
+    as ``FACTORDIFF_NATIVE_BF16`` says."""
+    override = native_bf16_override()
+    if override is not None:
+        return override
+    return cpu_detected_native_bf16()
+
+
+def cpu_detected_native_bf16() -> bool:
+    """What the CPU itself reports: AVX-512 BF16 or AMX tiles (no override)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     for name in checks:
         fn = getattr(torch.cpu, name, None)
@@ -90,7 +126,21 @@ def cpu_native_bf16() -> bool:
 def cpu_description() -> str:
     """One line naming the CPU as every figure in the docs does: model, capability, bf16."""
     native = "native bf16" if cpu_native_bf16() else "no native bf16"
+    if native_bf16_override() is not None:
+        native += f" as {NATIVE_BF16_ENV} says"
     return f"{cpu_model_name()} ({cpu_capability()}, {native})"
+
+
+def other_kind_env() -> dict[str, str]:
+    """Environment settings under which this machine runs as the other CPU kind: on a CPU with
+    native bf16, torch's kernels lowered to AVX2 and ``auto`` choosing fp32; on one without,
+    ``auto`` choosing bf16 (emulated there: slow, so only tiny runs should use it)."""
+    if cpu_detected_native_bf16():
+        env = {NATIVE_BF16_ENV: "0"}
+        if cpu_capability().upper().startswith("AVX512"):
+            env.update({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"})
+        return env
+    return {NATIVE_BF16_ENV: "1"}
 
 
 def machine_description(device: torch.device | str) -> str:
@@ -119,9 +169,16 @@ def resolve_precision(requested: str, device: torch.device | str) -> PrecisionCh
     honoured (with a warning when bf16 would be emulated)."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision = {requested!r} is invalid; allowed: {list(PRECISIONS)}")
+    if requested == "auto" and os.environ.get(REFUSE_AUTO_ENV) == "1":
+        raise ValueError(
+            f"precision = 'auto' is refused here ({REFUSE_AUTO_ENV}=1): its choice depends on "
+            "the machine; allowed: 'fp32' or 'bf16' (set train.precision)"
+        )
     device = torch.device(device)
     native = device_native_bf16(device)
     where = _device_words(device)
+    if device.type == "cpu" and native_bf16_override() is not None:
+        where += f" ({NATIVE_BF16_ENV}={os.environ[NATIVE_BF16_ENV].strip()})"
     if requested == "fp32":
         return PrecisionChoice(requested, "fp32", native, "fp32 requested")
     if requested == "bf16":
@@ -202,6 +259,8 @@ def environment_record(device: torch.device, precision: PrecisionChoice) -> dict
         "torch": str(torch.__version__),
         "num_threads": torch.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "native_bf16_override": native_bf16_override(),
+        "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY"),
         "precision": precision.to_dict(),
     }
 

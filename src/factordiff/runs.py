@@ -4,7 +4,7 @@ These are what the ``factordiff sample`` / ``factordiff evaluate`` commands call
 notebook user calls directly::
 
     from factordiff.runs import evaluate_run
-    summary = evaluate_run("runs/small")
+    summary = evaluate_run("runs/train/small")  # factordiff train --preset small
 """
 
 from __future__ import annotations

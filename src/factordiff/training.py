@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from factordiff.config import RunConfig, from_dict, json_ready, to_dict
 from factordiff.diffusion import GaussianDiffusion
@@ -50,6 +49,7 @@ from factordiff.hardware import (
 )
 from factordiff.model.unet import ConditionalUNet, build_model
 from factordiff.paths import check_writable_folder
+from factordiff.progress import progress_bar
 
 log = logging.getLogger("factordiff.train")
 
@@ -156,6 +156,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive; anything else (a text file, an empty file) is not a
+    # checkpoint at all, which is a different fault from a checkpoint cut short.
+    if head != b"PK\x03\x04":
+        what = "an empty file" if not head else f"a file that starts with {head!r}"
+        raise ValueError(
+            f"{path} is not a factordiff checkpoint: it is {what}, not a PyTorch checkpoint "
+            "(a zip archive written by torch.save); allowed: a checkpoint file of a run, "
+            "RUN/checkpoints/epoch-NNNNN.pt"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -466,13 +477,12 @@ class Trainer:
                 self._run_eval(on_eval)
             self.save_checkpoint(keep=0 in tc.checkpoint_epochs)
         m = len(self.images)
-        bar = tqdm(
+        bar = progress_bar(  # a bar on a terminal, plain lines into a log file
             total=self.total_steps,
             initial=self.step,
             disable=not self.progress,
             desc=self.cfg.name,
-            unit="step",
-            dynamic_ncols=True,
+            unit="steps",
         )
         try:
             tick_t, tick_images, losses = time.perf_counter(), 0, []
@@ -589,14 +599,15 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def read_json(path: Path) -> Any:
-    """``json.loads`` of a file; a garbled file raises ``ValueError`` naming it."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(
-            f"{path} is not valid JSON ({e}); repair or delete it (delete the run folder "
-            "to start over)"
-        ) from None
+    """A JSON file of a run folder (:func:`factordiff.jsonfiles.read_json`); a garbled file
+    raises ``ValueError`` naming it."""
+    from factordiff.jsonfiles import read_json as read
+
+    return read(
+        path,
+        "the file as factordiff train writes it; repair or delete it (delete the run "
+        "folder to start over)",
+    )
 
 
 def read_run_config(run_dir: str | Path) -> RunConfig:
@@ -616,10 +627,15 @@ def run_state(run_dir: str | Path) -> dict | None:
     path = Path(run_dir) / "state.json"
     if not path.is_file():
         return None
-    state = read_json(path)
-    if not isinstance(state, dict):
-        raise ValueError(f"{path} holds {state!r}; allowed: a JSON object (finished, epoch, step)")
-    return state
+    from factordiff.jsonfiles import expect_object
+
+    return expect_object(
+        read_json(path),
+        path,
+        "",
+        "a JSON object (finished, epoch, step) as factordiff train writes it",
+        optional={"finished": bool, "epoch": int, "step": int},
+    )
 
 
 # Keys of a RunConfig that say where a run is computed, not what it computes: a run started on

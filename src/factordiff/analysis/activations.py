@@ -250,7 +250,12 @@ class ActivationExtractor:
         ``labels`` (n_conditions, 2) ``(mu_x, mu_y)`` in pixels; ``grid_shape`` ``(n_x, n_y)``
         when they form an x-major grid (as from :func:`condition_grid`). Returns a
         :class:`Representation` with ``X`` (n_conditions, d) float32 and metadata recording
-        layer, t, pooling, seed, n_noise, image_size and the captured output shape."""
+        layer, t, pooling, seed, n_noise, image_size and the captured output shape.
+
+        A factordiff model (one with ``data_cfg``, as :func:`factordiff.load_model` gives)
+        refuses labels outside the label range of its data with a ``ValueError``, as
+        ``factordiff sample`` does: build them with
+        ``condition_grid(cfg.data.image_size, n_x, n_y)``."""
         reps = self.extract_many(model, labels, grid_shape)
         (rep,) = reps.values()
         self.layer_ = rep.metadata["layer"]
@@ -289,6 +294,11 @@ class ActivationExtractor:
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
         labels_np = check_labels(labels)
+        data_cfg = getattr(model, "data_cfg", None)  # a factordiff model knows its data
+        if data_cfg is not None:
+            from factordiff.runs import check_label_range  # the check `sample` makes
+
+            check_label_range(torch.from_numpy(labels_np), data_cfg)
         forward = self.forward_fn or default_forward
         param = next(iter(model.parameters()), None)
         device = param.device if param is not None else torch.device("cpu")

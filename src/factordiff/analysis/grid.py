@@ -24,6 +24,38 @@ import numpy as np
 #: of its subspace, and parallelism needs at least two loops to compare.
 MIN_GRID_SIDE = 4
 
+#: Largest grid side of an analysis of a run (``factordiff analyze --grid``, Experiment 1's
+#: ``grid`` and ``map_grid``), OUR bound: 64 x 64 = 4,096 conditions, 4 times the default
+#: 32 x 32. The analysis holds one vector per condition (the paper model's last up block,
+#: flattened, is 65,536 values: 1 GiB per layer at 64 x 64, more while extracting) and
+#: persistent homology runs on every condition (1-3 min at 32 x 32 on 2 cores,
+#: docs/analysis.md), so memory and time grow with n_x * n_y and beyond.
+MAX_GRID_SIDE = 64
+
+#: Why the bound is there, for the messages that refuse a larger grid.
+MAX_GRID_REASON = (
+    f"at most {MAX_GRID_SIDE} per axis, {MAX_GRID_SIDE**2:,} conditions, 4 times the default "
+    "32 x 32: the analysis keeps one activation vector per condition, up to 1 GiB per layer "
+    f"at {MAX_GRID_SIDE} x {MAX_GRID_SIDE}, and persistent homology runs on all of them"
+)
+
+
+def check_grid_side(n, name: str = "grid", min_side: int = MIN_GRID_SIDE) -> int:
+    """``n`` (conditions per axis of an analysis grid) as an int, or ``ValueError`` naming it
+    unless it is an integer in ``[min_side, MAX_GRID_SIDE]``. Checked before anything is
+    extracted or written (a side of 100,000 would ask for 75 GiB of labels alone)."""
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, int | np.integer)
+        or not min_side <= n <= MAX_GRID_SIDE
+    ):
+        what = f"{name} {n!r}" if name.startswith("--") else f"{name} = {n!r}"
+        raise ValueError(
+            f"{what} is invalid; allowed: an integer in [{min_side}, {MAX_GRID_SIDE}] "
+            f"conditions per axis ({MAX_GRID_REASON})"
+        )
+    return int(n)
+
 
 def condition_grid(image_size: int, n_x: int, n_y: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Regular grid of conditions over the label range ``[0, image_size)``.

@@ -26,19 +26,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from factordiff.analysis.activations import ActivationExtractor, resolve_layer
 from factordiff.analysis.grid import (
     MIN_GRID_SIDE,
     Representation,
     check_grid_shape,
+    check_grid_side,
     condition_grid,
 )
 from factordiff.analysis.pipeline import RepresentationAnalysis
 from factordiff.analysis.references import reference_representations
 from factordiff.config import json_ready
 from factordiff.paths import check_writable_folder
+from factordiff.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,37 @@ def _parse_grid(grid: int | Sequence[int] | None, min_side: int) -> tuple:
         if len(shape) != 2:
             raise ValueError(f"grid = {grid!r} is invalid; allowed: n or (n_x, n_y)")
     check_grid_shape(shape, min_side=min_side)
+    for n in shape:  # bounded before any allocation (grid = 100000: 75 GiB of labels)
+        check_grid_side(n, "grid" if isinstance(grid, int | np.integer) else "grid side", min_side)
     return shape
 
 
+def _checked_epoch(path: Path, load_model) -> int:
+    """Load the checkpoint at ``path`` (model, config, weights) and return its epoch;
+    ``ValueError`` naming the file when it is unreadable or does not say its epoch."""
+    _, _, meta = load_model(path, ema=True, map_location="cpu")
+    epoch = meta.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(
+            f"{path} is not a usable factordiff checkpoint: its epoch is {epoch!r}; allowed: "
+            "a checkpoint written by factordiff train (an integer epoch >= 0)"
+        )
+    return epoch
+
+
 def _select(paths: list[Path], selection: str | list[int], load_model) -> list[Path]:
-    if selection == "last":
-        return paths[-1:]
-    if selection == "all":
-        return paths
+    """The checkpoints to analyse, every one of them loaded and checked first, so a bad
+    one (truncated, garbled) fails before any analysis is computed or written."""
+    if selection in ("last", "all"):
+        chosen = paths[-1:] if selection == "last" else paths
+        for p in chosen:
+            _checked_epoch(p, load_model)
+        return chosen
     # Epochs live in the checkpoints: read them before any analysis, so a missing epoch
     # fails before anything is computed or written.
     by_epoch = {}
     for p in paths:
-        _, _, meta = load_model(p, ema=True, map_location="cpu")
-        by_epoch[int(meta["epoch"])] = p
+        by_epoch[_checked_epoch(p, load_model)] = p
     missing = [e for e in selection if e not in by_epoch]
     if missing:
         raise ValueError(
@@ -204,10 +222,6 @@ def analyze_run(
     del model
     out = Path(out) if out is not None else run_dir / "analysis" / _slug(f"{layer}_t{t}_{pooling}")
     check_writable_folder(out.parent)
-    made_parent = not out.parent.exists()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
 
     labels, shape = condition_grid(image_size, *shape)
     analysis_params = {
@@ -233,7 +247,12 @@ def analyze_run(
         "figures": figures,
         **{k: list(v) if isinstance(v, tuple) else v for k, v in analysis_params.items()},
     }
+    # The first thing written; from here on any failure removes what this call made.
+    made_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
+        tmp.mkdir()
         from factordiff.plotting import analysis_figures, plot_training_curve
 
         like = Representation(
@@ -254,7 +273,9 @@ def analyze_run(
         )
         entries = []
         dim = None
-        for path in tqdm(paths, desc="analysing checkpoints", unit="ckpt", disable=not progress):
+        for path in progress_bar(
+            paths, desc="analysing checkpoints", unit="checkpoints", disable=not progress
+        ):
             log.info("analysing %s (layer %s, t = %d)", path.name, layer, t)
             model, _, meta = training.load_model(path, ema=ema, map_location=device)
             # extract() checks the layer exists (another architecture: an error listing them)
@@ -412,6 +433,7 @@ def analyze_map(
     from factordiff.analysis.sensitivity import (
         TABLE_COLUMNS,
         _rule,
+        check_homology_step,
         map_counts,
         map_table,
         resolve_layers,
@@ -433,6 +455,7 @@ def analyze_map(
         rule_list.append(_rule("b1_is_2"))
     rule_names = [r.name for r in rule_list]
     shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
+    homology_step = check_homology_step(homology_step)
     selection = _parse_checkpoints(checkpoints)
     device = str(training.resolve_device(device))
     paths = training.list_checkpoints(run_dir)
@@ -461,8 +484,7 @@ def analyze_map(
         # The control is the untrained network of the same run: its epoch-0 checkpoint.
         by_epoch = {}
         for p in paths:
-            _, _, meta = training.load_model(p, ema=ema, map_location="cpu")
-            by_epoch[int(meta["epoch"])] = p
+            by_epoch[_checked_epoch(p, training.load_model)] = p
         if 0 not in by_epoch:
             raise ValueError(
                 f"{run_dir} has no epoch-0 checkpoint, the control of the map (the untrained "
@@ -473,10 +495,6 @@ def analyze_map(
 
     out = Path(out) if out is not None else run_dir / "analysis" / "map"
     check_writable_folder(out.parent)
-    made_parent = not out.parent.exists()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     labels, shape = condition_grid(image_size, *shape)
     settings = {
         "run_dir": str(run_dir),
@@ -501,7 +519,12 @@ def analyze_map(
             else 0
         ),
     }
+    # The first thing written; from here on any failure removes what this call made.
+    made_parent = not out.parent.exists()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
+        tmp.mkdir()
         control_model = None
         if control_path is not None:
             control_model, _, _ = training.load_model(control_path, ema=ema, map_location=device)

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 from torch import nn
-from tqdm.auto import tqdm
 
 from factordiff.analysis.activations import ActivationExtractor, layer_names, resolve_layer
 from factordiff.analysis.control import RULES, Rule, judge
 from factordiff.analysis.pipeline import summarize_representation
 from factordiff.config import json_ready
+from factordiff.progress import progress_bar
 
 #: Rules read from a summary without persistent homology.
 LOOP_RULES = ("orthogonal", "parallel", "superfactored")
@@ -131,6 +131,18 @@ def _summarize(rep, analysis_params: dict, homology_step: int) -> dict:
     return summary
 
 
+def check_homology_step(step, name: str = "homology_step") -> int:
+    """``step`` of the map's persistent homology (every ``step``-th condition per axis) as
+    an int, or ``ValueError`` naming it (``name``: the option it came from) unless >= 1."""
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
+        what = f"{name} {step!r}" if name.startswith("--") else f"{name} = {step!r}"
+        raise ValueError(
+            f"{what} is invalid; allowed: an integer >= 1 (persistent homology on "
+            "every k-th condition per axis; 1: all of them)"
+        )
+    return int(step)
+
+
 def sensitivity_map(
     model: nn.Module,
     labels: np.ndarray,
@@ -175,8 +187,7 @@ def sensitivity_map(
         raise ValueError(f"n_noises = {n_noises!r} is invalid; allowed: integers >= 1")
     if len(set(n_noises)) != len(n_noises):
         raise ValueError(f"n_noises = {list(n_noises)} is invalid; allowed: distinct values")
-    if not isinstance(homology_step, int) or homology_step < 1:
-        raise ValueError(f"homology_step = {homology_step!r} is invalid; allowed: an integer >= 1")
+    check_homology_step(homology_step)
     extractor_params = dict(extractor_params or {})
     # Everything is checked before the first forward pass (a bad t or layer costs nothing).
     layers = [resolve_layer(model, layer) for layer in layers]
@@ -189,8 +200,8 @@ def sensitivity_map(
         ActivationExtractor(pooling=pooling, **extractor_params).check_params(model)
     analysis_params = {**analysis_params, "topology": topology}
     rows = []
-    bar = tqdm(
-        total=len(n_noises) * len(ts), desc="sensitivity map", unit="pass", disable=not progress
+    bar = progress_bar(
+        total=len(n_noises) * len(ts), desc="sensitivity map", unit="passes", disable=not progress
     )
     for n_noise in n_noises:
         for t in ts:

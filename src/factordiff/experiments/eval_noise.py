@@ -34,10 +34,15 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
     from factordiff.experiments.exp3 import eval_sites, score_last_two
     from factordiff.experiments.skeleton import saved_config_matches
     from factordiff.experiments.sweep import plan_sweep
+    from factordiff.jsonfiles import read_object
     from factordiff.training import list_checkpoints
 
     folder = Path(folder)
-    saved = json.loads((folder / "experiment.json").read_text())
+    saved = read_object(
+        folder / "experiment.json",
+        "an experiment config as factordiff experiment writes it (a JSON object with name)",
+        optional={"name": str},
+    )
     exp = EXPERIMENTS["exp3"]
     if saved.get("name") not in exp.presets:
         raise ValueError(

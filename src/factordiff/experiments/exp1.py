@@ -10,7 +10,6 @@ analysis. The folder layout is the skeleton's (``OUT/runs/<key>/`` per seed).
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,8 +77,9 @@ class Exp1Config:
             raise ValueError(
                 f"variant = {self.variant!r} is invalid; allowed: {list(EXP1_VARIANTS)}"
             )
-        if self.grid < 8:
-            raise ValueError(f"grid = {self.grid} is invalid; allowed: an integer >= 8")
+        from factordiff.analysis.grid import check_grid_side
+
+        check_grid_side(self.grid, "grid", min_side=8)  # bounded before any training
         if not self.run.data.periodic:
             raise ValueError(
                 "run.data.periodic = False is invalid; Experiment 1 needs periodic data"
@@ -137,10 +137,14 @@ class Exp1Config:
             raise ValueError(
                 f"map_n_noises = {list(self.map_n_noises)} is invalid; allowed: integers >= 1"
             )
-        if isinstance(self.map_grid, bool) or not (self.map_grid == 0 or self.map_grid >= 8):
+        from factordiff.analysis.grid import MAX_GRID_REASON, MAX_GRID_SIDE
+
+        if isinstance(self.map_grid, bool) or not (
+            self.map_grid == 0 or 8 <= self.map_grid <= MAX_GRID_SIDE
+        ):
             raise ValueError(
                 f"map_grid = {self.map_grid!r} is invalid; allowed: 0 (the verdicts' grid) "
-                "or an integer >= 8"
+                f"or an integer in [8, {MAX_GRID_SIDE}] ({MAX_GRID_REASON})"
             )
         if self.map_homology_step < 0:
             raise ValueError(
@@ -187,12 +191,6 @@ def exp1_config(
 ) -> Exp1Config:
     """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
     (``run.``-prefixed for the training config)."""
-
-    if any(o.split("=", 1)[0].strip() == "variant" for o in overrides or []):
-        raise ValueError(
-            "--set variant=... is invalid: a variant is chosen with --variant NAME, which "
-            f"applies its overrides; allowed names: {list(EXP1_VARIANTS)}"
-        )
     name = "exp1-quick" if quick else "exp1"
     cfg = Exp1Config(name=name, run=preset_config(PRESETS[name].run_preset))
     return _finish(cfg, seed, seeds, overrides)
@@ -225,6 +223,15 @@ def _tiny_config() -> Exp1Config:
 
 
 def _finish(cfg: Exp1Config, seed, seeds, overrides) -> Exp1Config:
+    """Every preset's config (``exp1-tiny`` too) with a seed, seeds and overrides, checked."""
+    # `variant` names the overrides a run was trained with: set alone it would train the
+    # preset and report the variant (K = 1 in the report of a K = 4 run).
+    for o in overrides or []:
+        if o.split("=", 1)[0].strip() == "variant":
+            raise ValueError(
+                f"--set {o} is invalid: a variant is chosen with --variant NAME, which "
+                f"applies its overrides; allowed names: {list(EXP1_VARIANTS)}"
+            )
     if seed is not None:
         cfg = replace(cfg, run=replace(cfg.run, seed=seed))
     return finish_config(cfg, seeds, overrides)
@@ -789,4 +796,10 @@ def run_exp1(
 
 
 def load_exp1_config(path: str | Path) -> Exp1Config:
-    return from_dict(Exp1Config, json.loads(Path(path).read_text()))
+    from factordiff.jsonfiles import read_json
+
+    data = read_json(path, "an experiment config as factordiff experiment writes it")
+    try:
+        return from_dict(Exp1Config, data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None

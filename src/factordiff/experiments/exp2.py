@@ -235,7 +235,13 @@ def exp2_config(
 
 
 def load_exp2_config(path: str | Path) -> Exp2Config:
-    return from_dict(Exp2Config, json.loads(Path(path).read_text()))
+    from factordiff.jsonfiles import read_json
+
+    data = read_json(path, "an experiment config as factordiff experiment writes it")
+    try:
+        return from_dict(Exp2Config, data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -533,6 +539,7 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     from factordiff.data import build_labels, build_regions, region_strata
     from factordiff.diffusion import GaussianDiffusion
     from factordiff.hardware import autocast, resolve_precision
+    from factordiff.jsonfiles import read_json
     from factordiff.runs import final_checkpoint
     from factordiff.training import atomic_write_text, load_model, resolve_device
 
@@ -556,8 +563,20 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     folder = run.dir / EVAL_DIR
     cache = folder / "evaluation.json"
     if cache.is_file():
-        doc = json.loads(cache.read_text())
-        if doc.get("settings") == settings:
+        # A cache, so deliberately tolerant: one that does not read back, or not in the
+        # shape written below, is computed again (and rewritten), never trusted or refused.
+        try:
+            doc = read_json(cache, "an evaluation cache")
+        except ValueError:
+            doc = None
+        cached = doc.get("spaces") if isinstance(doc, dict) else None
+        if (
+            isinstance(cached, dict)
+            and doc.get("settings") == settings
+            and all(
+                isinstance(v, dict) and isinstance(v.get("sections"), dict) for v in cached.values()
+            )
+        ):
             return _with_outcomes(doc, cfg)
     dev = resolve_device(device)
     model, _, meta = load_model(ckpt, ema=True, map_location=dev)

@@ -12,7 +12,15 @@ without a ``summary.json`` is listed as missing, never skipped.
 Inputs, all written by the experiments: ``summary.json``, ``report.md``, ``figures/``,
 ``sweep.json`` and the run folders (``environment.json``, ``failure.json``, read through
 :func:`factordiff.experiments.sweep.sweep_status`), and for a reproduce folder its
-``reproduce.json``.
+``reproduce.json``. A file not written yet is listed as missing; one that is there but
+garbled or of another shape stops the page with one ``ValueError`` naming it
+(:mod:`factordiff.jsonfiles`).
+
+The page carries a marker, ``<script type="application/json" id="factordiff-report">``
+with the experiments it shows with results; :func:`write_report` reads it back and does not
+replace a page with one that would lose any of them unless ``force`` (a page written before
+the marker is read from its claims table; another file at the path is replaced only with
+``force``).
 """
 
 from __future__ import annotations
@@ -26,8 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from factordiff.experiments.report import fmt
+from factordiff.jsonfiles import (
+    SUMMARY_ALLOWED,
+    check_summary,
+    expect_object,
+    read_json,
+)
 
 PAGE_FILE = "report.html"
+ENVIRONMENT_ALLOWED = "a run's environment as factordiff train writes it (a JSON object)"
+MARKER_ID = "factordiff-report"
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 IMAGE_TYPES[".svg"] = "image/svg+xml"
 
@@ -121,14 +137,14 @@ def report_md_sections(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read_json(path: Path) -> tuple[Any, str | None]:
-    """``(content, None)`` or ``(None, why it could not be read)``."""
-    try:
-        return json.loads(path.read_text()), None
-    except FileNotFoundError:
+def _read_json(path: Path, allowed: str) -> tuple[Any, str | None]:
+    """``(content, None)``, or ``(None, "no NAME")`` for a file not written yet: the page
+    lists what is missing. A file that is there but garbled is no state of an experiment
+    (every file is written whole, by a rename): ``ValueError`` naming it
+    (:mod:`factordiff.jsonfiles`), and no page."""
+    if not path.is_file():
         return None, f"no {path.name}"
-    except (OSError, json.JSONDecodeError) as e:
-        return None, f"{path.name} unreadable ({e})"
+    return read_json(path, allowed), None
 
 
 def _data_uri(path: Path) -> str:
@@ -198,9 +214,11 @@ def _environments(folder: Path, keys: list[str]) -> dict[str, list[str]]:
         "precision": [],
     }
     for key in keys:
-        env, _ = _read_json(folder / "runs" / key / "environment.json")
-        if not isinstance(env, dict):
+        path = folder / "runs" / key / "environment.json"
+        env, _ = _read_json(path, ENVIRONMENT_ALLOWED)
+        if env is None:
             continue
+        expect_object(env, path, "", ENVIRONMENT_ALLOWED, optional={"precision": (dict, str)})
         prec = env.get("precision") or {}
         values = {
             "cpu": env.get("cpu"),
@@ -215,30 +233,26 @@ def _environments(folder: Path, keys: list[str]) -> dict[str, list[str]]:
     return seen
 
 
-def _sweep(folder: Path) -> tuple[dict | None, str | None]:
-    """``sweep_status`` of the folder (None without a sweep.json, with the reason)."""
+def _sweep(folder: Path) -> dict | None:
+    """``sweep_status`` of the folder (None without a sweep.json); a garbled sweep.json or
+    run file raises ``ValueError`` naming it."""
     from factordiff.experiments.sweep import SWEEP_FILE, sweep_status
 
     if not (folder / SWEEP_FILE).is_file():
-        return None, None
-    try:
-        return sweep_status(folder), None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        return None, f"sweep.json unreadable ({type(e).__name__}: {e})"
+        return None
+    return sweep_status(folder)
 
 
 def experiment_section(name: str, folder: Path, entry: dict | None = None) -> dict:
     """What the page shows of one experiment folder (``entry``: its reproduce.json entry)."""
     folder = Path(folder)
     anchor = "exp-" + _slug(name)
-    summary, summary_error = _read_json(folder / "summary.json")
-    if summary is not None and not isinstance(summary, dict):
-        summary, summary_error = None, "summary.json is not a JSON object"
-    status, sweep_error = _sweep(folder)
+    summary, summary_error = _read_json(folder / "summary.json", SUMMARY_ALLOWED)
+    if summary is not None:
+        check_summary(summary, folder / "summary.json")
+    status = _sweep(folder)
     problems = [r for r in (status or {}).get("runs", []) if r["status"] != "done"]
     notes = []
-    if sweep_error:
-        notes.append(sweep_error)
     if entry and entry.get("status") == "failed":
         notes.append(f"the last reproduce failed here: {entry.get('error')}")
     elif entry and entry.get("status") in ("running", "interrupted"):
@@ -344,16 +358,16 @@ def _experiment_folders(root: Path, record: dict | None) -> list[tuple[str, Path
 def collect(root: str | Path) -> dict:
     """The page's content from ``root``: a reproduce folder (with ``exp1/``, ...) or one
     experiment folder (with ``summary.json`` or ``sweep.json``)."""
-    from factordiff.experiments.reproduce import RECORD_FILE
+    from factordiff.experiments.reproduce import RECORD_ALLOWED, RECORD_FILE, check_record
 
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(
             f"{root} is not a folder; allowed: an experiment or reproduce folder"
         )
-    record, record_error = _read_json(root / RECORD_FILE)
-    if record is not None and not isinstance(record, dict):
-        record, record_error = None, f"{RECORD_FILE} is not a JSON object"
+    record, _ = _read_json(root / RECORD_FILE, RECORD_ALLOWED)
+    if record is not None:
+        check_record(record, root / RECORD_FILE)
     single = (root / "summary.json").is_file() or (root / "sweep.json").is_file()
     if single:
         folders = [(root.name, root)]
@@ -378,7 +392,6 @@ def collect(root: str | Path) -> dict:
         "root": str(root.resolve()),
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "record": record,
-        "record_error": record_error if (root / RECORD_FILE).exists() else None,
         "sections": sections,
         "claims": claims,
         "missing": [s for s in sections if not s["summary"]],
@@ -401,16 +414,105 @@ def render_page(context: dict) -> str:
     )
     env.filters["duration"] = _duration
     env.filters["markup"] = markupsafe.Markup  # HTML built here from escaped text
-    return env.get_template("report.html.j2").render(**context)
+    return env.get_template("report.html.j2").render(**context, marker=_marker(context))
 
 
-def write_report(root: str | Path, out: str | Path | None = None) -> Path:
-    """Write the page of ``root`` to ``out`` (default ``root/report.html``); returns its path."""
+def _shown(context: dict) -> list[str]:
+    """The experiments a page of ``context`` shows with results (a summary.json)."""
+    return [s["name"] for s in context["sections"] if s["summary"]]
+
+
+def _marker(context: dict) -> str:
+    """The page's machine-readable marker (``<script type="application/json"
+    id="factordiff-report">``): the experiments it shows with results, read back by
+    :func:`page_experiments`. ``<``, ``>`` and ``&`` are escaped, so that no name can end
+    the script element."""
+    text = json.dumps({"format": 1, "experiments": _shown(context)})
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_MARKER = re.compile(
+    r'<script type="application/json" id="' + MARKER_ID + r'">(.*?)</script>', re.DOTALL
+)
+# a claim row of a page written before the marker: the experiment, then its first claim
+_LEGACY_ROW = re.compile(r'<tr><td><a href="#([^"]+)">([^<]*)</a></td><td><a href="#\1-claim-1">')
+_KEEP = "allowed: --force to replace it, or --out for another page"
+
+
+def page_experiments(path: str | Path) -> list[str]:
+    """The experiments an existing page shows with results: from its marker, or, on a page
+    written before the marker, from its claims table (each experiment whose first claim has
+    a row). ``ValueError`` naming the page when it is not one ``factordiff report`` wrote or
+    its marker is garbled: such a file is replaced only with ``force``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    match = _MARKER.search(text)
+    if match:
+        try:
+            doc = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            doc = None
+        names = doc.get("experiments") if isinstance(doc, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{path}: its {MARKER_ID} marker is garbled; {_KEEP}")
+        return names
+    if "by <code>factordiff report</code>" in text:  # a page from before the marker
+        return [html.unescape(name) for _, name in _LEGACY_ROW.findall(text)]
+    raise ValueError(f"{path} exists and is not a page written by factordiff report; {_KEEP}")
+
+
+def _check_page_path(path: Path) -> None:
+    """Refuse a page path that cannot be written, before anything is."""
+    from factordiff.paths import check_writable_folder
+
+    if path.is_dir():
+        raise ValueError(
+            f"{path} is a folder; allowed: the path of the page file, e.g. {path / PAGE_FILE}"
+        )
+    if not path.parent.exists():
+        raise ValueError(
+            f"{path.parent} does not exist (the folder of the page {path.name}); allowed: a "
+            "page path in an existing folder"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"{path.parent} is a file, not a folder (the folder of the page {path.name}); "
+            "allowed: a page path in an existing folder"
+        )
+    check_writable_folder(path.parent)
+
+
+def write_report(root: str | Path, out: str | Path | None = None, *, force: bool = False) -> Path:
+    """Write the page of ``root`` to ``out`` (default ``root/report.html``); returns its path.
+
+    An existing page is replaced only by one that shows every experiment it shows with
+    results (:func:`page_experiments`), or with ``force``: so that a page is never replaced
+    by a poorer one, e.g. of a copy of a reproduce folder whose experiment folders are
+    missing. A bad ``out`` (a folder, in a folder that does not exist) is refused before
+    anything is written; a failed write leaves no temporary file."""
     import os
 
-    text = render_page(collect(root))
+    context = collect(root)
     path = Path(out) if out is not None else Path(root) / PAGE_FILE
+    _check_page_path(path)
+    if path.exists() and not force:
+        old, new = page_experiments(path), _shown(context)
+        lost = [n for n in old if n not in new]
+        if lost:
+            listed = f" ({', '.join(new)})" if new else ""
+            raise ValueError(
+                f"{path} shows {len(old)} experiment(s) with results ({', '.join(old)}), the "
+                f"new page of {root} would show {len(new)}{listed} and lose {', '.join(lost)}; "
+                f"{_KEEP}"
+            )
+    text = render_page(context)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # atomic: a reader never sees half a page
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a reader never sees half a page
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the replace; a failed write leaves none
     return path

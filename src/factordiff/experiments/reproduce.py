@@ -8,8 +8,9 @@ run_experiment` (its sweep on one executor) into its own folder, and ends with
     OUT/reproduce.json                                  each experiment's status, error, wall time
     OUT/report.html                                     the page
 
-Scales: ``paper`` (the presets ``NAME``, meant for a GPU), ``quick`` (``NAME-quick``, a
-2-core CPU) and ``tiny`` (the seconds-long smoke presets the tests use).
+Scales: ``quick`` (``NAME-quick``, a 2-core CPU; the default, here and on the command
+line), ``paper`` (the presets ``NAME``, meant for a GPU: only when asked for) and ``tiny``
+(the seconds-long smoke presets the tests use).
 
 Rerunning the same call skips what is finished. The sweeps skip finished runs and resume
 unfinished ones; on top of that an experiment is left alone, not even analysed again, when
@@ -31,6 +32,11 @@ executor (the longest first), then each experiment is analysed in turn: on a 2-c
 Experiment 1's one long run then trains on one core beside the other experiments' short runs
 instead of alone on two (docs/reproduce.md gives the measured difference). ``pool=False``
 runs the experiments one after another, each training its own sweep.
+
+Before anything is written, the executor is reached (a Ray cluster's address must answer
+within a few seconds) and the run folders of every experiment to be trained or analysed are
+read (``skeleton.check_run_inputs``): an unreachable cluster or a garbled ``metrics.jsonl``
+stops the call with a ValueError naming it, and no file is written or changed.
 
 Progress lines name the experiment and the run and give an estimate of the training time
 left: the optimizer steps left in the runs not finished, each step weighted by its batch
@@ -63,6 +69,8 @@ from factordiff.experiments.sweep import (
     run_budget,
     step_weight,
 )
+from factordiff.jsonfiles import expect_list, expect_object, read_json, read_summary
+from factordiff.paths import check_writable_folder
 
 #: The experiments of the paper, in the order they run.
 ORDER = ("exp1", "exp2", "exp3", "percolation")
@@ -149,11 +157,13 @@ def needs_work(p: Planned) -> str | None:
     summary_path = p.out / "summary.json"
     if not summary_path.is_file():
         return "no summary.json yet"
+    # Deliberately tolerant: an unreadable summary.json or experiment.json (factordiff.jsonfiles
+    # names it) is a reason to run the experiment again, which writes both anew.
     try:
-        summary = json.loads(summary_path.read_text())
+        summary = read_summary(summary_path)
         same_config = saved_config_matches(p.out, p.cfg)
-    except (OSError, json.JSONDecodeError):
-        return "summary.json or experiment.json unreadable"
+    except (OSError, ValueError) as e:
+        return f"an unreadable file, written again ({e})"
     if not same_config:
         return "the config differs from the one in experiment.json"
     if sorted(r.get("key") for r in summary.get("runs", [])) != sorted(r.key for r in p.runs):
@@ -169,9 +179,9 @@ def needs_work(p: Planned) -> str | None:
 
 def _summary_wall_seconds(folder: Path) -> float | None:
     """The wall time an experiment's summary.json records (None when unreadable)."""
-    try:
-        value = json.loads((folder / "summary.json").read_text()).get("wall_seconds")
-    except (OSError, json.JSONDecodeError):
+    try:  # tolerant: only a number shown on the page
+        value = read_summary(folder / "summary.json").get("wall_seconds")
+    except (OSError, ValueError):
         return None
     return float(value) if isinstance(value, (int, float)) else None
 
@@ -371,10 +381,52 @@ def read_record(out: str | Path) -> dict | None:
     path = Path(out) / RECORD_FILE
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e.msg}); remove it to start over") from None
+    return check_record(read_json(path, RECORD_ALLOWED), path)
+
+
+RECORD_ALLOWED = (
+    "a reproduce record as factordiff reproduce writes it (a JSON object with experiments, "
+    "each with a name); remove it to start over"
+)
+
+
+def check_record(record: Any, path: str | Path) -> dict:
+    """``record`` (the content of the ``reproduce.json`` at ``path``) when it has the shape
+    its readers use (``reproduce`` and the report page), else ``ValueError`` naming the file
+    and the bad value."""
+    text, number = (str, type(None)), (float, type(None))
+    expect_object(
+        record,
+        path,
+        "",
+        RECORD_ALLOWED,
+        optional={"experiments": list, "pools": list, "scale": text, "command": text},
+    )
+    for i, e in enumerate(record.get("experiments", [])):
+        expect_object(
+            e,
+            path,
+            f"experiments[{i}]",
+            "an experiment's entry: a JSON object with name (a string)",
+            required={"name": str},
+            optional={
+                "status": text,
+                "error": text,
+                "preset": text,
+                "wall_seconds": number,
+                "total_steps": (int, type(None)),
+            },
+        )
+    for i, pl in enumerate(record.get("pools", [])):
+        expect_object(
+            pl,
+            path,
+            f"pools[{i}]",
+            "a pool's entry: a JSON object with experiments (a list) and seconds",
+            optional={"experiments": list, "seconds": number, "runs": (int, type(None))},
+        )
+        expect_list(pl.get("experiments", []), path, f"pools[{i}].experiments", str)
+    return record
 
 
 def _write_record(out: Path, record: dict) -> None:
@@ -422,13 +474,15 @@ def reproduce(
     whose experiments were not pooled again. The record's ``wall_seconds`` sums the
     experiments' and the pools', its ``call_seconds`` is this call's."""
     from factordiff.experiments.html_report import write_report
-    from factordiff.experiments.sweep import LocalExecutor, make_executor
+    from factordiff.experiments.skeleton import check_run_inputs
+    from factordiff.experiments.sweep import LocalExecutor, check_executor, make_executor
     from factordiff.hardware import cpu_description
 
     out = Path(out) if out is not None else default_out(scale)
     executor = executor if executor is not None else make_executor("local")
     planned = plan_reproduce(scale, out, only, device=device)  # bad input: nothing written
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(out)  # a file in the way: refused as train refuses it
+    check_executor(executor)  # an unreachable Ray cluster: nothing written either
     quiet = lambda *_: None  # noqa: E731
     say = log if progress else quiet
     tracker = Progress(
@@ -478,6 +532,10 @@ def reproduce(
 
     t_all = time.perf_counter()
     reasons = {p.name: why(p) for p in planned}
+    for p in planned:  # the runs of what will be trained or analysed: unreadable, nothing written
+        if reasons[p.name] is not None:
+            check_run_inputs(p.runs)
+    out.mkdir(parents=True, exist_ok=True)
     pool_failed: dict[str, str] = {}  # run folder -> error, of runs that failed in the pool
     trained_in_pool: dict[str, int] = {}
     with _Ticker(tracker.heartbeat, heartbeat_seconds if progress else 0):
@@ -609,7 +667,7 @@ def reproduce(
         + sum(float(pl.get("seconds") or 0.0) for pl in pools)
     )
     save()  # the page reads the record
-    page = write_report(out)
+    page = write_report(out, force=True)  # the page of what this call left, whatever it held
     record["page"] = str(page)
     save()
     # failures of this call (an experiment left out by ``only`` keeps its old entry)

@@ -6,9 +6,10 @@ is analysed (``analyse``: a row of metrics, plus anything its figures need), its
 (``verdicts``: one :class:`Verdict` per claim, each with its rule) and its figures.
 :func:`run_experiment` does the rest, the same way for every experiment::
 
-    validate every setting -> plan the sweep (run folders from config hashes) -> train the
-    runs not finished (an executor) -> analyse each -> results table (CSV + Parquet) ->
-    verdicts -> figures -> summary.json + report.md
+    validate every setting -> plan the sweep (run folders from config hashes) -> reach the
+    executor and read the runs already there (nothing written before) -> train the
+    runs not finished (an executor) -> read them -> analyse each -> results table (CSV +
+    Parquet) -> verdicts -> figures -> summary.json + report.md
 
 Layout of ``OUT``::
 
@@ -300,16 +301,65 @@ def write_table(table, out: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- entry point
-def prepare_experiment(exp: Experiment, cfg, out: str | Path, *, device: str | None = None):
-    """Validate ``cfg`` and its sweep, then write ``out/experiment.json`` and
-    ``out/sweep.json``; returns the planned runs (:class:`SweepRun`). The first step of
+def check_run_inputs(runs: list[SweepRun]) -> None:
+    """Read what training and analysis read of each run that has a folder: ``state.json``
+    and ``metrics.jsonl``, and of a finished run its ``config.json`` and every kept
+    checkpoint. A garbled file raises ValueError (FileNotFoundError for a finished run
+    without checkpoints) naming the file (and line), before an experiment rewrites
+    anything: otherwise a rerun would redo its analysis, rewrite results, figures and
+    ``analysis/`` and only then fail."""
+    from factordiff.training import (
+        list_checkpoints,
+        load_checkpoint,
+        read_metrics,
+        read_run_config,
+        run_state,
+    )
+
+    for r in runs:
+        if not r.dir.is_dir():
+            continue
+        state = run_state(r.dir) or {}
+        try:
+            read_metrics(r.dir)
+        except ValueError as e:
+            raise ValueError(
+                f"{e}; allowed: one JSON object per line (repair or remove that line, or delete "
+                f"{r.dir} to train the run again)"
+            ) from None
+        if state.get("finished"):
+            read_run_config(r.dir)
+            for path in list_checkpoints(r.dir):
+                load_checkpoint(path)
+
+
+def prepare_experiment(
+    exp: Experiment,
+    cfg,
+    out: str | Path,
+    *,
+    device: str | None = None,
+    executor=None,
+    force: bool = False,
+):
+    """Validate ``cfg`` and its sweep, reach ``executor`` (a Ray cluster's address) and
+    read the runs already there (:func:`check_run_inputs`; not with ``force``, which
+    trains them again), then write ``out/experiment.json`` and ``out/sweep.json``; returns
+    the planned runs (:class:`SweepRun`). Bad input thus writes nothing. The first step of
     :func:`run_experiment`, also taken by ``reproduce`` before it trains the runs of several
     experiments in one pool."""
+    from factordiff.experiments.sweep import check_executor
+    from factordiff.paths import check_writable_folder
     from factordiff.training import atomic_write_text
 
     cfg.validate()
     runs = plan_sweep(out, exp.runs(cfg), device=device)  # validates every run config
     exp.check(cfg, runs)
+    check_writable_folder(out)  # a file in the way: refused as train refuses it
+    if executor is not None:
+        check_executor(executor)
+    if not force:
+        check_run_inputs(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "experiment.json", json.dumps(to_dict(cfg), indent=2) + "\n")
@@ -334,6 +384,10 @@ def run_experiment(
 ) -> dict:
     """Run experiment ``exp`` with config ``cfg`` into ``out``; rerunning resumes.
 
+    Nothing is written before the config is validated, the executor reached and the runs
+    already there read (:func:`prepare_experiment`); the runs trained now are read again
+    before the analysis rewrites anything (:func:`check_run_inputs`).
+
     ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
     the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
     finishes or fails instead of the default ``log`` line (e.g. a progress line). ``progress``:
@@ -347,8 +401,8 @@ def run_experiment(
     from factordiff.hardware import machine_description
     from factordiff.training import atomic_write_text, resolve_device
 
-    runs = prepare_experiment(exp, cfg, out, device=device)
     executor = executor if executor is not None else make_executor("local")
+    runs = prepare_experiment(exp, cfg, out, device=device, executor=executor, force=force)
     out = Path(out)
     t_start = time.perf_counter()
 
@@ -370,6 +424,7 @@ def run_experiment(
 
     if todo:
         executor.run(todo, on_done=on_done)
+        check_run_inputs(todo)  # what the runs trained now wrote, before any analysis
     device_used = str(resolve_device(runs[0].config.device))
 
     t_an = time.perf_counter()
@@ -518,10 +573,15 @@ def saved_config_matches(out: str | Path, cfg) -> bool:
     """Whether ``out/experiment.json`` holds config ``cfg``. The saved config is read back
     through ``cfg``'s class first, so a field added since it was saved counts at its default
     (the value that keeps old configs' behaviour); a saved config the class no longer reads
-    does not match. A missing or unreadable file raises OSError / json.JSONDecodeError."""
+    does not match. A missing file raises FileNotFoundError, an unreadable one ValueError
+    (both naming it)."""
     from factordiff.config import from_dict
+    from factordiff.jsonfiles import read_json
 
-    saved = json.loads((Path(out) / "experiment.json").read_text())
+    saved = read_json(
+        Path(out) / "experiment.json",
+        "an experiment config as factordiff experiment writes it (a JSON object)",
+    )
     try:
         saved = to_dict(from_dict(type(cfg), saved))
     except (ValueError, TypeError):
@@ -535,13 +595,14 @@ def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
     (``why`` says which, and the report says it too). Only experiments whose summary keeps
     one row per run (``rows``: Experiment 3, percolation) can be judged again this way."""
     from factordiff.experiments.report import render_report
+    from factordiff.jsonfiles import expect_list, read_summary
     from factordiff.training import atomic_write_text
 
     out = Path(out)
     path = out / "summary.json"
     if not path.is_file():
         raise ValueError(f"--rejudge: {path} does not exist; allowed: a finished experiment folder")
-    summary = json.loads(path.read_text())
+    summary = read_summary(path)
     if not saved_config_matches(out, cfg):
         raise ValueError(
             f"--rejudge: the config in {out / 'experiment.json'} differs from {cfg.name!r}; "
@@ -552,7 +613,8 @@ def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
             f"--rejudge: {path} keeps no per-run rows ({summary.get('experiment')}); allowed: "
             "experiments whose summary stores them (exp3, percolation)"
         )
-    verdicts = exp.verdicts(cfg, [{"row": r} for r in summary["rows"]])
+    rows = expect_list(summary["rows"], path, "rows", dict)
+    verdicts = exp.verdicts(cfg, [{"row": r} for r in rows])
     summary["verdicts"] = [v.to_dict() for v in verdicts]
     date = time.strftime("%Y-%m-%d", time.gmtime())
     summary["rejudged"] = [*summary.get("rejudged", []), {"date": date, "why": why}]

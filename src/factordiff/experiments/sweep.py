@@ -30,12 +30,21 @@ from typing import Any
 
 from factordiff.config import RunConfig, from_dict, to_dict
 from factordiff.hardware import set_thread_budget
+from factordiff.jsonfiles import expect, expect_object, is_type, read_object
 
 SWEEP_FILE = "sweep.json"
 RUNS_DIR = "runs"
 LOCK_FILE = "running.json"
 FAILURE_FILE = "failure.json"
 KEY_LENGTH = 12  # hex digits of sha256: collisions are negligible for any sweep we run
+SWEEP_ALLOWED = (
+    'a sweep as factordiff writes it: a JSON object with "runs", a list of '
+    '{"key", "params", "config"}; run the experiment again to write it'
+)
+FAILURE_ALLOWED = (
+    'a failure record as factordiff writes it: a JSON object with "error" (a string); '
+    "delete it to mark the run pending"
+)
 
 # Measured by benchmarks/sweep_throughput.py on the 2-core machine (docs/sweeps.md).
 DEFAULT_WORKERS = 2
@@ -136,10 +145,19 @@ def read_sweep(root: str | Path) -> list[SweepRun]:
     path = Path(root) / SWEEP_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{root} has no {SWEEP_FILE}: is it a sweep folder?")
-    doc = json.loads(path.read_text())
-    return [
-        SweepRun(r["params"], from_dict(RunConfig, r["config"]), Path(root)) for r in doc["runs"]
-    ]
+    doc = read_object(path, SWEEP_ALLOWED, required={"runs": list})
+    runs = []
+    for i, r in enumerate(doc["runs"]):
+        expect_object(
+            r, path, f"runs[{i}]", SWEEP_ALLOWED, required={"params": dict, "config": dict}
+        )
+        expect(r.get("key", ""), str, path, f"runs[{i}].key")
+        try:
+            cfg = from_dict(RunConfig, r["config"])
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: runs[{i}].config: {e}") from None
+        runs.append(SweepRun(r["params"], cfg, Path(root)))
+    return runs
 
 
 # ----------------------------------------------------------------------------- one run
@@ -159,11 +177,16 @@ def read_lock(run_dir: Path) -> dict | None:
     A lock from this host whose process is gone (a killed worker) is stale and ignored; a
     lock from another host is trusted (we cannot see its processes)."""
     path = Path(run_dir) / LOCK_FILE
+    # Deliberately tolerant, unlike every other reader (factordiff.jsonfiles): the lock
+    # comes and goes as workers start and stop (gone between a look and a read), and one
+    # that is not {"pid": int, "host": str, ...} guards nothing, so it counts as no lock.
     try:
         lock = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    if lock.get("host") == socket.gethostname() and not _pid_alive(int(lock.get("pid", -1))):
+    if not isinstance(lock, dict) or not is_type(lock.get("pid"), int):
+        return None
+    if lock.get("host") == socket.gethostname() and not _pid_alive(lock["pid"]):
         return None
     return lock
 
@@ -374,7 +397,9 @@ class RayExecutor:
 
     A task asks for the CPUs (``threads``, or the config's ``train.num_threads``) and GPUs
     (1 when the config's device is ``cuda...``) its config names. ``address`` joins an
-    existing cluster (``ray start --head`` / ``"auto"``); without it Ray starts locally with
+    existing cluster (``ray start --head`` / ``"auto"``); :meth:`check` (called by every
+    entry point before it writes) refuses one that does not answer within
+    :data:`RAY_CONNECT_TIMEOUT` seconds. Without it Ray starts locally with
     ``num_cpus`` CPUs (default: all). A task whose worker dies is retried up to
     ``max_retries`` times, resuming from the run folder's last checkpoint; a finished run is
     skipped, so nothing is trained twice. The sweep folder must be visible to every node."""
@@ -399,14 +424,19 @@ class RayExecutor:
         gpus = 1 if cfg.device.startswith("cuda") else 0
         return {"num_cpus": cfg.train.num_threads or self.threads, "num_gpus": gpus}
 
+    def check(self) -> None:
+        """Ray is installed and ``address`` (when given) answers within
+        :data:`RAY_CONNECT_TIMEOUT` seconds; else a ValueError saying what is allowed. Called
+        before anything is written (``run_experiment``, ``reproduce``, ``run_variants``): an
+        unreachable cluster then fails at once and leaves no files, where ``ray.init`` would
+        wait for it without end."""
+        _import_ray()
+        if self.address:
+            check_ray_address(self.address)
+
     def run(self, runs: list[SweepRun], force: bool = False, on_done: OnDone | None = None):
         runs = longest_first(runs)
-        try:
-            import ray
-        except ImportError as e:
-            raise ValueError(
-                'executor = "ray" needs Ray: pip install "factordiff[ray]" (or use --executor local)'
-            ) from e
+        ray = _import_ray()
         started = False
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -451,18 +481,102 @@ class RayExecutor:
         _raise_failures(failures)
 
 
+#: Seconds :meth:`RayExecutor.check` waits for a cluster's address to answer.
+RAY_CONNECT_TIMEOUT = 5.0
+RAY_ADDRESS_ALLOWED = (
+    "allowed: the address of a running Ray cluster (HOST:PORT as `ray start --head` prints "
+    "it, ray://HOST:PORT or auto), or no --address for Ray on this machine"
+)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as e:
+        raise ValueError(
+            'executor = "ray" needs Ray, which is not installed; allowed: pip install '
+            '"factordiff[ray]", or --executor local'
+        ) from e
+    return ray
+
+
+def check_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """A TCP connection to the Ray cluster at ``address`` (``HOST:PORT``,
+    ``ray://HOST:PORT`` or ``auto``) opens within ``timeout`` seconds, else a ValueError
+    naming the address and what is allowed."""
+    target = address.strip()
+    if target == "auto":
+        try:  # the address `ray start` recorded (or RAY_ADDRESS), as ray.init would find it
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+
+            target = canonicalize_bootstrap_address_or_die("auto")
+        except (ImportError, AttributeError):  # another Ray version: ray.init decides
+            return
+        except Exception as e:  # noqa: BLE001 - Ray's ConnectionError: no cluster found
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ValueError(
+                f"--address 'auto' finds no running Ray cluster ({reason}); " + RAY_ADDRESS_ALLOWED
+            ) from None
+    hostport = target.removeprefix("ray://").rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address {address!r} is invalid; " + RAY_ADDRESS_ALLOWED)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise ValueError(
+            f"--address {address!r}: no Ray cluster answers there (no reply within "
+            f"{timeout:g} s); " + RAY_ADDRESS_ALLOWED
+        ) from None
+    except OSError as e:
+        reason = e.strerror or str(e) or type(e).__name__
+        raise ValueError(
+            f"--address {address!r}: no Ray cluster answers there ({reason}); "
+            + RAY_ADDRESS_ALLOWED
+        ) from None
+
+
+def check_executor(executor) -> None:
+    """Reach ``executor`` before anything is written (a Ray cluster's address; nothing for
+    the local executor or one without a ``check`` method)."""
+    check = getattr(executor, "check", None)
+    if callable(check):
+        check()
+
+
 def make_executor(
     name: str = "local",
     *,
     workers: int | None = None,
     threads: int | None = None,
     address: str | None = None,
-    max_retries: int = 3,
+    max_retries: int | None = None,
 ):
-    """``local`` (default) or ``ray``, from command-line style options."""
+    """``local`` (default) or ``ray``, from command-line style options (None: not given).
+
+    ``max_retries`` (default 3) is Ray's: the local executor does not retry a run (rerun the
+    command to resume it), so giving it there is refused, as is an option of the other
+    executor or a count below its minimum."""
+    if threads is not None and threads < 1:
+        raise ValueError(
+            f"--threads {threads} is invalid; allowed: an integer >= 1 (torch threads per "
+            "local worker, CPUs per Ray task)"
+        )
+    if max_retries is not None and max_retries < 0:
+        raise ValueError(
+            f"--max-retries {max_retries} is invalid; allowed: an integer >= 0 (with "
+            "--executor ray)"
+        )
     if name == "local":
         if address is not None:
             raise ValueError("--address is for --executor ray; the local executor has none")
+        if max_retries is not None:
+            raise ValueError(
+                f"--max-retries {max_retries} is for --executor ray; the local executor does "
+                "not retry a failed run (rerun the command to resume it)"
+            )
         return LocalExecutor(
             workers=DEFAULT_WORKERS if workers is None else workers,
             threads=DEFAULT_THREADS if threads is None else threads,
@@ -473,7 +587,11 @@ def make_executor(
                 "--workers is for --executor local; with ray, each run is a task and Ray "
                 "runs as many at once as the cluster's CPUs allow"
             )
-        return RayExecutor(address=address, threads=threads or 1, max_retries=max_retries)
+        return RayExecutor(
+            address=address,
+            threads=1 if threads is None else threads,
+            max_retries=3 if max_retries is None else max_retries,
+        )
     raise ValueError(f"executor = {name!r} is invalid; allowed: local, ray")
 
 
@@ -502,7 +620,8 @@ def run_status(run: SweepRun) -> dict:
         out["status"] = "running"
     elif (d / FAILURE_FILE).is_file():
         out["status"] = "failed"
-        out["error"] = json.loads((d / FAILURE_FILE).read_text()).get("error")
+        failure = read_object(d / FAILURE_FILE, FAILURE_ALLOWED, optional={"error": str})
+        out["error"] = failure.get("error")
     else:
         out["status"] = "pending"
     return out

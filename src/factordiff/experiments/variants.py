@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from factordiff.config import apply_overrides, json_ready, to_dict
+from factordiff.jsonfiles import expect_object, invalid, read_summary
+from factordiff.paths import check_writable_folder
 
 VARIANTS_FILE = "variants.json"
 VARIANTS_REPORT = "variants.md"
@@ -128,9 +130,10 @@ def run_variants(
     Every config and every run is validated, and two variants that would train the same
     run are refused, before anything is written. Returns the overview written to
     ``out/variants.json`` (also rendered as ``out/variants.md``)."""
-    from factordiff.experiments.skeleton import analyse_runs, run_experiment
+    from factordiff.experiments.skeleton import analyse_runs, check_run_inputs, run_experiment
     from factordiff.experiments.sweep import (
         SweepFailed,
+        check_executor,
         make_executor,
         plan_sweep,
         run_status,
@@ -156,8 +159,12 @@ def run_variants(
             owner[r.key] = name
 
     executor = executor if executor is not None else make_executor("local")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(out)  # a file in the way: refused before anything is written
     all_runs = [r for runs in planned.values() for r in runs]
+    check_executor(executor)  # a Ray cluster that does not answer: nothing written
+    if not force:  # a garbled metrics.jsonl or checkpoint: refused before anything is written
+        check_run_inputs(all_runs)
+    out.mkdir(parents=True, exist_ok=True)
     for name, runs in planned.items():  # `factordiff sweep status OUT/<variant>` works now
         (out / name).mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -195,6 +202,7 @@ def run_variants(
     if failure is not None and len(failed) == len(cfgs):
         raise failure
     ok_runs = [r for r in all_runs if owner[r.key] not in failed]
+    check_run_inputs([r for r in todo if owner[r.key] not in failed])  # before any analysis
 
     analysed = None
     if analysis_workers > 1:  # every variant's runs in one pool, not one variant at a time
@@ -270,7 +278,7 @@ def variants_overview(
                     "reproduced": v["reproduced"],
                     "reproduced_in": held,
                     "seeds": seeds,
-                    "value": v["value"],
+                    "value": v.get("value"),
                     "mean": spread.get("mean"),
                     "std": spread.get("std"),
                 }
@@ -317,11 +325,12 @@ def overview_of_folders(folders: list[str | Path], out: str | Path, command: str
     anything is written. Returns the overview."""
     import os
 
-    from factordiff.experiments import resolve_experiment
+    from factordiff.experiments import preset_names, resolve_experiment
 
     if not folders:
         raise ValueError("no folders given; allowed: one or more finished experiment folders")
     out = Path(out)
+    check_writable_folder(out)  # a file in the way: refused before anything is read or written
     summaries: dict[str, dict] = {}
     where: dict[str, str] = {}
     preset = None
@@ -332,7 +341,26 @@ def overview_of_folders(folders: list[str | Path], out: str | Path, command: str
                 f"{folder} has no summary.json; allowed: a finished experiment folder "
                 "(factordiff experiment ... --out FOLDER)"
             )
-        s = json.loads(path.read_text())
+        s = read_summary(path)
+        smap = s.get("sensitivity_map")
+        if smap:
+            smap = expect_object(
+                smap, path, "sensitivity_map", required={"counts": dict}, optional={"claims": dict}
+            )
+            for rule, c in smap["counts"].items():
+                expect_object(
+                    c,
+                    path,
+                    f"sensitivity_map.counts.{rule}",
+                    "a JSON object with holds and settings (integers)",
+                    required={"holds": int, "settings": int},
+                )
+        try:
+            resolve_experiment(s.get("experiment") or "")
+        except ValueError:
+            raise invalid(
+                path, "experiment", s.get("experiment"), f"a preset name: {preset_names()}"
+            ) from None
         name = s.get("variant")
         if not name:
             raise ValueError(

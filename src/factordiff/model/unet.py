@@ -108,6 +108,9 @@ class ConditionalUNet(nn.Module):
         super().__init__()
         model_cfg.validate()
         self.model_cfg = model_cfg
+        # The data it is trained on: its label range travels with the model, so the
+        # analysis refuses conditions outside it (ActivationExtractor), as `sample` does.
+        self.data_cfg = data_cfg
         self.image_size = data_cfg.image_size
         n = data_cfg.image_size
         if data_cfg.periodic:
