@@ -258,7 +258,7 @@ def test_variants_refuse_a_garbled_run_before_writing(tmp_path, capsys):
     out = tmp_path / "v"
     exp = EXPERIMENTS["exp1"]
     cfg = variant_configs(exp, "exp1-quick", ["k1"], overrides=FP32[1:])["k1"]
-    (run,) = plan_sweep(out / "k1", exp.runs(cfg))
+    run = plan_sweep(out / "k1", exp.runs(cfg))[0]  # the first of the preset's seeds
     metrics = _unfinished_run_with_a_garbled_line(run.dir)
     before = files_under(out)
     argv = ["experiment", "exp1-quick", "--variant", "k1", *FP32, "--out", str(out)]

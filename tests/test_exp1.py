@@ -88,6 +88,11 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
     assert [c["epoch"] for c in on_disk["checkpoints"]] == [0, 1, 2, 3]
     assert len(on_disk["verdicts"]) == 5
     assert all(isinstance(v["reproduced"], bool) for v in on_disk["verdicts"])
+    # one seed of five needed: every claim is inconclusive, each rule with its interval
+    for v in on_disk["verdicts"]:
+        assert v["verdict"] == "inconclusive" and v["reproduced"] is False, v["claim"]
+        assert len(v["judgements"]) == len(v["rules"]) >= 2
+        assert all(j["rule"]["min_seeds"] == 5 for j in v["judgements"])
     assert set(on_disk["references"]) == {"ring_torus", "clifford_torus"}
     report = (out / "report.md").read_text()
     assert "## Verdicts" in report and "figures/pca_3d.png" in report
@@ -100,10 +105,10 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
     assert again["runs"] == summary["runs"]
 
 
-def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
+def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5, vc=0.1, epoch=0):
     rule = {"orthogonal_below": 0.2, "superfactored_below": 0.2}
     return {
-        "epoch": 0,
+        "epoch": epoch,
         "accuracy": acc,
         "summary": {
             "effective_dimension": d,
@@ -112,8 +117,8 @@ def _ck(sim, d, betti=(1, 2, 1), orth=False, superf=False, acc=0.5):
                 "orthogonality_xy": sim,
                 "orthogonal": orth,
                 "superfactored": superf,
-                "value_cosine_x": 0.1,
-                "value_cosine_y": 0.1,
+                "value_cosine_x": vc,
+                "value_cosine_y": vc,
                 "rule": rule,
             },
         },
@@ -275,6 +280,138 @@ def test_controls_over_seeds_are_kept_per_seed_and_rendered():
     orth = both[1]
     assert orth.control == [0.6, 0.1] and orth.control_passes == [False, True]
     assert orth.reproduced is False and orth.spread["reproduced_in"] == 1
+    # two seeds of the five the rules need: inconclusive, whatever the values
+    assert {v.verdict for v in both} == {"inconclusive"}
+    assert "needs at least 5" in orth.judgements[0]["reason"]
+    assert orth.statistics == [[0.05, 0.05], [0.05 - 0.6, 0.05 - 0.1]]
     assert both[3].control_passes is None  # "gradual": no control rule
     lines = verdict_table([v.to_dict() for v in both])
     assert "seed 0: 0.6 (fails); seed 1: 0.1 (passes)" in lines[3]
+
+
+# ----------------------------------------------------------------------------- rules over seeds
+CLAIMS = ("torus", "orthogonal", "superfactored", "gradual", "effective dimension")
+
+
+def _seed(sim, d, betti, vc, c_sim, c_d=20.0, c_betti=(1, 0, 0), c_vc=0.5, mid=0.5):
+    """One seed's checkpoints: epoch 0 (the control), one in between at share ``mid`` of the
+    change in x-on-y, and the final one (the trained model)."""
+    return [
+        _ck(c_sim, c_d, betti=c_betti, orth=c_sim <= 0.2, superf=c_vc <= 0.2, vc=c_vc),
+        _ck(c_sim + mid * (sim - c_sim), (c_d + d) / 2, epoch=100),
+        _ck(sim, d, betti=betti, orth=sim <= 0.2, superf=vc <= 0.2, vc=vc, epoch=200),
+    ]
+
+
+def _passing(i):
+    # orthogonal, superfactored, a torus, D near 7, a gradual fall from an untrained 0.55
+    return _seed(0.05 + 0.01 * (i % 3), 7.0 + 0.3 * (i % 2), (1, 2, 1), 0.06, c_sim=0.55)
+
+
+def _failing(i):
+    # x-on-y rises from 0.3 to 0.65 in one jump; values aligned; no loop; D = 2
+    return _seed(
+        0.65 + 0.01 * (i % 2), 2.0, (1, 0, 0), 0.7 + 0.01 * (i % 3), c_sim=0.3, c_vc=0.2, mid=0
+    )
+
+
+def _judged(runs):
+    from factordiff.experiments.skeleton import combine_seeds
+
+    cfg = smoke_config()
+    return combine_seeds([verdicts(r, cfg) for r in runs], list(range(len(runs))))
+
+
+def test_five_seeds_that_all_pass_are_reproduced():
+    out = _judged([_passing(i) for i in range(5)])
+    assert [v.verdict for v in out] == ["reproduced"] * 5, [v.judgements for v in out]
+    assert all(v.reproduced and v.spread["reproduced_in"] == 5 for v in out)
+    # each claim: an absolute rule and a paired one against the untrained network
+    for v in out:
+        assert any(r.control for r in v.rules) and any(r.control is None for r in v.rules)
+        assert all(r.min_seeds == 5 for r in v.rules)
+        assert all(j["n"] == 5 for j in v.judgements)
+
+
+def test_five_seeds_that_all_fail_are_not_reproduced():
+    out = _judged([_failing(i) for i in range(5)])
+    assert [v.verdict for v in out] == ["not reproduced"] * 5, [v.judgements for v in out]
+    torus = out[0].judgements
+    # b1 = 0 in the trained and the untrained network: both rules on the other side
+    assert torus[0]["values"] == [2.0] * 5 and torus[1]["values"] == [0.0] * 5
+    assert [j["verdict"] for j in torus] == ["not reproduced"] * 2
+
+
+def test_seeds_on_both_sides_are_inconclusive():
+    out = _judged([_passing(i) if i % 2 == 0 else _failing(i) for i in range(5)])
+    assert [v.verdict for v in out] == ["inconclusive"] * 5, [v.judgements for v in out]
+    assert all(not v.reproduced and v.spread["reproduced_in"] == 3 for v in out)
+
+
+def test_fewer_seeds_than_the_minimum_are_inconclusive():
+    for n in (1, 3, 4):
+        out = _judged([_passing(i) for i in range(n)])
+        assert [v.verdict for v in out] == ["inconclusive"] * 5
+        assert all("needs at least 5" in j["reason"] for v in out for j in v.judgements)
+    cfg = replace(smoke_config(), min_seeds=3)
+    from factordiff.experiments.skeleton import combine_seeds
+
+    three = combine_seeds([verdicts(_passing(i), cfg) for i in range(3)], [0, 1, 2])
+    assert [v.verdict for v in three] == ["reproduced"] * 5
+
+
+def test_the_control_is_a_paired_difference_not_a_second_threshold():
+    # trained x-on-y 0.1 in every seed; the untrained network 0.15-0.3, passing the 0.2
+    # threshold itself in two seeds: the old rule failed those seeds, the paired rule asks
+    # whether training lowered it in every pairing
+    runs = [_seed(0.1, 7.0, (1, 2, 1), 0.06, c_sim=c) for c in (0.15, 0.18, 0.25, 0.3, 0.28)]
+    orth = _judged(runs)[1]
+    assert orth.spread["reproduced_in"] == 3
+    assert orth.judgements[1]["rule"]["control"].startswith("untrained network")
+    assert orth.judgements[1]["values"] == pytest.approx([-0.05, -0.08, -0.15, -0.2, -0.18])
+    assert orth.verdict == "reproduced"
+    # the same trained values against a control as low or lower: not reproduced
+    same = _judged([_seed(0.1, 7.0, (1, 2, 1), 0.06, c_sim=0.1 - 2e-3 * i) for i in range(5)])
+    assert same[1].judgements[1]["verdict"] == "not reproduced"
+    assert same[1].verdict == "not reproduced"
+
+
+def test_statistics_of_each_claim_in_one_seed():
+    from factordiff.experiments.exp1 import gradual_statistic
+
+    v = verdicts(_seed(0.05, 7.5, (1, 2, 1), 0.06, c_sim=0.55, c_d=20.0, c_vc=0.5), smoke_config())
+    stats = dict(zip(CLAIMS, (x.statistics for x in v), strict=True))
+    assert stats["torus"] == [0.0, -2.0]  # |2 - 2|, then 0 - |0 - 2|
+    assert stats["orthogonal"] == pytest.approx([0.05, -0.5])
+    assert stats["superfactored"] == pytest.approx([0.06, 0.06, -0.44, -0.44])
+    assert stats["gradual"] == pytest.approx([-0.5, 0.0])
+    assert stats["effective dimension"] == pytest.approx([0.5, 0.5 - 13.0])
+    assert [len(x.rules) for x in v] == [2, 2, 4, 2, 2]
+    assert [r.side for x in v for r in x.rules] == ["below"] * 12
+    assert [r.threshold for r in v[4].rules] == [2.0, 0.0]  # the preset's tolerance
+    # the gradual statistic: |f - 0.5| of the checkpoint nearest halfway
+    assert gradual_statistic([0.6, 0.3, 0.05]) == pytest.approx(abs(0.3 / 0.55 - 0.5))
+    assert gradual_statistic([0.6, 0.6, 0.05]) == pytest.approx(0.5)  # a jump: not < 0.4
+    assert gradual_statistic([0.6, 0.05]) is None  # no checkpoint in between
+    assert gradual_statistic([0.3, 0.5, 0.3]) is None  # no change
+    # no persistent homology: the torus statistics are undefined in that seed
+    run = _seed(0.05, 7.5, (1, 2, 1), 0.06, c_sim=0.55)
+    for c in run:
+        c["summary"]["topology"] = None
+    assert verdicts(run, smoke_config())[0].statistics == [None, None]
+
+
+def test_presets_give_five_seeds_and_refuse_a_bad_minimum():
+    from factordiff.experiments.exp1 import EXP1, exp1_config
+
+    for quick in (True, False):
+        cfg = exp1_config(quick=quick)
+        assert cfg.seeds == (0, 1, 2, 3, 4) and cfg.min_seeds == 5
+        assert len(EXP1.runs(cfg)) == 5
+    tiny = EXP1.config("exp1-tiny")
+    assert tiny.min_seeds == 5 and tiny.seed_list() == [0]  # one seed: inconclusive
+    assert exp1_config(seed=3).seed_list() == [3]  # --seed: the one run of that seed
+    assert exp1_config(seeds=[1, 2]).seed_list() == [1, 2]
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match=f"min_seeds = {bad!r} is invalid"):
+            replace(smoke_config(), min_seeds=bad).validate()

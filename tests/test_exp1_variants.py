@@ -106,7 +106,7 @@ def test_cli_dry_run_prints_each_variant_config(tmp_path, capsys):
     assert f"# variant k1: {out.resolve() / 'k1'}" in text
     assert text.count('"label_encoding": "positional"') == 1
     assert '"num_frequencies": 1,' in text and '"variant": "k1"' in text
-    assert "2 variant(s), 2 run(s)" in text
+    assert "2 variant(s), 10 run(s)" in text  # the preset's seeds 0-4 per variant
     assert not out.exists()
 
 
@@ -173,8 +173,12 @@ def test_tiny_exp1_run_with_a_variant_finishes(tmp_path):
     # the overview over variants
     assert json.loads((out / "variants.json").read_text()) == doc
     assert len(doc["claims"]) == 5 and all(c["of"] == 1 for c in doc["claims"])
+    # one seed of the five the rules need: inconclusive, in the overview too
+    verdicts = doc["variants"]["positional"]["verdicts"]
+    assert [v["verdict"] for v in verdicts] == ["inconclusive"] * 5
+    assert all(c["holds_in"] == [] for c in doc["claims"])
     table = (out / "variants.md").read_text()
-    assert "| claim | `positional` | holds in |" in table
+    assert "| claim | `positional` | holds in |" in table and "**inconclusive** (" in table
 
 
 def test_variants_overview_counts_the_variants_in_which_a_claim_holds():
@@ -198,11 +202,36 @@ def test_variants_overview_counts_the_variants_in_which_a_claim_holds():
     assert [c["holds_in"] for c in doc["claims"]] == [["default", "k1"], []]
     assert doc["variants"]["default"]["verdicts"][1]["reproduced_in"] == 1
     text = render_variants(doc)
+    assert doc["variants"]["k1"]["verdicts"][1]["verdict"] == "not reproduced"  # old summary
     assert "| claim 0 | reproduced (3 of 3 seeds) | reproduced (3 of 3 seeds) | 2 of 2 |" in text
     assert (
         "| claim 1 | **not reproduced** (1 of 3 seeds) | **not reproduced** (0 of 3 seeds) | 0 of 2 |"
         in text
     )
+
+
+def test_variants_overview_keeps_the_three_answers():
+    """A summary judged by intervals: its verdict (here inconclusive) reaches the overview
+    and its table; only a reproduced verdict counts as holding in a variant."""
+    verdicts = [
+        {
+            "claim": f"claim {i}",
+            "reproduced": verdict == "reproduced",
+            "verdict": verdict,
+            "value": [0.1, 0.5, 0.1],
+            "spread": {"seeds": [0, 1, 2], "reproduced_in": held},
+        }
+        for i, (verdict, held) in enumerate([("inconclusive", 2), ("reproduced", 3)])
+    ]
+    s = {"verdicts": verdicts, "setting": "s", "train_seconds": 1.0, "seeds": [0, 1, 2]}
+    doc = variants_overview(EXP1, {"default": s}, "cmd")
+    assert [v["verdict"] for v in doc["variants"]["default"]["verdicts"]] == [
+        "inconclusive",
+        "reproduced",
+    ]
+    assert [c["holds_in"] for c in doc["claims"]] == [[], ["default"]]
+    text = render_variants(doc)
+    assert "| claim 0 | **inconclusive** (2 of 3 seeds) | 0 of 1 |" in text
 
 
 @pytest.mark.slow  # ~2 minutes: two exp1 analyses twice, numba compiled in each process

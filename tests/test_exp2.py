@@ -9,7 +9,10 @@ from factordiff.cli import main
 from factordiff.data import build_labels, build_regions, render_images
 from factordiff.experiments import resolve_experiment
 from factordiff.experiments.exp2 import (
+    CLAIMS,
+    PARTS,
     Exp2Config,
+    claim_rules,
     claim_verdicts,
     classify_outcome,
     evaluate_run_sections,
@@ -23,6 +26,7 @@ from factordiff.experiments.exp2 import (
     seen_coordinates,
     sweep_runs,
 )
+from factordiff.experiments.judgement import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from factordiff.experiments.sweep import LocalExecutor, plan_sweep
 
 ONE = LocalExecutor(workers=1, threads=1)
@@ -161,11 +165,15 @@ def test_quick_sweep_is_scaled_on_one_step_budget(tmp_path):
     cfg = exp2_config("exp2-quick")
     runs = sweep_runs(cfg)
     parts = [p["part"] for p, _ in runs]
-    assert parts.count("main") == 3 * len(cfg.seeds) and len(cfg.seeds) >= 2
+    # every claim's minimum of seeds, on the main comparison and on every curve
+    assert cfg.min_seeds == 3 and cfg.seeds == (0, 1, 2) and cfg.curve_seed_list() == [0, 1, 2]
+    assert parts.count("main") == 3 * len(cfg.seeds)
     assert parts.count("rim") == len(cfg.seeds)
-    assert parts.count("subsampling") == len(cfg.sampling_rates)
-    assert parts.count("lesion") == len(cfg.lesion_widths)
-    assert parts.count("squares") == 2 * 2 * len(cfg.square_widths)
+    curves = len(cfg.curve_seed_list())
+    assert parts.count("subsampling") == len(cfg.sampling_rates) * curves
+    assert parts.count("lesion") == len(cfg.lesion_widths) * curves
+    assert parts.count("squares") == 2 * 2 * len(cfg.square_widths) * curves
+    assert len(runs) == 54
     assert {rc.train.max_steps for _, rc in runs} == {800}
     assert {rc.train.batch_size for _, rc in runs} == {64}
     assert {rc.data.image_size for _, rc in runs} == {16}
@@ -193,6 +201,9 @@ def test_config_errors_name_the_bad_value():
         exp2_config("exp2-smoke", overrides=["lesion_widths=[0]"])
     with pytest.raises(ValueError, match="unknown preset"):
         exp2_config("exp2-huge")
+    for bad in ("0", "-1", "true"):
+        with pytest.raises(ValueError, match="min_seeds"):
+            exp2_config("exp2-smoke", overrides=[f"min_seeds={bad}"])
     exp, preset = resolve_experiment("exp2", quick=True)
     assert (exp.name, preset) == ("exp2", "exp2-quick")
 
@@ -200,7 +211,7 @@ def test_config_errors_name_the_bad_value():
 def test_cli_dry_run_lists_the_sweep(tmp_path, capsys):
     assert main(["experiment", "exp2", "--quick", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "would write" in out and "with 22 run(s)" in out
+    assert "would write" in out and "with 54 run(s)" in out
     assert not any(tmp_path.iterdir())
 
 
@@ -215,27 +226,82 @@ def _own(held_out: float) -> dict:
 
 
 def test_verdict_rules_on_hand_made_results():
-    cfg = replace(Exp2Config(), parts=("lesion", "squares"), seeds=(0,))
+    cfg = replace(Exp2Config(), parts=("lesion", "squares"), seeds=(0, 1, 2))
     cfg = replace(cfg, lesion_widths=(1.0, 3.5, 8.0), square_widths=(4.0, 12.0))
-    results = [
-        _result("lesion", 0, _own(a), width=w) for w, a in ((1.0, 0.9), (3.5, 0.5), (8.0, 0.1))
-    ]
+    results = []
+    for s in cfg.seeds:
+        results += [
+            _result("lesion", s, _own(a), width=w) for w, a in ((1.0, 0.9), (3.5, 0.5), (8.0, 0.1))
+        ]
     inner = {4.0: 0.8, 12.0: 0.6}
     outer = {4.0: 0.5, 12.0: 0.3}
-    for kind in cfg.square_kinds:
-        for w in cfg.square_widths:
-            results.append(
-                _result("squares", 0, _own(inner[w]), kind=kind, position="interior", width=w)
-            )
-            results.append(
-                _result("squares", 0, _own(outer[w]), kind=kind, position="exterior", width=w)
-            )
+    for s in cfg.seeds:
+        for kind in cfg.square_kinds:
+            for w in cfg.square_widths:
+                results.append(
+                    _result("squares", s, _own(inner[w]), kind=kind, position="interior", width=w)
+                )
+                results.append(
+                    _result("squares", s, _own(outer[w]), kind=kind, position="exterior", width=w)
+                )
     lesion, squares = claim_verdicts(cfg, results)
-    assert lesion.reproduced and lesion.value == [0.9, 0.5, 0.1]
-    assert squares.reproduced and squares.value == pytest.approx(0.3)
-    # a flat lesion curve is not a decline
-    flat = [_result("lesion", 0, _own(0.5), width=w) for w in (1.0, 3.5, 8.0)]
-    assert not claim_verdicts(replace(cfg, parts=("lesion",)), flat)[0].reproduced
+    assert lesion.reproduced and lesion.value == [[0.9, 0.5, 0.1]] * 3
+    assert lesion.statistics == [[pytest.approx(0.8)] * 3, [pytest.approx(-1.0)] * 3]
+    assert squares.reproduced and squares.value == [pytest.approx(0.3)] * 3
+    assert squares.judgements[0]["rule"]["control"].startswith("the exterior square")
+    # one seed is below the minimum of 3: inconclusive, though its per-run rule holds
+    seed0 = [r for r in results if r["run"].params["seed"] == 0]
+    one = claim_verdicts(replace(cfg, seeds=(0,)), seed0)
+    assert [v.verdict for v in one] == [INCONCLUSIVE] * 2
+    assert all(v.statistics and not v.reproduced for v in one)
+    # a flat lesion curve is not a decline: the drop is 0 in every seed, rho undefined
+    flat = [_result("lesion", s, _own(0.5), width=w) for s in (0, 1, 2) for w in (1.0, 3.5, 8.0)]
+    (v,) = claim_verdicts(replace(cfg, parts=("lesion",)), flat)
+    assert v.verdict == NOT_REPRODUCED and not v.reproduced
+    assert [j["n"] for j in v.judgements] == [3, 0]
+
+
+def test_claim_rules_state_statistic_threshold_side_and_minimum():
+    cfg = exp2_config("exp2-quick")
+    rules = claim_rules(cfg)
+    assert tuple(rules) == CLAIMS
+    every = [r for rs in rules.values() for r in rs]
+    assert {r.min_seeds for r in every} == {3}
+    sides = {k: [(r.side, r.threshold) for r in rs] for k, rs in rules.items()}
+    assert sides == {
+        "compose": [("above", 0.0), ("above", 0.0), ("above", 0.5), ("above", 0.5)],
+        "no_interpolation": [("below", 0.0), ("above", 0.5)],
+        "restore": [("above", 0.2)],
+        "rim": [("above", 0.2)],
+        "lesion": [("above", 0.2), ("below", -0.5)],
+        "squares": [("above", 0.1)],
+    }
+    # the paired controls
+    assert [k for k, rs in rules.items() if any(r.control for r in rs)] == [
+        "restore",
+        "rim",
+        "squares",
+    ]
+    # the thresholds and the minimum come from the config, never from the outcome
+    other = replace(cfg, min_difference=0.3, min_seeds=4, outcome_ratio=0.6)
+    assert claim_rules(other)["rim"][0].threshold == 0.3
+    assert {r.min_seeds for rs in claim_rules(other).values() for r in rs} == {4}
+    assert "0.6 x reference" in claim_rules(other)["compose"][0].statistic
+
+
+def test_classifier_margins_are_the_statistics_of_the_rule():
+    out = classify_outcome(_model(0.35, 0.45, ref=0.8))
+    assert out["reference_min"] == pytest.approx(0.8)
+    assert out["composition_margin"] == pytest.approx(0.45 - 0.4)  # composes: > 0
+    assert out["interpolation_margin"] == pytest.approx(0.35 - 0.4)  # no interpolation: < 0
+    lopsided = _model(0.9, 0.9)
+    lopsided["in_distribution"] = _sec(0.0, 1.0, 1.0, 1.0)
+    assert classify_outcome(lopsided)["reference_min"] == 0.0
+    empty = {**_model(0.9, 0.9), "in_distribution": _sec(None, None, 1.0, 1.0, n=0)}
+    out = classify_outcome(empty)
+    assert (out["reference_min"], out["composition_margin"]) == (None, None)
+    secs = {k: {**v, "x_seen": 1.0, "y_seen": 1.0} for k, v in _model(0.9, 0.9).items()}
+    assert classify_outcome(secs)["interpolation_margin"] is None  # no interpolation test
 
 
 def _plus(sections: dict) -> dict:
@@ -249,23 +315,84 @@ def _rim(held_out: float) -> dict:
     return {"sections": {"held_out": {"accuracy": held_out}}}
 
 
-def test_main_verdicts_over_two_seeds_on_hand_made_results():
-    cfg = replace(Exp2Config(), parts=("main", "rim"), seeds=(0, 1))
-    seen_all = {k: {**v, "x_seen": 1.0, "y_seen": 1.0} for k, v in _model(0.9, 0.9).items()}
+def _seen_all(acc: float) -> dict:
+    """A stripe model's plus-hole sections: every coordinate seen, accuracy ``acc``."""
+    return {k: {**v, "x_seen": 1.0, "y_seen": 1.0} for k, v in _model(acc, acc).items()}
+
+
+def _seed_results(seed: int, passes: bool, jitter: float = 0.0) -> list[dict]:
+    """Every run of one seed for the six claims, each claim's statistics on its predicted
+    side (``passes``) or on the other side, moved by ``jitter``."""
+    j = jitter
+    if passes:
+        novel, stripes, rim, lesion = 0.05 + j, 0.9 - j, (0.8 - j, 0.1), (0.9, 0.5, 0.1 + j)
+        inner, outer = 0.8 - j, 0.5
+    else:
+        novel, stripes, rim, lesion = 0.9 - j, 0.1 + j, (0.1, 0.8 - j), (0.1 + j, 0.5, 0.9)
+        inner, outer = 0.3 + j, 0.8
+    out = [
+        _result("main", seed, {"plus": _plus(_model(novel, 0.9))}, model="2d"),
+        _result("main", seed, {"plus": _plus(_seen_all(stripes)), "rim": _rim(rim[0])}, model="1d"),
+        _result("main", seed, {"plus": _plus(_seen_all(stripes))}, model="2d+1d"),
+        _result("rim", seed, {"rim": _rim(rim[1])}, model="1d-norim"),
+    ]
+    out += [_result("lesion", seed, _own(a), width=w) for w, a in zip((1.0, 3.5, 8.0), lesion)]
+    for kind in ("bump", "sos"):
+        for w in (4.0, 12.0):
+            for pos, a in (("interior", inner), ("exterior", outer)):
+                out.append(_result("squares", seed, _own(a), kind=kind, position=pos, width=w))
+    return out
+
+
+def _six(seeds, passes) -> list:
+    cfg = replace(Exp2Config(), parts=PARTS[:2] + ("lesion", "squares"), seeds=tuple(seeds))
+    cfg = replace(cfg, lesion_widths=(1.0, 3.5, 8.0), square_widths=(4.0, 12.0))
     results = []
-    for s in (0, 1):
-        results += [
-            _result("main", s, {"plus": _plus(_model(0.05, 0.9))}, model="2d"),
-            _result("main", s, {"plus": _plus(seen_all), "rim": _rim(0.8)}, model="1d"),
-            _result("main", s, {"plus": _plus(seen_all)}, model="2d+1d"),
-            _result("rim", s, {"rim": _rim(0.8 if s else 0.1)}, model="1d-norim"),
-        ]
+    for i, (s, p) in enumerate(zip(seeds, passes)):
+        results += _seed_results(s, p, jitter=0.02 * i)
+    return claim_verdicts(cfg, results)
+
+
+@pytest.mark.parametrize(
+    "seeds, passes, expected",
+    [
+        ((0, 1, 2), (True, True, True), REPRODUCED),  # every interval on the claim's side
+        ((0, 1, 2), (False, False, False), NOT_REPRODUCED),  # every interval on the other
+        ((0, 1, 2), (True, True, False), INCONCLUSIVE),  # the intervals straddle
+        ((0, 1), (True, True), INCONCLUSIVE),  # fewer seeds than the minimum of 3
+    ],
+)
+def test_six_claims_over_seeds_give_three_answers(seeds, passes, expected):
+    verdicts = _six(seeds, passes)
+    assert len(verdicts) == 6
+    for v in verdicts:
+        assert v.verdict == expected, (v.claim, [j["verdict"] for j in v.judgements])
+        assert v.reproduced is (expected == REPRODUCED)
+        assert v.spread["reproduced_in"] == sum(passes)  # the per-run rule, seed by seed
+        assert all(j["n"] == len(seeds) for j in v.judgements)
+        assert "over seeds: the two-sided 90% Student-t interval" in v.rule
+    if len(seeds) < 3:
+        assert "needs at least 3" in verdicts[0].judgements[0]["reason"]
+
+
+def test_main_verdicts_need_a_learned_reference_and_pair_the_rim():
+    # the 2d model draws little right in distribution: "does not interpolate" cannot be
+    # read from it, whatever its interpolation accuracy
+    results = []
+    for s in (0, 1, 2):
+        seed = _seed_results(s, True, jitter=0.01 * s)
+        unlearned = _model(0.05, 0.05, ref=0.2 + 0.01 * s)
+        seed[0] = _result("main", s, {"plus": _plus(unlearned)}, model="2d")
+        results += seed
+    cfg = replace(Exp2Config(), parts=("main", "rim"), seeds=(0, 1, 2))
     comp, interp, restore, rim = claim_verdicts(cfg, results)
-    assert comp.reproduced and comp.spread["seeds"] == [0, 1]
-    assert interp.reproduced and interp.value == [pytest.approx(0.05)] * 2
-    assert restore.reproduced  # hole accuracy 0.05 -> 0.9
-    # the rim matters for seed 0 only: not reproduced over seeds, 1 of 2
-    assert not rim.reproduced and rim.spread["reproduced_in"] == 1
+    assert comp.verdict == REPRODUCED
+    assert [j["verdict"] for j in interp.judgements] == [REPRODUCED, NOT_REPRODUCED]
+    assert interp.verdict == NOT_REPRODUCED and interp.spread["reproduced_in"] == 0
+    # the rim claim is the paired difference with - without, per seed
+    assert rim.statistics == [[pytest.approx(0.7), pytest.approx(0.69), pytest.approx(0.68)]]
+    assert rim.judgements[0]["rule"]["control"].startswith("the 1d model without the rim")
+    assert rim.verdict == REPRODUCED and restore.verdict == REPRODUCED
 
 
 # ----------------------------------------------------------------------------- smoke
@@ -300,6 +427,10 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
     on_disk = json.loads((out / "summary.json").read_text())
     claims = [v["claim"] for v in on_disk["verdicts"]]
     assert len(claims) == 6 and all(isinstance(v["reproduced"], bool) for v in on_disk["verdicts"])
+    # one seed against a minimum of 3: every claim inconclusive, each rule's interval stored
+    for v in on_disk["verdicts"]:
+        assert v["verdict"] == "inconclusive" and not v["reproduced"], v
+        assert v["judgements"] and all(j["rule"]["min_seeds"] == 3 for j in v["judgements"])
     report = (out / "report.md").read_text()
     assert "## Outcome rule" in report and "figures/grid_2d.png" in report
     assert "N = 16 instead of 32" in report
@@ -317,3 +448,21 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
     again = evaluate_run_sections(cfg, one, "cpu")
     assert (folder / "evaluation.json").stat().st_mtime_ns == stamp
     assert again["spaces"]["plus"]["sections"]["hole_vertical"]["n"] == cfg.samples_per_section
+
+
+def test_accuracy_curves_plot_one_list_per_seed():
+    from factordiff.experiments.exp2_plots import plot_accuracy_curves
+
+    fig = plot_accuracy_curves(
+        {
+            "one seed": ([1, 2, 3], [0.9, 0.5, 0.1]),
+            "three": ([1, 2, 3], [[1, 0, 0]] * 2 + [[1, None, 0]]),
+        },
+        "width",
+        "lesion",
+    )
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["one seed", "three (3 seeds)"]
+    mean = ax.lines[1].get_ydata()  # the mean over seeds, a missing value left out
+    assert list(mean) == [1.0, 0.0, 0.0] and len(ax.lines) == 2 + 3  # a dot row per seed

@@ -21,7 +21,7 @@ from factordiff.experiments.exp3 import (
     verdicts_from_rows,
     with_step_budget,
 )
-from factordiff.experiments.skeleton import Verdict, combine_seeds
+from factordiff.experiments.skeleton import Verdict
 from factordiff.experiments.sweep import LocalExecutor
 from factordiff.presets import preset_config
 from factordiff.training import training_budget
@@ -51,6 +51,8 @@ def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
     assert len(saved["verdicts"]) == 2
     for v in saved["verdicts"]:
         assert v["rule"] and isinstance(v["reproduced"], bool)
+    # one seed, each claim needing 3: never decided
+    assert {v["verdict"] for v in saved["verdicts"]} <= {"inconclusive", "not judged"}
     for fig in summary["figures"]:
         assert (tmp_path / "figures" / fig).stat().st_size > 0
     assert {"accuracy_vs_share.png", "size_at_threshold.png"} <= set(summary["figures"])
@@ -112,7 +114,8 @@ def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():
 def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
     cfg = exp3_config("exp3-quick")
     runs = sweep_runs(cfg)
-    assert len(runs) == 3 * 5 * 2
+    assert cfg.seeds == (0, 1, 2) and cfg.min_seeds == 3  # one command can be decisive
+    assert len(runs) == 3 * 5 * 2 * 3
     assert all(run.train.batch_size == 64 for _, run in runs)
     for _, run in runs:  # every N passes the 3-level UNet's halvings (12 -> 6 -> 3)
         run.validate()
@@ -154,20 +157,28 @@ def test_config_errors_name_the_value():
         Exp3Config(threshold_metric="train").validate()
     with pytest.raises(ValueError, match="unknown preset"):
         exp3_config("exp3-huge")
+    with pytest.raises(ValueError, match="min_seeds"):
+        Exp3Config(min_seeds=0).validate()
+    for preset in ("exp3", "exp3-quick", "exp3-tiny"):  # the real minimum, smoke preset too
+        cfg = exp3_config(preset)
+        assert cfg.min_seeds == 3
+        assert preset == "exp3-tiny" or len(cfg.seed_list()) >= cfg.min_seeds
 
 
-def _rows(exponents: dict[str, float], prefactor: dict[str, float], seeds=(0,)) -> list[dict]:
+def _rows(exponents: dict, prefactor: dict[str, float], seeds=(0,)) -> list[dict]:
     """Accuracy linear in log size around the known size c N^p at the 60% threshold, so the
-    interpolated size is exactly c N^p and the fitted exponent exactly p."""
+    interpolated size is exactly c N^p and the fitted exponent exactly p. ``exponents``
+    gives p per dataset: one number for every seed, or a list with one per seed."""
     rows = []
     shares = np.geomspace(0.005, 1.0, 16)
-    for dataset, p in exponents.items():
-        for n in (8, 16, 32):
-            target = prefactor[dataset] * n**p
-            for share in shares:
-                size = share * 4 * n * n
-                acc = float(np.clip(0.6 + 0.15 * math.log(size / target), 0, 1))
-                for seed in seeds:
+    for dataset, ps in exponents.items():
+        for i, seed in enumerate(seeds):
+            p = ps[i] if isinstance(ps, list | tuple) else ps
+            for n in (8, 16, 32):
+                target = prefactor[dataset] * n**p
+                for share in shares:
+                    size = share * 4 * n * n
+                    acc = float(np.clip(0.6 + 0.15 * math.log(size / target), 0, 1))
                     rows.append(
                         {
                             "N": n,
@@ -185,60 +196,142 @@ def _rows(exponents: dict[str, float], prefactor: dict[str, float], seeds=(0,)) 
     return rows
 
 
+PREFACTOR = {"bumps": 1.0, "bumps+stripes": 2.0}
+SEEDS = (0, 1, 2)
+
+
 def test_verdicts_reproduce_the_paper_exponents():
     cfg = Exp3Config(num_boot=200)
-    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0})
-    verdicts, extra = verdicts_from_rows(rows, cfg)
+    exps = {"bumps": [1.95, 2.05, 2.1], "bumps+stripes": [0.9, 1.0, 1.15]}
+    verdicts, extra = verdicts_from_rows(_rows(exps, PREFACTOR, SEEDS), cfg)
+    assert [v.verdict for v in verdicts] == ["reproduced", "reproduced"]
     assert [v.reproduced for v in verdicts] == [True, True]
-    assert verdicts[0].value == pytest.approx(2.0, abs=1e-3)
-    assert verdicts[1].value == pytest.approx(1.0, abs=1e-3)
+    # each seed's exponent, fitted on its runs alone, and its statistic |p - expected|
+    assert verdicts[0].value == pytest.approx(exps["bumps"], abs=1e-3)
+    assert verdicts[1].value == pytest.approx(exps["bumps+stripes"], abs=1e-3)
+    assert verdicts[0].statistics[0] == pytest.approx([0.05, 0.05, 0.1], abs=1e-3)
+    (j,) = verdicts[0].judgements
+    assert j["n"] == 3 and j["interval"][1] < 0.5 and j["rule"]["threshold"] == 0.5
+    assert j["rule"]["side"] == "below" and j["rule"]["min_seeds"] == 3
+    assert verdicts[0].control["fit of every seed"] == pytest.approx(2.033, abs=1e-3)
     assert (extra["sizes"]["bumps"]["status"] == "interpolated").all()
+    assert verdicts[0].to_dict()["verdict"] == "reproduced"
 
 
-def test_verdicts_reject_swapped_exponents_and_missing_fits():
+@pytest.mark.parametrize(
+    ("bumps", "stripes", "expected"),
+    [
+        ([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], ["not reproduced", "not reproduced"]),  # swapped
+        # straddling: one seed far off (|p - 2| = 0.7) widens the interval across 0.5
+        ([2.0, 1.3, 1.8], [1.0, 1.6, 0.8], ["inconclusive", "inconclusive"]),
+        # every seed passes the per-run rule, yet the interval reaches above 0.5
+        ([1.55, 2.0, 2.45], [1.0, 1.0, 1.0], ["inconclusive", "reproduced"]),
+    ],
+)
+def test_verdicts_are_judged_from_the_interval_of_per_seed_exponents(bumps, stripes, expected):
     cfg = Exp3Config(num_boot=200)
-    rows = _rows({"bumps": 1.0, "bumps+stripes": 2.0}, {"bumps": 2.0, "bumps+stripes": 1.0})
+    rows = _rows({"bumps": bumps, "bumps+stripes": stripes}, PREFACTOR, SEEDS)
     verdicts, _ = verdicts_from_rows(rows, cfg)
-    assert [v.reproduced for v in verdicts] == [False, False]
-    # nothing reaches 60%: no fit, not reproduced, and said so
+    assert [v.verdict for v in verdicts] == expected
+    assert [v.reproduced for v in verdicts] == [e == "reproduced" for e in expected]
+
+
+def test_fewer_seeds_than_the_minimum_are_inconclusive():
+    cfg = Exp3Config(num_boot=200)
+    good = {"bumps": [2.0, 2.05], "bumps+stripes": [1.0, 1.05]}
+    verdicts, _ = verdicts_from_rows(_rows(good, PREFACTOR, (0, 1)), cfg)
+    assert [v.verdict for v in verdicts] == ["inconclusive", "inconclusive"]
+    assert "needs at least 3" in verdicts[0].judgements[0]["reason"]
+    # one seed: inconclusive too; with a minimum of 1 (a --set override) the same seed decides
+    one = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, PREFACTOR)
+    assert [v.verdict for v in verdicts_from_rows(one, cfg)[0]] == ["inconclusive"] * 2
+    one_ok = verdicts_from_rows(one, replace(cfg, min_seeds=1))[0]
+    assert [v.verdict for v in one_ok] == ["reproduced"] * 2
+
+
+def test_seeds_without_a_fit_give_no_value():
+    cfg = Exp3Config(num_boot=200)
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, PREFACTOR, SEEDS)
+    for r in rows:  # seed 2 never reaches 60%: no fit in that seed, two seeds left
+        if r["seed"] == 2:
+            r["lattice"] = r["lattice_prev"] = 0.1
+    verdicts, _ = verdicts_from_rows(rows, cfg)
+    assert verdicts[0].value[2] is None and verdicts[0].statistics[0][2] is None
+    assert verdicts[0].judgements[0]["n"] == 2 and verdicts[0].verdict == "inconclusive"
+    # nothing reaches 60%: no fit at all, inconclusive (no seed gave a value), and said so
     for r in rows:
-        r["lattice"] = 0.1
+        r["lattice"] = r["lattice_prev"] = 0.1
     verdicts, extra = verdicts_from_rows(rows, cfg)
-    assert [v.reproduced for v in verdicts] == [False, False]
-    assert verdicts[0].value is None and extra["fits"]["bumps"]["fit"] is None
-    assert "no fit" in verdicts[0].rule
+    assert [v.verdict for v in verdicts] == ["inconclusive", "inconclusive"]
+    assert verdicts[0].value == [None, None, None] and extra["fits"]["bumps"]["fit"] is None
+    assert verdicts[0].control is None and "no value" in verdicts[0].rule
+    assert verdicts[0].judgements[0]["reason"] == "no seed gave a value"
 
 
 def test_claims_are_not_judged_when_the_budget_check_fails():
     cfg = Exp3Config(num_boot=200)
-    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0})
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, PREFACTOR, SEEDS)
     rows[5]["lattice_prev"] = rows[5]["lattice"] - 0.2  # one run still learning
     verdicts, _ = verdicts_from_rows(rows, cfg)
     assert [v.verdict for v in verdicts] == ["not judged", "not judged"]
     assert not any(v.reproduced for v in verdicts)
-    assert verdicts[0].value == pytest.approx(2.0, abs=1e-3)  # the value is still reported
+    assert verdicts[0].value == pytest.approx([2.0] * 3, abs=1e-3)  # still reported
+    assert verdicts[0].judgements[0]["verdict"] == "reproduced"  # the interval, shown
     assert "rose by up to 0.2" in verdicts[0].not_judged and "budget" in verdicts[0].rule
     # no run with two evaluations: the check cannot be made, so nothing is judged either
     for r in rows:
         r.pop("lattice_prev")
     verdicts, _ = verdicts_from_rows(rows, cfg)
     assert "could not be made" in verdicts[1].not_judged
-    # one seed not judged: not judged over seeds, and said for which seed
-    per_seed = [
-        verdicts_from_rows(
-            _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0}), cfg
-        )[0],
-        verdicts,
-    ]
-    both = combine_seeds(per_seed, [0, 1])
-    assert both[0].verdict == "not judged" and both[0].not_judged.startswith("seed 1:")
+    assert verdicts[1].verdict == "not judged"
     with pytest.raises(ValueError, match="not judged cannot be reproduced"):
         Verdict("c", "p", "r", 1.0, True, not_judged="why")
 
 
 def test_seeds_give_a_spread_of_exponents():
     cfg = Exp3Config(num_boot=200)
-    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, {"bumps": 1.0, "bumps+stripes": 2.0}, (0, 1))
+    rows = _rows({"bumps": 2.0, "bumps+stripes": 1.0}, PREFACTOR, (0, 1))
     verdicts, _ = verdicts_from_rows(rows, cfg)
     assert verdicts[0].spread["seeds"] == [0, 1]
     assert verdicts[0].spread["per_seed"] == pytest.approx([2.0, 2.0], abs=1e-3)
+
+
+def test_rejudging_a_folder_of_old_rules_gives_the_three_answers(tmp_path):
+    """A summary written with the old rules (no judgements, no min_seeds in its config) is
+    judged again from its stored rows, which carry their seeds."""
+    import json as _json
+
+    from factordiff.config import to_dict
+    from factordiff.experiments.exp3 import EXP3
+    from factordiff.experiments.skeleton import rejudge_experiment
+
+    cfg = exp3_config("exp3-quick", seeds=[0, 1])
+    saved = to_dict(cfg)
+    saved.pop("min_seeds")  # as written before the field existed
+    (tmp_path / "experiment.json").write_text(_json.dumps(saved))
+    rows = _rows({"bumps": [1.66, 1.27], "bumps+stripes": [1.24, 1.05]}, PREFACTOR, (0, 1))
+    for r in rows:
+        r.update(step=800, step_prev=600)
+    old = {
+        "experiment": "exp3-quick",
+        "title": "t",
+        "command": "c",
+        "device": "cpu",
+        "setting": "s",
+        "wall_seconds": 1.0,
+        "train_seconds": 1.0,
+        "analysis_seconds": 1.0,
+        "budget_steps": 800,
+        "budget_check": {},
+        "threshold_sizes": {},
+        "fits": {},
+        "rows": rows,
+        "verdicts": [{"claim": "c", "rule": "r", "value": 1.47, "reproduced": False}],
+        "figures": [],
+    }
+    (tmp_path / "summary.json").write_text(_json.dumps(old))
+    out = rejudge_experiment(EXP3, cfg, tmp_path, "per-seed intervals")
+    assert [v["verdict"] for v in out["verdicts"]] == ["inconclusive", "inconclusive"]
+    assert [j["n"] for v in out["verdicts"] for j in v["judgements"]] == [2, 2]
+    assert out["verdicts"][0]["value"] == pytest.approx([1.66, 1.27], abs=1e-3)
+    assert "inconclusive" in (tmp_path / "report.md").read_text()

@@ -12,6 +12,8 @@ from factordiff.experiments import resolve_experiment, run_experiment
 from factordiff.experiments.percolation import (
     PercolationExpConfig,
     crossing,
+    crossing_span,
+    decided,
     percolation_config,
     plot_umap_grid,
     sweep_runs,
@@ -54,12 +56,22 @@ def test_percolation_smoke_writes_table_summary_report_and_figures(tmp_path):
         "loss_vs_lambda.png",
     } <= set(summary["figures"])
     assert "## Simulated critical shares" in (tmp_path / "report.md").read_text()
+    # one seed, each claim needing 3: never decided; judged again from the stored rows alike
+    assert {v["verdict"] for v in saved["verdicts"]} <= {"inconclusive", "not judged"}
+    from factordiff.experiments.skeleton import rejudge_experiment
+
+    again = rejudge_experiment(exp, cfg, tmp_path, "a test of rejudging")
+    assert [v["verdict"] for v in again["verdicts"]] == [v["verdict"] for v in saved["verdicts"]]
 
 
 def test_runs_differ_only_in_sigma_and_lambda():
     cfg = percolation_config("percolation-quick")
     runs = sweep_runs(cfg)
-    assert len(runs) == 3 * 7
+    assert cfg.seeds == (0, 1, 2) and cfg.min_seeds == 3  # one command can be decisive
+    assert len(runs) == 3 * 7 * 3
+    for preset in ("percolation", "percolation-tiny"):
+        assert percolation_config(preset).min_seeds == 3  # the smoke preset's too
+    assert len(percolation_config("percolation").seed_list()) >= 3
     ref = runs[0][1]
     for params, run in runs:
         assert run.data.sigma_x == run.data.sigma_y == params["sigma"]
@@ -81,79 +93,168 @@ def test_crossing_interpolates_in_log_lambda_and_flags_bounds():
     assert crossing(lam, np.array([0.9, 1.0, 1.0]), 0.5) == (0.1, "reached_at_smallest")
 
 
-def _rows(onsets: dict[float, float], gradual: bool = False) -> list[dict]:
+def _rows(onsets: dict[float, float], gradual: bool = False, seeds=(0,)) -> list[dict]:
     """Accuracy 0 below the onset share and 1 from it on (or, ``gradual``, linear in log
-    lambda over the whole grid)."""
+    lambda over the whole grid), the same in every seed of ``seeds``."""
     rows = []
     for s, onset in onsets.items():
         for i, lam in enumerate(LAMBDAS):
             acc = i / (len(LAMBDAS) - 1) if gradual else float(lam >= onset)
             # the same accuracy at the earlier checkpoint: the budget check passes
-            rows.append(
-                {"sigma": s, "lambda": lam, "seed": 0, "accuracy": acc, "accuracy_prev": acc}
-            )
+            for seed in seeds:
+                rows.append(
+                    {"sigma": s, "lambda": lam, "seed": seed, "accuracy": acc, "accuracy_prev": acc}
+                )
     return rows
+
+
+def _seeded(*per_seed: list[dict]) -> list[dict]:
+    """One table of several seeds' rows, the k-th argument's rows as seed k."""
+    return [r | {"seed": k} for k, rows in enumerate(per_seed) for r in rows]
 
 
 def _critical(lam50: dict[float, float], factor: float) -> dict:
     return {(s, t): v * factor for s, v in lam50.items() for t in (0.005, 0.05)}
 
 
+ONSETS = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}  # jump between neighbouring shares
+LAM50 = {s: o / 2**0.5 for s, o in ONSETS.items()}  # interpolated half-way in log
+SEEDS = (0, 1, 2)
+
+
 def test_sharp_earlier_and_near_onsets_are_reproduced():
     cfg = PercolationExpConfig()
-    onsets = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}  # jump between neighbouring shares
-    lam50 = {s: o / 2**0.5 for s, o in onsets.items()}  # interpolated half-way in log
-    verdicts, extra = verdicts_from_rows(_rows(onsets), cfg, _critical(lam50, 1.5))
+    verdicts, extra = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _critical(LAM50, 1.5))
+    assert [v.verdict for v in verdicts] == ["reproduced"] * 3
     assert [v.reproduced for v in verdicts] == [True, True, True]
-    assert verdicts[0].value["1"] == pytest.approx(2**0.6, rel=1e-3)
-    assert extra["lambda_50"]["1"][0] == pytest.approx(lam50[1.0])
+    assert verdicts[0].value[0]["1"] == pytest.approx(2**0.6, rel=1e-3)  # seed 0, sigma 1
+    assert extra["lambda_50"]["1"][0] == pytest.approx(LAM50[1.0])
+    # the statistics per seed: largest ratio 20% -> 80%, of lambda_50 of neighbouring
+    # widths (2^-1: each onset half the narrower one's), of lambda_50 to the simulation
+    assert verdicts[0].statistics[0] == pytest.approx([2**0.6] * 3, rel=1e-3)
+    assert verdicts[1].statistics[0] == pytest.approx([0.5] * 3, rel=1e-3)
+    assert verdicts[2].statistics[0] == pytest.approx([1.5] * 3, rel=1e-3)
+    for v, threshold in zip(verdicts, (2.0, 1.0, 2.0)):
+        (j,) = v.judgements
+        assert j["rule"]["side"] == "below" and j["rule"]["threshold"] == threshold
+        assert j["n"] == 3 and j["rule"]["min_seeds"] == 3
+        assert v.spread == {"seeds": [0, 1, 2], "reproduced_in": 3}
 
 
 def test_gradual_late_or_far_onsets_are_not_reproduced():
     cfg = PercolationExpConfig()
-    onsets = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}
-    lam50 = {s: o / 2**0.5 for s, o in onsets.items()}
-    # gradual: 20% to 80% spans a factor 2^3 of lambda
-    verdicts, _ = verdicts_from_rows(_rows(onsets, gradual=True), cfg, _critical(lam50, 1.0))
-    assert not verdicts[0].reproduced
+    # gradual in every seed: 20% to 80% spans a factor 2^3 of lambda
+    verdicts, _ = verdicts_from_rows(
+        _rows(ONSETS, gradual=True, seeds=SEEDS), cfg, _critical(LAM50, 1.0)
+    )
+    assert verdicts[0].verdict == "not reproduced"
+    assert verdicts[0].statistics[0] == pytest.approx([8.0] * 3, rel=1e-3)
     # wider bumps later, not earlier
     reverse = {0.5: 0.1, 1.0: 0.2, 1.5: 0.4}
-    verdicts, _ = verdicts_from_rows(_rows(reverse), cfg, _critical(lam50, 1.0))
-    assert verdicts[0].reproduced and not verdicts[1].reproduced
-    # one width never reaches 50%: it cannot come "earlier"
+    verdicts, _ = verdicts_from_rows(_rows(reverse, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    assert [v.verdict for v in verdicts[:2]] == ["reproduced", "not reproduced"]
+    assert verdicts[1].statistics[0] == pytest.approx([2.0] * 3, rel=1e-3)
+    # one width never reaches 50%: it cannot come "earlier"; its crossing lies beyond the
+    # grid, and the bound it gives decides each seed (fails, at the bound's value)
     never = {0.5: 0.4, 1.0: 2.0, 1.5: 0.1}
-    verdicts, _ = verdicts_from_rows(_rows(never), cfg, _critical(lam50, 1.0))
-    assert not verdicts[1].reproduced and not verdicts[0].reproduced
-    assert verdicts[1].value["1"] == "never reached"
+    verdicts, _ = verdicts_from_rows(_rows(never, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    assert verdicts[1].verdict == "not reproduced"
+    assert verdicts[1].value[0]["1"] == "never reached"
+    # its onset (never above 20%) was not seen: how sharp it is is unknown, the per-run rule
+    # fails it, the statistic has no value in any seed
+    assert verdicts[0].statistics[0] == [None] * 3 and verdicts[0].verdict == "inconclusive"
+    assert verdicts[0].spread["reproduced_in"] == 0
+    # sigma 1: 50% beyond the largest share 0.8, sigma 0.5 at 0.4 / 2^0.5: ratio > 2^1.5
+    assert verdicts[1].statistics[0] == pytest.approx([2**1.5] * 3, rel=1e-3)
     # simulated thresholds 5 times away: not near
-    verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, _critical(lam50, 5.0))
-    assert verdicts[1].reproduced and not verdicts[2].reproduced
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _critical(LAM50, 5.0))
+    assert [v.verdict for v in verdicts] == ["reproduced", "reproduced", "not reproduced"]
     # models still learning at the budget: nothing is judged, however the curves look
-    rows = _rows(onsets)
+    rows = _rows(ONSETS, seeds=SEEDS)
     rows[3]["accuracy_prev"] = rows[3]["accuracy"] - 0.3
-    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(lam50, 1.5))
+    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(LAM50, 1.5))
     assert [v.verdict for v in verdicts] == ["not judged"] * 3
     assert not any(v.reproduced for v in verdicts)
     assert "rose by up to 0.3" in verdicts[0].not_judged
 
 
+def test_straddling_seeds_and_too_few_seeds_are_inconclusive():
+    cfg = PercolationExpConfig()
+    sharp, gradual = _rows(ONSETS), _rows(ONSETS, gradual=True)
+    # two seeds sharp (2^0.6), one gradual (8): the interval straddles 2
+    verdicts, _ = verdicts_from_rows(_seeded(sharp, sharp, gradual), cfg, _critical(LAM50, 1.5))
+    assert verdicts[0].verdict == "inconclusive"
+    assert verdicts[0].judgements[0]["reason"] == "the interval straddles 2"
+    assert verdicts[0].spread["reproduced_in"] == 2  # the per-run rule held in two seeds
+    # two seeds, both passing: fewer than the minimum of 3
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=(0, 1)), cfg, _critical(LAM50, 1.5))
+    assert [v.verdict for v in verdicts] == ["inconclusive"] * 3
+    assert all("needs at least 3" in v.judgements[0]["reason"] for v in verdicts)
+    # one seed (the smoke preset's) likewise; a minimum of 1 (a --set override) decides
+    one = _rows(ONSETS)
+    assert [v.verdict for v in verdicts_from_rows(one, cfg, _critical(LAM50, 1.5))[0]] == [
+        "inconclusive"
+    ] * 3
+    loose = PercolationExpConfig(min_seeds=1)
+    assert [v.verdict for v in verdicts_from_rows(one, loose, _critical(LAM50, 1.5))[0]] == [
+        "reproduced"
+    ] * 3
+    with pytest.raises(ValueError, match="min_seeds"):
+        PercolationExpConfig(min_seeds=0).validate()
+
+
+def test_bounds_from_crossings_outside_the_grid_decide_a_seed_or_leave_it_without_a_value():
+    lam = np.array([0.1, 0.2, 0.4])
+    assert crossing_span(lam, np.array([0.0, 1.0, 1.0]), 0.5) == pytest.approx(
+        (0.1 * 2**0.5, 0.1 * 2**0.5)
+    )
+    assert crossing_span(lam, np.array([0.9, 1.0, 1.0]), 0.5) == (0.0, 0.1)
+    assert crossing_span(lam, np.array([0.0, 0.1, 0.2]), 0.5) == (0.4, math.inf)
+    assert decided(3.0, math.inf, 2.0) == 3.0  # fails whatever the bound resolves to
+    assert decided(1.0, 1.5, 2.0) == 1.5  # holds whatever it resolves to
+    assert decided(1.2, math.inf, 2.0) is None  # could go either way: no value
+    assert decided(1.7, 1.7, 2.0) == 1.7
+    cfg = PercolationExpConfig()
+    # above 50% at the smallest share for two widths in a row: their order is unknown
+    early = {0.5: 0.4, 1.0: 0.025, 1.5: 0.025}
+    verdicts, _ = verdicts_from_rows(_rows(early, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    assert verdicts[1].statistics[0] == [None] * 3 and verdicts[1].verdict == "inconclusive"
+    assert verdicts[1].spread["reproduced_in"] == 0  # the per-run rule: two bounds fail
+    # above 20% at the smallest share (0.025), 80% crossed at 0.1 * 2^(5/7):
+    # lambda_80 / lambda_20 >= that / 0.025, which fails whatever lambda_20 is
+    rows = []
+    for seed in SEEDS:
+        for s, acc in {
+            0.5: [0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+            1.0: [0.3, 0.3, 0.3, 1.0, 1.0, 1.0],
+        }.items():
+            for lam, a in zip(LAMBDAS, acc):
+                rows.append(
+                    {"sigma": s, "lambda": lam, "seed": seed, "accuracy": a, "accuracy_prev": a}
+                )
+    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(LAM50, 1.0))
+    assert verdicts[0].value[0]["1"] is None  # the per-run rule's value: no ratio
+    assert verdicts[0].statistics[0] == pytest.approx([0.1 * 2 ** (5 / 7) / 0.025] * 3)
+    assert verdicts[0].verdict == "not reproduced"
+
+
 def test_a_graph_percolating_at_every_simulated_share_bounds_the_near_factor():
     cfg = PercolationExpConfig()
-    onsets = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}
-    lam50 = {s: o / 2**0.5 for s, o in onsets.items()}
-    critical = _critical(lam50, 1.5)
+    critical = _critical(LAM50, 1.5)
     for t in (0.005, 0.05):  # sigma 1.5: above one half at every share from 0.004 up
         critical[(1.5, t)] = math.nan
     below = {(1.5, 0.005): 0.004, (1.5, 0.05): 0.004}
-    verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, critical, below)
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, critical, below)
     near = verdicts[2]
-    assert not near.reproduced  # a bound never passes
-    assert near.value["1.5"] == f"> {lam50[1.5] / 0.004:.3g}"
-    assert near.value["1"] == pytest.approx(1.5)
+    assert near.verdict == "not reproduced"  # the bound decides every seed
+    assert near.value[0]["1.5"] == f"> {LAM50[1.5] / 0.004:.3g}"
+    assert near.value[0]["1"] == pytest.approx(1.5)
+    assert near.statistics[0] == pytest.approx([LAM50[1.5] / 0.004] * 3)
     assert near.control["1.5, t=0.05"] == "< 0.004"
-    # without the bound the factor is unknown, as before
-    verdicts, _ = verdicts_from_rows(_rows(onsets), cfg, critical)
-    assert verdicts[2].value["1.5"] is None and verdicts[2].control["1.5, t=0.05"] is None
+    # without the bound the factor is unknown: no value in any seed, inconclusive
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, critical)
+    assert verdicts[2].value[0]["1.5"] is None and verdicts[2].control["1.5, t=0.05"] is None
+    assert verdicts[2].statistics[0] == [None] * 3 and verdicts[2].verdict == "inconclusive"
 
 
 def test_umap_grid_figure_has_one_panel_per_run():
@@ -176,4 +277,4 @@ def test_experiment_command_prints_progress_unless_told_not_to(tmp_path, capsys)
     assert main(args + ["--force", "--no-progress"]) == 0
     quiet = capsys.readouterr().out
     assert "[percolation] run " not in quiet and "estimated" not in quiet
-    assert "reproduced" in quiet  # the verdict lines are still printed
+    assert "the onset of accuracy is sharp" in quiet  # the verdict lines are still printed

@@ -73,13 +73,21 @@ def plot_image_grid(images, labels, correct, section, names, title: str, per_row
 def plot_accuracy_curves(
     curves: dict[str, tuple[list, list]], xlabel: str, title: str, log_x=False
 ):
-    """Lines of accuracy against a swept value: name -> (xs, accuracies)."""
+    """Lines of accuracy against a swept value: name -> (xs, accuracies), the accuracies
+    either one list (one seed) or one list per seed (line = mean over seeds, dots = each
+    seed; None = no value)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.8, 3.4))
     ax = fig.subplots()
     for name, (xs, ys) in curves.items():
-        ax.plot(xs, ys, "o-", label=name)
+        per_seed = [ys] if not ys or not isinstance(ys[0], (list, tuple)) else list(ys)
+        acc = np.array([[np.nan if v is None else v for v in row] for row in per_seed], float)
+        label = name if len(acc) == 1 else f"{name} ({len(acc)} seeds)"
+        (line,) = ax.plot(xs, np.nanmean(acc, axis=0), "o-", label=label)
+        if len(acc) > 1:
+            for row in acc:
+                ax.plot(xs, row, ".", color=line.get_color(), ms=4, alpha=0.6)
     if log_x:
         ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from factordiff.experiments.judgement import INCONCLUSIVE, REPRODUCED, verdict_of, verdict_text
 from factordiff.experiments.report import fmt
 from factordiff.jsonfiles import (
     SUMMARY_ALLOWED,
@@ -189,13 +190,11 @@ def _measured(v: dict) -> str:
 
 
 def _verdict_text(v: dict) -> str:
-    if v.get("not_judged"):
-        return f"not judged: {v['not_judged']}"
-    text = "reproduced" if v.get("reproduced") else "not reproduced"
-    spread = v.get("spread")
-    if spread and "reproduced_in" in spread:
-        text += f" ({spread['reproduced_in']} of {len(spread.get('seeds', []))} seeds)"
-    return text
+    return verdict_text(v)
+
+
+#: The page's CSS class of each answer.
+_ANSWER_CLASS = {REPRODUCED: "ok", INCONCLUSIVE: "inc"}
 
 
 def _duration(seconds: Any) -> str:
@@ -295,6 +294,7 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
                 "control": fmt(v.get("control")) if v.get("control") is not None else "",
                 "verdict": _verdict_text(v),
                 "reproduced": bool(v.get("reproduced")),
+                "answer": _ANSWER_CLASS.get(verdict_of(v), "no"),
             }
         )
     section["figures"] = [_figure(folder, str(f)) for f in summary.get("figures", [])]

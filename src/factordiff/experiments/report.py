@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from factordiff.experiments.judgement import REPRODUCED, verdict_of, verdict_text
+
 
 def fmt(v: Any) -> str:
     """Numbers to 3 significant digits, lists elementwise, mappings as "name value", None
@@ -43,13 +45,7 @@ def _measured(v: dict) -> str:
 
 
 def _verdict(v: dict) -> str:
-    if v.get("not_judged"):
-        return f"**not judged**: {v['not_judged']}"
-    text = "reproduced" if v["reproduced"] else "**not reproduced**"
-    spread = v.get("spread")
-    if spread and "reproduced_in" in spread:
-        text += f" ({spread['reproduced_in']} of {len(spread.get('seeds', []))} seeds)"
-    return text
+    return verdict_text(v, emphasis="**")
 
 
 def _control(v: dict) -> str:
@@ -155,7 +151,8 @@ def render_variants(doc: dict) -> str:
         cells = []
         for n in names:
             v = variants[n]["verdicts"][i]
-            text = "reproduced" if v["reproduced"] else "**not reproduced**"
+            text = verdict_of(v)
+            text = text if text == REPRODUCED else f"**{text}**"
             cells.append(f"{text} ({v['reproduced_in']} of {len(v['seeds'])} seeds)")
         lines.append(
             f"| {c['claim']} | " + " | ".join(cells) + f" | {len(c['holds_in'])} of {c['of']} |"

@@ -29,11 +29,20 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from factordiff.config import RunConfig, json_ready, to_dict
+from factordiff.experiments.judgement import (
+    METHOD,
+    NOT_JUDGED,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Rule,
+    combine,
+    judge,
+)
 from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
 
 
@@ -106,16 +115,31 @@ class Verdict:
     # Why the claim cannot be judged from this run (e.g. its precondition, the step-budget
     # check, failed); None when it is judged. A claim not judged is never reproduced.
     not_judged: str | None = None
+    # Three answers (factordiff.experiments.judgement): the rules the claim is judged by over
+    # seeds and this seed's statistic for each, in the same order; over seeds, each rule's
+    # judgement (values per seed, n, interval, verdict). A verdict without rules is judged
+    # per run only (``reproduced``), as summaries written before the rules were.
+    rules: list[Rule] = field(default_factory=list)
+    statistics: list[float | None] = field(default_factory=list)
+    judgements: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.not_judged is not None and self.reproduced:
             raise ValueError(f"claim {self.claim!r}: a claim not judged cannot be reproduced")
+        if self.rules and len(self.statistics) != len(self.rules):
+            raise ValueError(
+                f"claim {self.claim!r}: {len(self.statistics)} statistic(s) for "
+                f"{len(self.rules)} rule(s); allowed: one per rule"
+            )
 
     @property
     def verdict(self) -> str:
+        """reproduced | not reproduced | inconclusive | not judged."""
         if self.not_judged is not None:
-            return "not judged"
-        return "reproduced" if self.reproduced else "not reproduced"
+            return NOT_JUDGED
+        if self.judgements:
+            return combine([j["verdict"] for j in self.judgements])
+        return REPRODUCED if self.reproduced else NOT_REPRODUCED
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -137,16 +161,39 @@ def _stats(values: list[float]) -> dict:
     return {"mean": mean, "std": std, "min": min(values), "max": max(values)}
 
 
-def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdict]:
-    """One verdict per claim over several seeds (each judged by the unchanged per-run rule).
+def _judged(claims: tuple[Verdict, ...], seeds: list[int]) -> list[dict]:
+    """Each rule of a claim judged over its per-seed statistics (empty without rules)."""
+    first = claims[0]
+    for c in claims[1:]:
+        if [r.describe() for r in c.rules] != [r.describe() for r in first.rules]:
+            raise ValueError(f"claim {first.claim!r}: the seeds were judged by different rules")
+    return [
+        judge(rule, [c.statistics[i] for c in claims], seeds).to_dict()
+        for i, rule in enumerate(first.rules)
+    ]
 
-    Our rule over seeds: reproduced when the per-run rule holds for every seed; the spread
-    gives how many did. Numbers get mean / std / min / max (lists elementwise)."""
+
+def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdict]:
+    """One verdict per claim over the seeds (one seed included).
+
+    A claim with rules (:mod:`factordiff.experiments.judgement`) is judged from the interval of
+    each rule's statistic over seeds: reproduced, not reproduced or inconclusive (fewer seeds
+    than a rule's minimum: inconclusive). A claim without rules keeps the older rule over
+    seeds: reproduced when the per-run rule holds for every seed. The spread gives how many
+    seeds passed the per-run rule; numbers get mean / std / min / max (lists elementwise)."""
     if len(per_seed) == 1:
-        return per_seed[0]
+        out1 = []
+        for c in per_seed[0]:
+            if c.rules:
+                judgements = _judged((c,), list(seeds))
+                c = replace(c, judgements=judgements)
+                c = replace(c, reproduced=c.verdict == REPRODUCED)
+            out1.append(c)
+        return out1
     out = []
     for claims in zip(*per_seed):
         first = claims[0]
+        judgements = _judged(claims, list(seeds))
         values = [c.value for c in claims]
         spread: dict[str, Any] = {
             "seeds": list(seeds),
@@ -162,14 +209,24 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
             if all(c is not None for c in cols):
                 stats = [_stats(c) for c in cols]
                 spread.update({k: [s[k] for s in stats] for k in ("mean", "std", "min", "max")})
+        over = (
+            f"; over seeds: the {METHOD} of each statistic on the claim's side"
+            if judgements
+            else "; over seeds: reproduced when it holds for every seed"
+        )
+        not_judged = _not_judged_over_seeds(claims, seeds)
+        reproduced = (
+            combine([j["verdict"] for j in judgements]) == REPRODUCED
+            if judgements
+            else all(c.reproduced for c in claims)
+        ) and not_judged is None
         out.append(
             Verdict(
                 claim=first.claim,
                 paper=first.paper,
-                rule=first.rule + "; over seeds: reproduced when it holds for every seed",
+                rule=first.rule + over,
                 value=values,
-                reproduced=all(c.reproduced for c in claims)
-                and not any(c.not_judged for c in claims),
+                reproduced=reproduced,
                 control=first.control
                 if first.control_passes is None
                 else [c.control for c in claims],
@@ -180,7 +237,10 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
                 control_passes=None
                 if first.control_passes is None
                 else [c.control_passes for c in claims],
-                not_judged=_not_judged_over_seeds(claims, seeds),
+                not_judged=not_judged,
+                rules=list(first.rules),
+                statistics=[[c.statistics[i] for c in claims] for i in range(len(first.rules))],
+                judgements=judgements,
             )
         )
     return out

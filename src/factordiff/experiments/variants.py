@@ -257,6 +257,8 @@ def variants_overview(
     holds. ``folders``: each variant's folder as the overview names it (default: its
     name, the layout of :func:`run_variants`). ``failed``: variants not judged (name ->
     why), listed with their error and counted in no claim."""
+    from factordiff.experiments.judgement import verdict_of
+
     registry = getattr(exp, "variants", {})
 
     def about(name: str) -> dict:
@@ -276,6 +278,9 @@ def variants_overview(
                 {
                     "claim": v["claim"],
                     "reproduced": v["reproduced"],
+                    # reproduced | not reproduced | inconclusive | not judged (older
+                    # summaries: from `reproduced`)
+                    "verdict": verdict_of(v),
                     "reproduced_in": held,
                     "seeds": seeds,
                     "value": v.get("value"),
