@@ -3,6 +3,7 @@
     python benchmarks/step_time.py                                   # model and optimizer variants
     python benchmarks/step_time.py --compile                         # also torch.compile (slow)
     python benchmarks/step_time.py --variant "3 levels|model.block_out_channels=[16,32,64];model.attention=[false,false,false]"
+    python benchmarks/step_time.py --ladder --set train.precision=fp32  # rung0 ... rung7
 
 Each variant is the preset with ``--set``-style overrides (``;``-separated) and runs
 ``factordiff.training.Trainer.train_step`` on the preset's data: two warm-up steps, then
@@ -89,16 +90,30 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="add torch.compile of the first variant")
     p.add_argument("--eval", action="store_true", help="also time one evaluation per variant")
+    p.add_argument(
+        "--ladder",
+        action="store_true",
+        help="the variants are the ladder's rung presets (factordiff.ladder), rung0 first",
+    )
+    p.add_argument("--set", action="append", default=[], help="key=value applied to every variant")
     args = p.parse_args(argv)
 
-    specs = args.variant or DEFAULT_VARIANTS
-    trainers = [build(args.preset, s) for s in specs]
+    common = ";".join(args.set)
+    if args.ladder:
+        from factordiff.ladder import DEVIATIONS
+
+        presets = [f"rung{k}" for k in range(len(DEVIATIONS) + 1)]
+        specs = [f"{r}|{common}" for r in presets]
+    else:
+        specs = [f"{s};{common}" if common else s for s in (args.variant or DEFAULT_VARIANTS)]
+        presets = [args.preset] * len(specs)
+    trainers = [build(pr, s) for pr, s in zip(presets, specs)]
     if args.compile:
-        name, trainer = build(args.preset, specs[0])
+        name, trainer = build(presets[0], specs[0])
         trainer.model.unet = torch.compile(trainer.model.unet)
         trainers.append((f"{name} + torch.compile", trainer))
     print(
-        f"preset {args.preset}, threads {torch.get_num_threads()}, torch {torch.__version__}, "
+        f"preset {'rung0 ... rung7' if args.ladder else args.preset}, threads {torch.get_num_threads()}, torch {torch.__version__}, "
         f"CPU {cpu_description()}"
     )
 

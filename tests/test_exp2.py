@@ -150,8 +150,9 @@ def test_section_conditions_lie_in_their_sections():
         assert regions[name].contains(conds[name]).all(), name
     again = section_conditions(cfg, names, 10, seed=3)
     assert all(np.array_equal(conds[k], again[k]) for k in names)
-    # a lesion 0.5 px wide (1 px at N = 32) holds no lattice label: continuous labels in it
-    thin = lesion_data(1.0, 16)
+    # a band 0.5 px wide centred between two columns holds no lattice label: continuous
+    # labels in it (the old lesion of 1 px at N = 32 scaled to N = 16)
+    thin = replace(lesion_data(1, 16), hole="lesion", hole_rects=(), hole_width=0.5)
     c = section_conditions(thin, ["held_out"], 5, seed=0)["held_out"]
     assert c.shape == (5, 2)
     assert np.all(np.abs(c[:, 0] - 8.0) <= 0.25 + 1e-9)
@@ -171,22 +172,19 @@ def test_quick_sweep_is_scaled_on_one_step_budget(tmp_path):
     assert parts.count("rim") == len(cfg.seeds)
     curves = len(cfg.curve_seed_list())
     assert parts.count("subsampling") == len(cfg.sampling_rates) * curves
-    assert parts.count("lesion") == len(cfg.lesion_widths) * curves
+    assert parts.count("lesion") == len(cfg.lesion_columns) * curves
     assert parts.count("squares") == 2 * 2 * len(cfg.square_widths) * curves
-    assert len(runs) == 54
+    assert len(runs) == 60
     assert {rc.train.max_steps for _, rc in runs} == {800}
     assert {rc.train.batch_size for _, rc in runs} == {64}
     assert {rc.data.image_size for _, rc in runs} == {16}
-    by = {(p["part"], p.get("model"), p.get("width"), p["seed"]): rc.data for p, rc in runs}
+    by = {(p["part"], p.get("model"), p.get("columns"), p["seed"]): rc.data for p, rc in runs}
     plus = by[("main", "2d", None, 0)]
     assert (plus.hole_low, plus.hole_high) == (6.5, 9.5)
-    assert by[("main", "1d", None, 0)].margin == 3 and by[("main", "1d", None, 0)].rim_width > 0
+    assert by[("main", "1d", None, 0)].margin == 3 and by[("main", "1d", None, 0)].rim_width == 1
     assert by[("rim", "1d-norim", None, 0)].rim_width == 0
-    assert sorted(by[("lesion", None, w, 0)].hole_width for w in (1.0, 3.5, 8.0)) == [
-        0.5,
-        1.75,
-        4.0,
-    ]
+    bands = [by[("lesion", None, k, 0)].hole_rects for k in range(5)]
+    assert bands == [()] + [((lo, hi, 0.0, 16.0),) for lo, hi in ((7, 8), (7, 9), (6, 9), (6, 10))]
     planned = plan_sweep(tmp_path, runs)  # every config valid, every folder distinct
     assert len({r.key for r in planned}) == len(runs)
     assert "N = 16 instead of 32" in resolve_experiment("exp2", quick=True)[0].describe_setting(cfg)
@@ -197,8 +195,11 @@ def test_config_errors_name_the_bad_value():
         exp2_config("exp2-smoke", overrides=["parts=[nothing]"])
     with pytest.raises(ValueError, match="max_steps"):
         exp2_config("exp2-smoke", overrides=["run.train.max_steps=0"])
-    with pytest.raises(ValueError, match="lesion_widths"):
-        exp2_config("exp2-smoke", overrides=["lesion_widths=[0]"])
+    for bad in ("[0]", "[0,1]", "[1,1,2]", "[0,1,16]", "[-1,1,2]"):
+        with pytest.raises(ValueError, match="lesion_columns"):
+            exp2_config("exp2-smoke", overrides=[f"lesion_columns={bad}"])
+    with pytest.raises(ValueError, match="rim_width"):
+        exp2_config("exp2-smoke", overrides=["rim_width=8"])
     with pytest.raises(ValueError, match="unknown preset"):
         exp2_config("exp2-huge")
     for bad in ("0", "-1", "true"):
@@ -211,7 +212,7 @@ def test_config_errors_name_the_bad_value():
 def test_cli_dry_run_lists_the_sweep(tmp_path, capsys):
     assert main(["experiment", "exp2", "--quick", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "would write" in out and "with 54 run(s)" in out
+    assert "would write" in out and "with 60 run(s)" in out
     assert not any(tmp_path.iterdir())
 
 
@@ -227,12 +228,11 @@ def _own(held_out: float) -> dict:
 
 def test_verdict_rules_on_hand_made_results():
     cfg = replace(Exp2Config(), parts=("lesion", "squares"), seeds=(0, 1, 2))
-    cfg = replace(cfg, lesion_widths=(1.0, 3.5, 8.0), square_widths=(4.0, 12.0))
+    cfg = replace(cfg, lesion_columns=(0, 1, 2, 4), square_widths=(4.0, 12.0))
     results = []
     for s in cfg.seeds:
-        results += [
-            _result("lesion", s, _own(a), width=w) for w, a in ((1.0, 0.9), (3.5, 0.5), (8.0, 0.1))
-        ]
+        curve = ((0, 1.0), (1, 0.9), (2, 0.5), (4, 0.1))
+        results += [_result("lesion", s, _own(a), columns=k) for k, a in curve]
     inner = {4.0: 0.8, 12.0: 0.6}
     outer = {4.0: 0.5, 12.0: 0.3}
     for s in cfg.seeds:
@@ -245,7 +245,8 @@ def test_verdict_rules_on_hand_made_results():
                     _result("squares", s, _own(outer[w]), kind=kind, position="exterior", width=w)
                 )
     lesion, squares = claim_verdicts(cfg, results)
-    assert lesion.reproduced and lesion.value == [[0.9, 0.5, 0.1]] * 3
+    # the 0-column run is shown beside the curve, not judged: 1 column minus 4 columns
+    assert lesion.reproduced and lesion.value == [[1.0, 0.9, 0.5, 0.1]] * 3
     assert lesion.statistics == [[pytest.approx(0.8)] * 3, [pytest.approx(-1.0)] * 3]
     assert squares.reproduced and squares.value == [pytest.approx(0.3)] * 3
     assert squares.judgements[0]["rule"]["control"].startswith("the exterior square")
@@ -255,7 +256,7 @@ def test_verdict_rules_on_hand_made_results():
     assert [v.verdict for v in one] == [INCONCLUSIVE] * 2
     assert all(v.statistics and not v.reproduced for v in one)
     # a flat lesion curve is not a decline: the drop is 0 in every seed, rho undefined
-    flat = [_result("lesion", s, _own(0.5), width=w) for s in (0, 1, 2) for w in (1.0, 3.5, 8.0)]
+    flat = [_result("lesion", s, _own(0.5), columns=k) for s in (0, 1, 2) for k in (0, 1, 2, 4)]
     (v,) = claim_verdicts(replace(cfg, parts=("lesion",)), flat)
     assert v.verdict == NOT_REPRODUCED and not v.reproduced
     assert [j["n"] for j in v.judgements] == [3, 0]
@@ -325,10 +326,10 @@ def _seed_results(seed: int, passes: bool, jitter: float = 0.0) -> list[dict]:
     side (``passes``) or on the other side, moved by ``jitter``."""
     j = jitter
     if passes:
-        novel, stripes, rim, lesion = 0.05 + j, 0.9 - j, (0.8 - j, 0.1), (0.9, 0.5, 0.1 + j)
+        novel, stripes, rim, lesion = 0.05 + j, 0.9 - j, (0.8 - j, 0.1), (1, 0.9, 0.5, 0.1 + j)
         inner, outer = 0.8 - j, 0.5
     else:
-        novel, stripes, rim, lesion = 0.9 - j, 0.1 + j, (0.1, 0.8 - j), (0.1 + j, 0.5, 0.9)
+        novel, stripes, rim, lesion = 0.9 - j, 0.1 + j, (0.1, 0.8 - j), (1, 0.1 + j, 0.5, 0.9)
         inner, outer = 0.3 + j, 0.8
     out = [
         _result("main", seed, {"plus": _plus(_model(novel, 0.9))}, model="2d"),
@@ -336,7 +337,7 @@ def _seed_results(seed: int, passes: bool, jitter: float = 0.0) -> list[dict]:
         _result("main", seed, {"plus": _plus(_seen_all(stripes))}, model="2d+1d"),
         _result("rim", seed, {"rim": _rim(rim[1])}, model="1d-norim"),
     ]
-    out += [_result("lesion", seed, _own(a), width=w) for w, a in zip((1.0, 3.5, 8.0), lesion)]
+    out += [_result("lesion", seed, _own(a), columns=k) for k, a in zip((0, 1, 2, 4), lesion)]
     for kind in ("bump", "sos"):
         for w in (4.0, 12.0):
             for pos, a in (("interior", inner), ("exterior", outer)):
@@ -346,7 +347,7 @@ def _seed_results(seed: int, passes: bool, jitter: float = 0.0) -> list[dict]:
 
 def _six(seeds, passes) -> list:
     cfg = replace(Exp2Config(), parts=PARTS[:2] + ("lesion", "squares"), seeds=tuple(seeds))
-    cfg = replace(cfg, lesion_widths=(1.0, 3.5, 8.0), square_widths=(4.0, 12.0))
+    cfg = replace(cfg, lesion_columns=(0, 1, 2, 4), square_widths=(4.0, 12.0))
     results = []
     for i, (s, p) in enumerate(zip(seeds, passes)):
         results += _seed_results(s, p, jitter=0.02 * i)
@@ -417,7 +418,7 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
     import pandas as pd
 
     table = pd.read_parquet(out / "results.parquet")
-    assert len(table) == 9  # 3 main, 1 without rim, 1 rate, 2 lesion widths, 2 squares
+    assert len(table) == 10  # 3 main, 1 without rim, 1 rate, 3 lesions (0-2 columns), 2 squares
     assert {
         "plus.hole_vertical.x_accuracy",
         "plus.outcome.composes",
@@ -434,6 +435,7 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
     report = (out / "report.md").read_text()
     assert "## Outcome rule" in report and "figures/grid_2d.png" in report
     assert "N = 16 instead of 32" in report
+    assert "## Lesions and rim on the lattice" in report and "23.4% of the frame's 2D" in report
     assert "Machine: " in report and "cores" in report
     # each run's evaluation keeps its grid arrays and is reused while nothing changed
     run = next(r for r in summary["runs"] if r["params"]["model"] == "2d" if "model" in r["params"])

@@ -18,6 +18,7 @@ from factordiff.config import (
     RunConfig,
     TrainConfig,
 )
+from factordiff.ladder import DEVIATIONS, PAPER_NETWORK, deviations, rung_config, rung_description
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,10 @@ class Preset:
 
 
 # The paper's UNet, as we read its Fig. 7 (see docs/model.md): widths 64-128-256-256, three
-# downsamplings, self-attention at every level, two residual blocks per level. Our choice.
-PAPER_MODEL = ModelConfig(
-    block_out_channels=(64, 128, 256, 256),
-    attention=(True, True, True, True),
-    layers_per_block=2,
-    norm_num_groups=32,
-    attention_head_dim=64,
-    num_frequencies=16,
-)
+# downsamplings, self-attention at every level, two residual blocks per level, additive
+# conditioning on sinusoidal (positional) encodings of the raw coordinates, no coordinate
+# channels: the last rung of the ladder (factordiff.ladder). Our reading.
+PAPER_MODEL = PAPER_NETWORK
 
 # Sized for a 2-core CPU: narrow, one residual block per level, no self-attention, and one pair of Fourier coordinate channels per axis (sin/cos of 2 pi x / P) fed in
 # beside the image. Our choices, measured in docs/performance.md: the coordinate channels bring
@@ -241,6 +237,22 @@ register(
         _tiny(),
     )
 )
+
+
+for _k in range(len(DEVIATIONS) + 1):
+    _cfg = rung_config(_k, _small())
+    _left = deviations(_cfg)
+    register(
+        Preset(
+            f"rung{_k}",
+            f"ladder rung {_k}, {rung_description(_k)}, on 2D bumps N=32 with the `small` "
+            "training setting (our hyperparameters); deviations from the paper's network: "
+            + ("; ".join(d.split(":")[0] for d in _left) if _left else "none"),
+            "not measured yet: the steps to 95% joint accuracy of each rung go to "
+            "docs/fidelity.md when measured",
+            _cfg,
+        )
+    )
 
 
 def preset_names() -> list[str]:

@@ -8,15 +8,17 @@ A thin module on the experiment skeleton (``factordiff.experiments.skeleton``). 
 - **rim**: the rim ablation, 1D stripes without the rim (``1d-norim``); the with-rim model is
   the main ``1d`` run (same config, so one folder); every seed of ``seeds``.
 - **subsampling**: 2D bumps + 1D stripes with the 2D part kept at several sampling rates.
-- **lesion**: 2D SOS without a vertical lesion of width w in the middle of label space.
+- **lesion**: 2D SOS without the k lattice columns nearest the middle of label space, for
+  each k of ``lesion_columns`` (k = 0: no lesion; ``factordiff.experiments.exp2_designs``).
 - **squares**: 2D bumps and 2D SOS without a W x W square, interior or exterior.
 
 The curves (subsampling, lesion, squares) run every seed of ``curve_seeds`` (default: every
 seed of ``seeds``).
 
 Every run trains on one step budget (``run.train.max_steps``), so that no run gets more
-compute for having more data. The geometry is stated at N = 32 and scaled to
-``image_size`` (``factordiff.experiments.scaling``).
+compute for having more data. The plus hole, margin and squares are stated at N = 32 and
+scaled to ``image_size`` (``factordiff.experiments.scaling``); the lesions (in lattice
+columns) and the rim (in px) are stated at ``image_size`` (``exp2_designs``).
 
 Each finished run is evaluated per section of label space (:func:`evaluate_sections`): for
 each section, ``samples_per_section`` conditions are drawn inside it, one image generated per
@@ -46,6 +48,19 @@ from factordiff.config import (
     json_ready,
     to_dict,
 )
+from factordiff.experiments.exp2_designs import (
+    design_lines,
+    design_problems,
+    design_setting,
+    design_summary,
+    lesion_data,
+    lesion_eval_data,
+    lesion_rules,
+    lesion_verdict,
+    lesion_width_px,
+    rim_data,
+)
+from factordiff.experiments.exp2_designs import scaled as _scaled
 from factordiff.experiments.judgement import Rule
 from factordiff.experiments.skeleton import (
     Experiment,
@@ -76,8 +91,10 @@ _SEEN_SLACK = 1e-6  # px, float slack when matching a coordinate to the training
 class Exp2Config:
     """Experiment 2: the base training config, the sweep's axes and the verdict rules.
 
-    Lesion widths and square sizes are in px *at N = 32* (the paper's statement) and are
-    scaled to ``image_size`` with the hole band and the canvas margin."""
+    Square sizes are in px *at N = 32* (the paper's statement) and are scaled to
+    ``image_size`` with the hole band and the canvas margin. Lesions are stated by the
+    lattice columns they remove at ``image_size`` (1 px each on the 1-px lattice), the rim
+    in px at ``image_size`` (``factordiff.experiments.exp2_designs``)."""
 
     name: str = "exp2-quick"
     run: RunConfig = field(default_factory=lambda: _base_run("small"))
@@ -87,7 +104,11 @@ class Exp2Config:
     curve_seeds: tuple[int, ...] = ()  # subsampling, lesion, squares; () = every seed of seeds
     sampling_rates: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
     subsample_stripes: bool = False  # False: only the 2D part is subsampled (our choice)
-    lesion_widths: tuple[float, ...] = (1.0, 3.5, 8.0)  # px at N = 32
+    # lattice columns each lesion removes at image_size (0: no lesion, the reference)
+    lesion_columns: tuple[int, ...] = (0, 1, 2, 3, 4)
+    # the 1D model's rim of 2D SOS labels, px at image_size: 1 px at N = 16 is 23.4% of
+    # the 2D labels, the share of our default 2 px at N = 32 (exp2_designs)
+    rim_width: float = 1.0
     square_widths: tuple[float, ...] = (4.0, 12.0)  # px at N = 32
     square_kinds: tuple[str, ...] = SQUARE_KINDS
     samples_per_section: int = 64  # generated images per section of label space
@@ -120,10 +141,11 @@ class Exp2Config:
             raise bad("seeds", [], "one or more seeds")
         if not self.sampling_rates or any(not 0 < r <= 1 for r in self.sampling_rates):
             raise bad("sampling_rates", list(self.sampling_rates), "shares in (0, 1]")
-        for name in ("lesion_widths", "square_widths"):
-            w = getattr(self, name)
-            if not w or any(not 0 < v <= 32 for v in w) or len(set(w)) != len(w):
-                raise bad(name, list(w), "distinct widths in (0, 32] px (at N = 32)")
+        w = self.square_widths
+        if not w or any(not 0 < v <= 32 for v in w) or len(set(w)) != len(w):
+            raise bad("square_widths", list(w), "distinct widths in (0, 32] px (at N = 32)")
+        for name, allowed in design_problems(self.image_size, self.lesion_columns, self.rim_width):
+            raise bad(name, getattr(self, name), allowed)
         if not self.square_kinds or any(k not in SQUARE_KINDS for k in self.square_kinds):
             raise bad("square_kinds", list(self.square_kinds), f"a subset of {list(SQUARE_KINDS)}")
         if self.samples_per_section < 1:
@@ -183,8 +205,11 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
             seeds=(0, 1, 2),
             min_seeds=3,
             sampling_rates=(0.05, 0.1, 0.25, 0.5, 1.0),
-            # distinct in lattice columns removed at N = 32: 2, 4, 6, 8, 10
-            lesion_widths=(1.0, 3.5, 6.0, 8.0, 10.0),
+            # the quick preset's 0 to 4 columns at N = 16, doubled: 0, 2, 4, 6, 8 px wide
+            # (the paper's 1, 3.5 and 8 px remove 2, 4 and 8 columns as closed bands
+            # centred at x = 16)
+            lesion_columns=(0, 2, 4, 6, 8),
+            rim_width=2.0,  # 240 of 1,024 2D labels (23.4%): our default rim
             square_widths=(2.0, 4.0, 6.0, 8.0, 12.0),
             samples_per_section=128,
             grid_images=16,
@@ -194,9 +219,16 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
         run.train = replace(run.train, max_steps=800)
         run.eval = replace(run.eval, sampler="ddim", num_steps=25)
         # three sampling rates (no verdict rests on them); 3 seeds (every claim's minimum)
-        # for the main comparison, the rim ablation and every curve: 54 runs
+        # for the main comparison, the rim ablation and every curve; lesions of 0 to 4
+        # lattice columns (0 to 4 px); the rim 1 px (23.4% of the 2D labels, as 2 px at
+        # N = 32): 60 runs
         return run, dict(
-            image_size=16, seeds=(0, 1, 2), min_seeds=3, sampling_rates=(0.1, 0.3, 1.0)
+            image_size=16,
+            seeds=(0, 1, 2),
+            min_seeds=3,
+            sampling_rates=(0.1, 0.3, 1.0),
+            lesion_columns=(0, 1, 2, 3, 4),
+            rim_width=1.0,
         )
     # exp2-smoke: the tiny UNet, a few steps, every run type once
     run = _base_run("tiny")
@@ -208,7 +240,8 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
         # the real minimum: one seed reads inconclusive, as it should
         min_seeds=3,
         sampling_rates=(0.5,),
-        lesion_widths=(3.5, 8.0),
+        lesion_columns=(0, 1, 2),
+        rim_width=1.0,
         square_widths=(8.0,),
         square_kinds=("sos",),
         samples_per_section=4,
@@ -221,7 +254,8 @@ PRESETS = {
         "exp2",
         "Experiment 2 at N = 32 (the paper's geometry): the small UNet, 3,000 steps per run, "
         "3 seeds for the main comparison, the rim ablation and every curve (each claim's "
-        "minimum), 5 lesion widths, 5 square sizes, 5 sampling rates: 102 runs; meant for a GPU",
+        "minimum), 5 lesions of 0, 2, 4, 6, 8 lattice columns (0 to 8 px), a 2-px rim (23.4% "
+        "of the 2D labels), 5 square sizes, 5 sampling rates: 102 runs; meant for a GPU",
         "the paper's claims: 1D stripes let the model compose in the hole, the 2D-only model "
         "does not interpolate, the rim matters, OOD accuracy falls with lesion width, each "
         "judged from its 90% interval over 3 seeds (our expectation; not run yet)",
@@ -229,13 +263,15 @@ PRESETS = {
     ),
     "exp2-quick": ExperimentPreset(
         "exp2-quick",
-        "Experiment 2 reduced for a 2-core CPU: N = 16 with the hole band, margin, lesion "
-        "widths and squares scaled from N = 32 in proportion; the small UNet, 800 steps per "
-        "run; 3 seeds (each claim's minimum) for the main comparison, the rim ablation and "
-        "every curve: 54 runs (docs/exp2.md)",
-        "not run with 3 seeds yet; the committed 22-run sweep (2 seeds for the main models, "
-        "1 for the curves; docs/results/exp2) met all six per-run rules in every seed in "
-        "43.2 min on an idle 2-core AVX2 CPU; 54 runs in proportion: about 106 min there",
+        "Experiment 2 reduced for a 2-core CPU: N = 16 with the hole band, margin and "
+        "squares scaled from N = 32 in proportion; lesions of 0, 1, 2, 3, 4 lattice columns "
+        "(0 to 4 px); a 1-px rim (23.4% of the 2D labels, as our 2 px at N = 32); the small "
+        "UNet, 800 steps per run; 3 seeds (each claim's minimum) for the main comparison, "
+        "the rim ablation and every curve: 60 runs (docs/exp2.md)",
+        "not run with these designs yet; the committed 22-run sweep (2 seeds for the main "
+        "models, 1 for the curves, a 2-px rim, lesions of 0, 2, 4 columns; docs/results/exp2) "
+        "met all six per-run rules in every seed in 43.2 min on an idle 2-core AVX2 CPU; 60 "
+        "runs in proportion: about 118 min there (an estimate)",
         "small",
     ),
     "exp2-smoke": ExperimentPreset(
@@ -272,15 +308,11 @@ def load_exp2_config(path: str | Path) -> Exp2Config:
 
 
 # ----------------------------------------------------------------------------- datasets
-def _scaled(preset: str, n: int, **changes) -> DataConfig:
-    from factordiff.data import get_dataset_preset
-    from factordiff.experiments.scaling import scaled_data_config
-
-    return scaled_data_config(replace(get_dataset_preset(preset), **changes), n)
-
-
-def main_data(model: str, n: int) -> DataConfig:
-    """Training data of a main-comparison model (``2d``, ``1d``, ``2d+1d``) at size n."""
+def main_data(model: str, n: int, rim_width: float = 1.0) -> DataConfig:
+    """Training data of a main-comparison model (``2d``, ``1d``, ``2d+1d``) at size n; the
+    ``1d`` model's rim is ``rim_width`` px."""
+    if model == "1d":
+        return rim_data(n, rim_width)
     return _scaled(MAIN_DATASETS[model], n)
 
 
@@ -290,18 +322,14 @@ def plus_eval_data(n: int) -> DataConfig:
     return _scaled("sos-plus-hole", n)
 
 
-def rim_eval_data(n: int) -> DataConfig:
-    """The label space of the rim ablation: stripes with the rim (its ``in_distribution``
-    is the rim, ``held_out`` the interior), for both models."""
-    return _scaled("stripes", n)
+def rim_eval_data(n: int, rim_width: float = 1.0) -> DataConfig:
+    """The label space of the rim ablation: stripes with the rim of ``rim_width`` px (its
+    ``in_distribution`` is the rim, ``held_out`` the interior), for both models."""
+    return rim_data(n, rim_width)
 
 
 def square_data(kind: str, position: str, width: float, n: int) -> DataConfig:
     return _scaled("sos-square-interior", n, kind=kind, hole=f"square_{position}", hole_width=width)
-
-
-def lesion_data(width: float, n: int) -> DataConfig:
-    return _scaled("sos-lesion", n, hole_width=width)
 
 
 def subsampling_data(rate: float, n: int, stripes_too: bool) -> DataConfig:
@@ -323,7 +351,7 @@ def sweep_runs(cfg: Exp2Config) -> list[tuple[dict, RunConfig]]:
     for s in cfg.seeds:
         if "main" in cfg.parts or "rim" in cfg.parts:
             for m in MAIN_MODELS if "main" in cfg.parts else ("1d",):
-                add({"part": "main", "model": m}, main_data(m, n), s)
+                add({"part": "main", "model": m}, main_data(m, n, cfg.rim_width), s)
         if "rim" in cfg.parts:
             add({"part": "rim", "model": "1d-norim"}, _scaled("stripes-norim", n), s)
     for s in cfg.curve_seed_list():
@@ -335,8 +363,9 @@ def sweep_runs(cfg: Exp2Config) -> list[tuple[dict, RunConfig]]:
                     s,
                 )
         if "lesion" in cfg.parts:
-            for w in cfg.lesion_widths:
-                add({"part": "lesion", "width": w}, lesion_data(w, n), s)
+            for k in cfg.lesion_columns:
+                params = {"part": "lesion", "columns": k, "width_px": lesion_width_px(k, n)}
+                add(params, lesion_data(k, n), s)
         if "squares" in cfg.parts:
             for kind in cfg.square_kinds:
                 for w in cfg.square_widths:
@@ -352,15 +381,18 @@ def sweep_runs(cfg: Exp2Config) -> list[tuple[dict, RunConfig]]:
 def evaluations(cfg: Exp2Config, params: dict, data: DataConfig) -> dict[str, DataConfig]:
     """The label spaces a run is evaluated on: name -> data config (its regions are the
     sections). Main models: the plus hole (and the 1D model also the rim's label space);
-    rim ablation: the rim's; every other run: its own training label space."""
+    rim ablation: the rim's; every other run: its own training label space (the lesion of
+    0 columns: the narrowest lesion's, so its ``held_out`` is that band, seen in training)."""
     n = cfg.image_size
     if params["part"] == "main":
         out = {"plus": plus_eval_data(n)}
         if params["model"] == "1d" and "rim" in cfg.parts:
-            out["rim"] = rim_eval_data(n)
+            out["rim"] = rim_eval_data(n, cfg.rim_width)
         return out
     if params["part"] == "rim":
-        return {"rim": rim_eval_data(n)}
+        return {"rim": rim_eval_data(n, cfg.rim_width)}
+    if params["part"] == "lesion":  # 0 columns: scored on the narrowest lesion's band
+        return {"own": lesion_eval_data(params["columns"], n, cfg.lesion_columns)}
     return {"own": data}
 
 
@@ -407,7 +439,7 @@ def section_conditions(
 
     Drawn from the frame's lattice labels (before holes) in the region, without replacement
     when there are enough, with replacement otherwise. A region holding no lattice label
-    (a lesion narrower than the lattice spacing) gets ``k`` continuous labels drawn uniformly
+    (a band narrower than the lattice spacing) gets ``k`` continuous labels drawn uniformly
     inside it (rejection sampling in the frame); a region of zero area gets none."""
     from factordiff.data import build_regions, coord_visible, lattice_labels
 
@@ -729,15 +761,6 @@ def hole_accuracy(space: dict) -> float:
 
 
 # ----------------------------------------------------------------------------- verdicts
-def _spearman(x: list[float], y: list[float]) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN when either is constant."""
-    from scipy.stats import spearmanr
-
-    if len(set(x)) < 2 or len(set(y)) < 2:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
-
-
 def _stat(v) -> float | None:
     """A per-seed statistic: None where it is undefined (None, NaN)."""
     if v is None:
@@ -802,15 +825,7 @@ def claim_rules(cfg: Exp2Config) -> dict[str, list[Rule]]:
                 control="the 1d model without the rim (1d-norim), same seed",
             )
         ],
-        "lesion": [
-            Rule(
-                "joint accuracy in the lesion, narrowest minus widest lesion",
-                "above",
-                d,
-                m,
-            ),
-            Rule("Spearman rho(lesion width, joint accuracy in the lesion)", "below", -0.5, m),
-        ],
+        "lesion": lesion_rules(d, m),
         "squares": [
             Rule(
                 "joint accuracy in the held-out square, interior minus exterior, mean over "
@@ -911,27 +926,20 @@ def claim_verdicts(cfg: Exp2Config, results: list[dict]) -> list[Verdict]:
         over_seeds(rim)
     curve = cfg.curve_seed_list()
     if "lesion" in cfg.parts:
-        les = {}
-        widths = sorted(cfg.lesion_widths)
-        for s in curve:
-            acc = [
-                by[("lesion", w, s)]["spaces"]["own"]["sections"]["held_out"]["accuracy"]
-                for w in widths
-            ]
-            rho = _spearman(widths, acc)
-            drop = _num(acc[0]) - _num(acc[-1]) if len(widths) >= 2 else float("nan")
-            les[s] = Verdict(
-                claim="OOD accuracy falls with lesion width",
-                paper="out-of-distribution accuracy decays with the width of the lesion",
-                rule=f"joint accuracy in the lesion, per seed: narrowest - widest > {d:g} and "
-                f"Spearman rho(width, accuracy) < -0.5 (undefined for a flat curve); value: "
-                f"accuracy per width {widths} (px at N = 32)",
-                value=acc,
-                reproduced=bool(len(widths) >= 2 and acc[0] - acc[-1] >= d and rho <= -0.5),
-                detail={"spearman_rho": rho, "widths_px_at_32": widths},
-                rules=rules["lesion"],
-                statistics=[_stat(drop), _stat(rho)],
+        cols = sorted(cfg.lesion_columns)
+        les = {
+            s: lesion_verdict(
+                cols,
+                [
+                    by[("lesion", k, s)]["spaces"]["own"]["sections"]["held_out"]["accuracy"]
+                    for k in cols
+                ],
+                cfg.image_size,
+                d,
+                rules["lesion"],
             )
+            for s in curve
+        }
         over_seeds(les)
     if "squares" in cfg.parts:
         sq = {}
@@ -976,7 +984,7 @@ def _index(results: list[dict]) -> dict:
         elif part == "subsampling":
             key = p["rate"]
         elif part == "lesion":
-            key = p["width"]
+            key = p["columns"]
         else:
             key = (p["kind"], p["position"], p["width"])
         out[(part, key, p["seed"])] = r["evaluation"]
@@ -1049,11 +1057,14 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
         return by[(part, key, seed)]["spaces"]["own"]["sections"][section]["accuracy"]
 
     if "lesion" in cfg.parts:
-        ws = sorted(cfg.lesion_widths)
-        acc = [[own("lesion", w, s) for w in ws] for s in curve]
+        ks = sorted(cfg.lesion_columns)
+        acc = [[own("lesion", k, s) for k in ks] for s in curve]
+        px = lesion_width_px(1, cfg.image_size)
         save(
             plot_accuracy_curves(
-                {"in the lesion": (ws, acc)}, "lesion width w (px at N = 32)", "interpolation"
+                {"in the lesion": (ks, acc)},
+                f"lattice columns removed ({px:g} px each at N = {cfg.image_size})",
+                "interpolation",
             ),
             "lesion_width.png",
         )
@@ -1121,8 +1132,9 @@ def describe_setting(cfg: Exp2Config) -> str:
         f"every run {run.train.max_steps} optimizer steps (one step budget for all runs), "
         f"batch {run.train.batch_size}, UNet widths {list(run.model.block_out_channels)}, "
         f"{run.diffusion.prediction_type} prediction (T = {run.diffusion.num_train_timesteps}), "
-        f"precision {precision_used(run)}; {plus}; lesion widths and square sizes "
-        f"stated in px at N = 32 and scaled by {cfg.image_size}/32; "
+        f"precision {precision_used(run)}; {plus}; square sizes stated in px at N = 32 and "
+        f"scaled by {cfg.image_size}/32; "
+        f"{design_setting(cfg.image_size, cfg.lesion_columns, cfg.rim_width)}; "
         f"{cfg.samples_per_section} generated images per section ({run.eval.sampler}, "
         f"{run.eval.num_steps} steps)"
     )
@@ -1142,6 +1154,8 @@ def report_sections(summary: dict) -> list[str]:
     """Exp. 2's tables: outcomes and per-section accuracy per run, and the curves."""
     s = summary
     lines = ["", f"Machine: {s['cpu']}.", "", "## Outcome rule", "", s["outcome_rule"], ""]
+    if s.get("designs"):  # summaries written before the lesion and rim designs lack it
+        lines += [*design_lines(s["designs"]), ""]
     main = [r for r in s["exp2_runs"] if r["params"]["part"] in ("main", "rim")]
     if main:
         lines += [
@@ -1246,6 +1260,7 @@ class Exp2(Experiment):
             "outcome_rule": OUTCOME_RULE.format(
                 ratio=cfg.outcome_ratio, floor=cfg.min_reference_accuracy
             ),
+            "designs": design_summary(cfg.image_size, cfg.lesion_columns, cfg.rim_width),
             "exp2_runs": [
                 {
                     "params": r["run"].params,

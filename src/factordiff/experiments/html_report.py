@@ -197,6 +197,14 @@ def _verdict_text(v: dict) -> str:
 _ANSWER_CLASS = {REPRODUCED: "ok", INCONCLUSIVE: "inc"}
 
 
+def _deviations(summary: dict) -> str | None:
+    """The deviations a summary lists (None for summaries written before the ladder)."""
+    devs = summary.get("deviations")
+    if not isinstance(devs, list):
+        return None
+    return "; ".join(str(d) for d in devs) or "none (the paper's network as we read it)"
+
+
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, int | float):
         return "n/a"
@@ -313,6 +321,7 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
     seeds = summary.get("seeds")
     rows = [
         ("Setting", summary.get("setting")),
+        ("Deviations from the paper's network", _deviations(summary)),
         ("Command", summary.get("command")),
         ("Device", summary.get("device")),
         ("CPU", "; ".join(env["cpu"]) or summary.get("cpu")),

@@ -103,6 +103,13 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
         + ".  ",
         f"Setting: {s['setting']}  ",
     ]
+    if "deviations" in s:  # summaries written before the ladder do not say
+        devs = s["deviations"]
+        lines.append(
+            "Deviations from the paper's network that remain in this run: "
+            + ("; ".join(devs) if devs else "none (the paper's network as we read it)")
+            + " (factordiff.ladder).  "
+        )
     if "runs" in s:
         seeds = ", ".join(str(x) for x in s.get("seeds", []))
         lines.append(

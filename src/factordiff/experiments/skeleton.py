@@ -361,6 +361,14 @@ def write_table(table, out: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- entry point
+def run_deviations(runs: list[SweepRun]) -> list[str]:
+    """The deviations from the paper's network that remain in any run of the sweep
+    (:func:`factordiff.ladder.deviations`), each once, in ladder order."""
+    from factordiff.ladder import deviations
+
+    return list(dict.fromkeys(d for r in runs for d in deviations(r.config)))
+
+
 def check_run_inputs(runs: list[SweepRun]) -> None:
     """Read what training and analysis read of each run that has a folder: ``state.json``
     and ``metrics.jsonl``, and of a finished run its ``config.json`` and every kept
@@ -519,6 +527,7 @@ def run_experiment(
         "device": device_used,
         "machine": machine_description(device_used),
         "setting": exp.describe_setting(cfg),
+        "deviations": run_deviations(runs),
         **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
         "wall_seconds": time.perf_counter() - t_start,
         "train_seconds": float(sum(_train_seconds(r.dir) for r in runs)),
