@@ -58,7 +58,7 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
         "pca_3d.png",
     } <= figs
     # the sensitivity map: one heatmap per claim it counts, the counts, the long table
-    rules = ["b1_is_2", "orthogonal", "superfactored", "effective_dimension_about_7", "parallel"]
+    rules = ["b1_is_2", "orthogonal", "superfactored", "effective_dimension_about_7", "not_aligned"]
     assert {f"map_{r}.png" for r in rules} <= figs
     for f in figs:
         assert (out / "figures" / f).stat().st_size > 2000, f

@@ -47,6 +47,20 @@ class Rule:
     passes: Callable[[dict], bool]
 
 
+#: "Not aligned" (the paper's reading of the parallelism test: "not aligned for different
+#: values of the same feature"): x-loops at different y, and y-loops at different x, lie in
+#: nearly orthogonal subspaces, by the orthogonality rule's standard (the same statistic, a
+#: subspace similarity of two loop planes). Calibration in docs/analysis.md.
+NOT_ALIGNED_BELOW = 0.2
+
+
+def _not_aligned(summary: dict) -> bool:
+    xx = _factorization(summary, "parallelism_xx")
+    yy = _factorization(summary, "parallelism_yy")
+    # None or NaN (a loop without variance) passes no test
+    return all(v is not None and v <= NOT_ALIGNED_BELOW for v in (xx, yy))
+
+
 def _is_torus(summary: dict) -> bool:
     b = _betti(summary)
     return len(b) >= 2 and b[1] == 2 and (len(b) < 3 or b[2] == 1)
@@ -64,6 +78,12 @@ RULES: dict[str, Rule] = {
         "median x-on-x and y-on-y subspace similarity >= parallel_above (0.8)",
         lambda s: (_factorization(s, "parallelism_xx"), _factorization(s, "parallelism_yy")),
         lambda s: bool(_factorization(s, "parallel_x") and _factorization(s, "parallel_y")),
+    ),
+    "not_aligned": Rule(
+        "not_aligned",
+        f"median x-on-x and y-on-y subspace similarity <= {NOT_ALIGNED_BELOW:g}",
+        lambda s: (_factorization(s, "parallelism_xx"), _factorization(s, "parallelism_yy")),
+        _not_aligned,
     ),
     "superfactored": Rule(
         "superfactored",
