@@ -111,13 +111,52 @@ def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():
         dataset_config(base, "sos", 16, 0.3)
 
 
+def test_exp3_share_leaves_the_stripes_intact():
+    """Since issue 26 only the 2D bumps are subsampled: every (b) run holds all 1D stripes of
+    its N, and its bump part is (a)'s training set of the same seed and share."""
+    cfg = exp3_config("exp3-quick")
+    assert cfg.stripes_share == 1.0 and cfg.size_measure == "bumps"
+    full = {}
+    for n in cfg.image_sizes:
+        everything = build_labels(dataset_config(cfg.run.data, "bumps+stripes", n, 1.0, 1.0), 0)
+        full[n] = everything.part_counts["stripes"]
+    assert full == {8: 64, 16: 192, 24: 384, 32: 768}  # 2 N x 2 margins (6 of 32, scaled)
+    runs = {(p["N"], p["share"], p["dataset"], p["seed"]): r for p, r in sweep_runs(cfg)}
+    for (n, share, dataset, seed), run in runs.items():
+        if dataset != "bumps+stripes" or seed != 0:
+            continue
+        assert run.data.subsample == share and run.data.stripes_subsample == 1.0
+        b = build_labels(run.data, seed=seed)
+        assert b.part_counts["stripes"] == full[n]  # every stripe, at every share
+        a = build_labels(runs[(n, share, "bumps", seed)].data, seed=seed)
+        bumps_b = b.labels[b.parts == b.part_names.index("bump")]
+        np.testing.assert_array_equal(a.labels, bumps_b)
+        assert len(a.labels) == max(1, round(share * n * n))
+    # the design before issue 26 (stripes_share None): the stripes subsampled with the bumps
+    old = dataset_config(cfg.run.data, "bumps+stripes", 16, 0.25)
+    assert old.stripes_subsample == 0.25
+    assert build_labels(old, 0).part_counts["stripes"] == 48
+    with pytest.raises(ValueError, match="stripes_share"):
+        Exp3Config(stripes_share=0.0).validate()
+
+
+def test_presets_span_a_factor_four_in_four_sizes():
+    for preset in ("exp3-quick", "exp3"):
+        cfg = exp3_config(preset)
+        sizes = cfg.image_sizes
+        assert len(sizes) >= 4 and sizes[-1] / sizes[0] >= 4
+        assert cfg.stripes_share == 1.0 and cfg.size_measure == "bumps"
+        assert len(cfg.seed_list()) == 3 and min(cfg.shares) <= 0.02
+    assert exp3_config("exp3-quick").max_steps == 2400
+
+
 def test_step_budget_is_the_same_for_every_share_and_keeps_two_checkpoints():
     cfg = exp3_config("exp3-quick")
     runs = sweep_runs(cfg)
     assert cfg.seeds == (0, 1, 2) and cfg.min_seeds == 3  # one command can be decisive
-    assert len(runs) == 3 * 5 * 2 * 3
+    assert len(runs) == 4 * 6 * 2 * 3
     assert all(run.train.batch_size == 64 for _, run in runs)
-    for _, run in runs:  # every N passes the 3-level UNet's halvings (12 -> 6 -> 3)
+    for _, run in runs:  # every N passes the 4-level UNet's halvings (24 -> 12 -> 6 -> 3)
         run.validate()
     for _, run in runs:
         assert run.train.max_steps == cfg.max_steps

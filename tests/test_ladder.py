@@ -45,8 +45,14 @@ def test_listed_deviations_follow_the_config(override, expected):
 
 
 def test_paper_scale_presets_sit_on_the_last_rung():
+    from factordiff.experiments import resolve_experiment
+
     for name in ("paper", "exp1"):
         assert deviations(preset_config(name)) == [], name
+    for name in ("exp1", "exp2", "exp3", "percolation"):
+        exp, preset = resolve_experiment(name, quick=False)
+        runs = exp.runs(exp.config(preset))
+        assert all(deviations(rc) == [] for _, rc in runs), name
     assert len(deviations(preset_config("small"))) == len(DEVIATIONS)
 
 
@@ -106,4 +112,6 @@ def test_experiment_reports_list_the_deviations_left_in_their_runs(tmp_path):
     text = render_report(summary)
     assert "Deviations from the paper's network that remain in this run: v-prediction" in text
     assert "none (the paper's network" in render_report(summary | {"deviations": []})
-    assert "Deviations" not in render_report({k: v for k, v in summary.items() if k != "deviations"})
+    assert "Deviations" not in render_report(
+        {k: v for k, v in summary.items() if k != "deviations"}
+    )

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from factordiff.experiments import resolve_experiment, run_experiment
+from factordiff.experiments.onset_rules import SimOnset
 from factordiff.experiments.percolation import (
     PercolationExpConfig,
     crossing,
@@ -68,7 +69,8 @@ def test_runs_differ_only_in_sigma_and_lambda():
     cfg = percolation_config("percolation-quick")
     runs = sweep_runs(cfg)
     assert cfg.seeds == (0, 1, 2) and cfg.min_seeds == 3  # one command can be decisive
-    assert len(runs) == 3 * 7 * 3
+    assert len(runs) == 4 * 18 * 3  # sigma 0.5 back since issue 26; the finer share grid
+    assert cfg.sigmas[0] == 0.5 and cfg.max_steps == 1600
     for preset in ("percolation", "percolation-tiny"):
         assert percolation_config(preset).min_seeds == 3  # the smoke preset's too
     assert len(percolation_config("percolation").seed_list()) >= 3
@@ -113,8 +115,15 @@ def _seeded(*per_seed: list[dict]) -> list[dict]:
     return [r | {"seed": k} for k, rows in enumerate(per_seed) for r in rows]
 
 
-def _critical(lam50: dict[float, float], factor: float) -> dict:
-    return {(s, t): v * factor for s, v in lam50.items() for t in (0.005, 0.05)}
+def _onsets(lam50: dict[float, float], factor: float, width: float = 2.0) -> dict:
+    """Simulated onsets at ``factor`` times ``lam50`` with the 20%-80% ``width`` (the same at
+    both overlap thresholds)."""
+    half = width**0.5
+    return {
+        (s, t): SimOnset(s, t, 0.1, 0.01, v * factor / half, v * factor, v * factor * half)
+        for s, v in lam50.items()
+        for t in (0.005, 0.05)
+    }
 
 
 ONSETS = {0.5: 0.4, 1.0: 0.2, 1.5: 0.1}  # jump between neighbouring shares
@@ -124,17 +133,27 @@ SEEDS = (0, 1, 2)
 
 def test_sharp_earlier_and_near_onsets_are_reproduced():
     cfg = PercolationExpConfig()
-    verdicts, extra = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _critical(LAM50, 1.5))
+    verdicts, extra = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _onsets(LAM50, 1.2))
     assert [v.verdict for v in verdicts] == ["reproduced"] * 3
     assert [v.reproduced for v in verdicts] == [True, True, True]
-    assert verdicts[0].value[0]["1"] == pytest.approx(2**0.6, rel=1e-3)  # seed 0, sigma 1
+    # the trained 20%-80% span is a factor 2^0.6, the simulated one 2: 0.6 of it in log
+    assert verdicts[0].value[0]["1"] == pytest.approx(0.6, rel=1e-3)  # seed 0, sigma 1
+    assert verdicts[0].detail["trained lambda_80 / lambda_20"][0]["1"] == pytest.approx(
+        2**0.6, rel=1e-3
+    )
+    assert verdicts[0].control["1, t=0.05"] == pytest.approx(2.0)  # the simulated width
     assert extra["lambda_50"]["1"][0] == pytest.approx(LAM50[1.0])
-    # the statistics per seed: largest ratio 20% -> 80%, of lambda_50 of neighbouring
-    # widths (2^-1: each onset half the narrower one's), of lambda_50 to the simulation
-    assert verdicts[0].statistics[0] == pytest.approx([2**0.6] * 3, rel=1e-3)
+    # the statistics per seed: the span in simulated spans, the largest ratio of lambda_50
+    # of neighbouring widths (2^-1: each onset half the narrower one's), the distance of
+    # lambda_50 from the simulated midpoint (1.2 times it) in simulated half-spans (2^0.5)
+    near = math.log(1.2) / math.log(2**0.5)
+    assert verdicts[0].statistics[0] == pytest.approx([0.6] * 3, rel=1e-3)
     assert verdicts[1].statistics[0] == pytest.approx([0.5] * 3, rel=1e-3)
-    assert verdicts[2].statistics[0] == pytest.approx([1.5] * 3, rel=1e-3)
-    for v, threshold in zip(verdicts, (2.0, 1.0, 2.0)):
+    assert verdicts[2].statistics[0] == pytest.approx([near] * 3, rel=1e-3)
+    assert verdicts[2].control["1, t=0.005"] == pytest.approx(
+        [1.2 * LAM50[1.0] / 2**0.5, 1.2 * LAM50[1.0], 1.2 * LAM50[1.0] * 2**0.5], abs=1e-4
+    )
+    for v, threshold in zip(verdicts, (cfg.sharp_tolerance, 1.0, cfg.near_tolerance)):
         (j,) = v.judgements
         assert j["rule"]["side"] == "below" and j["rule"]["threshold"] == threshold
         assert j["n"] == 3 and j["rule"]["min_seeds"] == 3
@@ -143,21 +162,27 @@ def test_sharp_earlier_and_near_onsets_are_reproduced():
 
 def test_gradual_late_or_far_onsets_are_not_reproduced():
     cfg = PercolationExpConfig()
-    # gradual in every seed: 20% to 80% spans a factor 2^3 of lambda
+    # gradual in every seed: 20% to 80% spans a factor 2^3 of lambda, 3 simulated spans
     verdicts, _ = verdicts_from_rows(
-        _rows(ONSETS, gradual=True, seeds=SEEDS), cfg, _critical(LAM50, 1.0)
+        _rows(ONSETS, gradual=True, seeds=SEEDS), cfg, _onsets(LAM50, 1.0)
     )
     assert verdicts[0].verdict == "not reproduced"
-    assert verdicts[0].statistics[0] == pytest.approx([8.0] * 3, rel=1e-3)
+    assert verdicts[0].statistics[0] == pytest.approx([3.0] * 3, rel=1e-3)
+    # the same curves against a simulated onset as wide as them: as sharp as percolation
+    as_wide = verdicts_from_rows(
+        _rows(ONSETS, gradual=True, seeds=SEEDS), cfg, _onsets(LAM50, 1.0, width=8.0)
+    )[0]
+    assert as_wide[0].verdict == "reproduced"
+    assert as_wide[0].statistics[0] == pytest.approx([1.0] * 3, rel=1e-3)
     # wider bumps later, not earlier
     reverse = {0.5: 0.1, 1.0: 0.2, 1.5: 0.4}
-    verdicts, _ = verdicts_from_rows(_rows(reverse, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    verdicts, _ = verdicts_from_rows(_rows(reverse, seeds=SEEDS), cfg, _onsets(LAM50, 1.0))
     assert [v.verdict for v in verdicts[:2]] == ["reproduced", "not reproduced"]
     assert verdicts[1].statistics[0] == pytest.approx([2.0] * 3, rel=1e-3)
     # one width never reaches 50%: it cannot come "earlier"; its crossing lies beyond the
     # grid, and the bound it gives decides each seed (fails, at the bound's value)
     never = {0.5: 0.4, 1.0: 2.0, 1.5: 0.1}
-    verdicts, _ = verdicts_from_rows(_rows(never, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    verdicts, _ = verdicts_from_rows(_rows(never, seeds=SEEDS), cfg, _onsets(LAM50, 1.0))
     assert verdicts[1].verdict == "not reproduced"
     assert verdicts[1].value[0]["1"] == "never reached"
     # its onset (never above 20%) was not seen: how sharp it is is unknown, the per-run rule
@@ -167,12 +192,12 @@ def test_gradual_late_or_far_onsets_are_not_reproduced():
     # sigma 1: 50% beyond the largest share 0.8, sigma 0.5 at 0.4 / 2^0.5: ratio > 2^1.5
     assert verdicts[1].statistics[0] == pytest.approx([2**1.5] * 3, rel=1e-3)
     # simulated thresholds 5 times away: not near
-    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _critical(LAM50, 5.0))
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, _onsets(LAM50, 5.0))
     assert [v.verdict for v in verdicts] == ["reproduced", "reproduced", "not reproduced"]
     # models still learning at the budget: nothing is judged, however the curves look
     rows = _rows(ONSETS, seeds=SEEDS)
     rows[3]["accuracy_prev"] = rows[3]["accuracy"] - 0.3
-    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(LAM50, 1.5))
+    verdicts, _ = verdicts_from_rows(rows, cfg, _onsets(LAM50, 1.2))
     assert [v.verdict for v in verdicts] == ["not judged"] * 3
     assert not any(v.reproduced for v in verdicts)
     assert "rose by up to 0.3" in verdicts[0].not_judged
@@ -181,22 +206,22 @@ def test_gradual_late_or_far_onsets_are_not_reproduced():
 def test_straddling_seeds_and_too_few_seeds_are_inconclusive():
     cfg = PercolationExpConfig()
     sharp, gradual = _rows(ONSETS), _rows(ONSETS, gradual=True)
-    # two seeds sharp (2^0.6), one gradual (8): the interval straddles 2
-    verdicts, _ = verdicts_from_rows(_seeded(sharp, sharp, gradual), cfg, _critical(LAM50, 1.5))
+    # two seeds sharp (0.6 simulated spans), one gradual (3): the interval straddles 1.3
+    verdicts, _ = verdicts_from_rows(_seeded(sharp, sharp, gradual), cfg, _onsets(LAM50, 1.2))
     assert verdicts[0].verdict == "inconclusive"
-    assert verdicts[0].judgements[0]["reason"] == "the interval straddles 2"
-    assert verdicts[0].spread["reproduced_in"] == 2  # the per-run rule held in two seeds
+    assert verdicts[0].judgements[0]["reason"] == "the interval straddles 1.3"
+    assert verdicts[0].spread["reproduced_in"] == 2  # below the threshold in two seeds
     # two seeds, both passing: fewer than the minimum of 3
-    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=(0, 1)), cfg, _critical(LAM50, 1.5))
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=(0, 1)), cfg, _onsets(LAM50, 1.2))
     assert [v.verdict for v in verdicts] == ["inconclusive"] * 3
     assert all("needs at least 3" in v.judgements[0]["reason"] for v in verdicts)
     # one seed (the smoke preset's) likewise; a minimum of 1 (a --set override) decides
     one = _rows(ONSETS)
-    assert [v.verdict for v in verdicts_from_rows(one, cfg, _critical(LAM50, 1.5))[0]] == [
+    assert [v.verdict for v in verdicts_from_rows(one, cfg, _onsets(LAM50, 1.2))[0]] == [
         "inconclusive"
     ] * 3
     loose = PercolationExpConfig(min_seeds=1)
-    assert [v.verdict for v in verdicts_from_rows(one, loose, _critical(LAM50, 1.5))[0]] == [
+    assert [v.verdict for v in verdicts_from_rows(one, loose, _onsets(LAM50, 1.2))[0]] == [
         "reproduced"
     ] * 3
     with pytest.raises(ValueError, match="min_seeds"):
@@ -217,11 +242,12 @@ def test_bounds_from_crossings_outside_the_grid_decide_a_seed_or_leave_it_withou
     cfg = PercolationExpConfig()
     # above 50% at the smallest share for two widths in a row: their order is unknown
     early = {0.5: 0.4, 1.0: 0.025, 1.5: 0.025}
-    verdicts, _ = verdicts_from_rows(_rows(early, seeds=SEEDS), cfg, _critical(LAM50, 1.0))
+    verdicts, _ = verdicts_from_rows(_rows(early, seeds=SEEDS), cfg, _onsets(LAM50, 1.0))
     assert verdicts[1].statistics[0] == [None] * 3 and verdicts[1].verdict == "inconclusive"
     assert verdicts[1].spread["reproduced_in"] == 0  # the per-run rule: two bounds fail
     # above 20% at the smallest share (0.025), 80% crossed at 0.1 * 2^(5/7):
-    # lambda_80 / lambda_20 >= that / 0.025, which fails whatever lambda_20 is
+    # lambda_80 / lambda_20 >= that / 0.025 = 2^(2 + 5/7), at least 2 + 5/7 simulated spans
+    # of 2, which fails whatever lambda_20 is
     rows = []
     for seed in SEEDS:
         for s, acc in {
@@ -232,29 +258,31 @@ def test_bounds_from_crossings_outside_the_grid_decide_a_seed_or_leave_it_withou
                 rows.append(
                     {"sigma": s, "lambda": lam, "seed": seed, "accuracy": a, "accuracy_prev": a}
                 )
-    verdicts, _ = verdicts_from_rows(rows, cfg, _critical(LAM50, 1.0))
-    assert verdicts[0].value[0]["1"] is None  # the per-run rule's value: no ratio
-    assert verdicts[0].statistics[0] == pytest.approx([0.1 * 2 ** (5 / 7) / 0.025] * 3)
+    verdicts, _ = verdicts_from_rows(rows, cfg, _onsets(LAM50, 1.0))
+    assert verdicts[0].detail["trained lambda_80 / lambda_20"][0]["1"] is None  # no ratio
+    assert verdicts[0].value[0]["1"] == pytest.approx(2 + 5 / 7, rel=1e-3)  # the bound
+    assert verdicts[0].statistics[0] == pytest.approx([2 + 5 / 7] * 3, rel=1e-3)
     assert verdicts[0].verdict == "not reproduced"
 
 
-def test_a_graph_percolating_at_every_simulated_share_bounds_the_near_factor():
+def test_a_width_without_a_simulated_onset_is_unknown_unless_another_decides():
     cfg = PercolationExpConfig()
-    critical = _critical(LAM50, 1.5)
-    for t in (0.005, 0.05):  # sigma 1.5: above one half at every share from 0.004 up
-        critical[(1.5, t)] = math.nan
-    below = {(1.5, 0.005): 0.004, (1.5, 0.05): 0.004}
-    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, critical, below)
-    near = verdicts[2]
-    assert near.verdict == "not reproduced"  # the bound decides every seed
-    assert near.value[0]["1.5"] == f"> {LAM50[1.5] / 0.004:.3g}"
-    assert near.value[0]["1"] == pytest.approx(1.5)
-    assert near.statistics[0] == pytest.approx([LAM50[1.5] / 0.004] * 3)
-    assert near.control["1.5, t=0.05"] == "< 0.004"
-    # without the bound the factor is unknown: no value in any seed, inconclusive
-    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, critical)
-    assert verdicts[2].value[0]["1.5"] is None and verdicts[2].control["1.5, t=0.05"] is None
-    assert verdicts[2].statistics[0] == [None] * 3 and verdicts[2].verdict == "inconclusive"
+    onsets = _onsets(LAM50, 1.2)
+    for t in (0.005, 0.05):  # sigma 1.5: a simulated curve that never rises from its floor
+        onsets[(1.5, t)] = SimOnset(1.5, t, 1.0, 0.004, math.nan, math.nan, math.nan)
+    verdicts, _ = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, onsets)
+    sharp, _, near = verdicts
+    assert near.value[0]["1.5"] is None and near.control["1.5, t=0.05"] is None
+    assert near.value[0]["1"] == pytest.approx(math.log(1.2) / math.log(2**0.5), rel=1e-3)
+    # the other widths hold, so the seed's largest value is unknown: no value, inconclusive
+    assert near.statistics[0] == [None] * 3 and near.verdict == "inconclusive"
+    assert sharp.statistics[0] == [None] * 3 and sharp.verdict == "inconclusive"
+    # the other widths fail (5 times from the simulated midpoint): the seed fails anyway
+    far = _onsets(LAM50, 5.0)
+    far.update({k: v for k, v in onsets.items() if k[0] == 1.5})
+    near = verdicts_from_rows(_rows(ONSETS, seeds=SEEDS), cfg, far)[0][2]
+    assert near.verdict == "not reproduced"
+    assert near.statistics[0] == pytest.approx([math.log(5) / math.log(2**0.5)] * 3, rel=1e-3)
 
 
 def test_umap_grid_figure_has_one_panel_per_run():

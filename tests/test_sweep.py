@@ -367,16 +367,16 @@ def test_runs_train_longest_first(tmp_path):
     ordered = longest_first(runs)
     costs = [run_cost(r) for r in ordered]
     assert costs == sorted(costs, reverse=True) and sorted(ordered, key=runs.index) == runs
-    # N = 16 on full batches first, N = 8 on its 3-image share last
-    assert {r.params["N"] for r in ordered[:7]} == {16}
-    assert ordered[-1].params == {"N": 8, "share": 0.05, "dataset": "bumps", "seed": 0}
-    # the progress estimate weighs a step by the images it holds: 3 of them here, not 64
+    # N = 32 on full batches first, N = 8 on its 1-image share last
+    assert {r.params["N"] for r in ordered[:7]} == {32}
+    assert ordered[-1].params == {"N": 8, "share": 0.02, "dataset": "bumps", "seed": 0}
+    # the progress estimate weighs a step by the images it holds: 1 of them here, not 64
     from factordiff.experiments.sweep import run_budget, step_weight
 
     def _weight(run):
         return step_weight(run, run_budget(run)[0])
 
-    assert _weight(ordered[-1]) == 3 * 8 * 8 and _weight(ordered[0]) == 64 * 16 * 16
+    assert _weight(ordered[-1]) == 1 * 8 * 8 and _weight(ordered[0]) == 64 * 32 * 32
 
 
 def test_a_saved_config_matches_across_a_field_added_later(tmp_path):

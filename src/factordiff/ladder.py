@@ -55,8 +55,10 @@ def _model(cfg: RunConfig, **changes) -> RunConfig:
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "coordinate channels",
-        lambda c: f"{c.model.coord_frequencies} pair(s) of sin/cos pixel-coordinate channels "
-        "per axis beside the image (the paper feeds the image alone)",
+        lambda c: (
+            f"{c.model.coord_frequencies} pair(s) of sin/cos pixel-coordinate channels "
+            "per axis beside the image (the paper feeds the image alone)"
+        ),
         lambda c: c.model.coord_frequencies > 0,
         lambda c: _model(c, coord_frequencies=0),
     ),
@@ -74,15 +76,19 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         "periodic label encoding",
-        lambda c: f"labels encoded as sin/cos of 2 pi k mu / P, k = 1..{c.model.num_frequencies} "
-        "(the paper: sinusoidal positional encodings of the raw coordinate)",
+        lambda c: (
+            f"labels encoded as sin/cos of 2 pi k mu / P, k = 1..{c.model.num_frequencies} "
+            "(the paper: sinusoidal positional encodings of the raw coordinate)"
+        ),
         lambda c: c.model.label_encoding != PAPER_NETWORK.label_encoding,
         lambda c: _model(c, label_encoding=PAPER_NETWORK.label_encoding),
     ),
     Deviation(
         "narrow widths",
-        lambda c: f"widths {'-'.join(map(str, c.model.block_out_channels))} (the paper: "
-        f"{'-'.join(map(str, PAPER_NETWORK.block_out_channels))})",
+        lambda c: (
+            f"widths {'-'.join(map(str, c.model.block_out_channels))} (the paper: "
+            f"{'-'.join(map(str, PAPER_NETWORK.block_out_channels))})"
+        ),
         lambda c: tuple(c.model.block_out_channels) != PAPER_NETWORK.block_out_channels,
         lambda c: _model(
             c,
@@ -93,16 +99,20 @@ DEVIATIONS: tuple[Deviation, ...] = (
     ),
     Deviation(
         "one residual block per level",
-        lambda c: f"{c.model.layers_per_block} residual block(s) per level (the paper: "
-        f"{PAPER_NETWORK.layers_per_block})",
+        lambda c: (
+            f"{c.model.layers_per_block} residual block(s) per level (the paper: "
+            f"{PAPER_NETWORK.layers_per_block})"
+        ),
         lambda c: c.model.layers_per_block != PAPER_NETWORK.layers_per_block,
         lambda c: _model(c, layers_per_block=PAPER_NETWORK.layers_per_block),
     ),
     Deviation(
         "attention at some levels only",
-        lambda c: "self-attention at levels "
-        f"{[i for i, a in enumerate(c.model.attention) if a] or 'none'} of "
-        f"{len(c.model.attention)} (the paper: every level)",
+        lambda c: (
+            "self-attention at levels "
+            f"{[i for i, a in enumerate(c.model.attention) if a] or 'none'} of "
+            f"{len(c.model.attention)} (the paper: every level)"
+        ),
         lambda c: not all(c.model.attention) or len(c.model.attention) != 4,
         lambda c: _model(c, attention=PAPER_NETWORK.attention),
     ),
