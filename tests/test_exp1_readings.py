@@ -1,4 +1,4 @@
-"""Experiment 1, issue 26 item 2: the raw images as a second null, the "not aligned" reading
+"""Experiment 1 (2026-12-06): the raw images as a second null, the "not aligned" reading
 and a seed trained under several thread counts."""
 
 import json

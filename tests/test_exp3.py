@@ -112,7 +112,7 @@ def test_bump_part_of_the_mixture_is_the_bumps_alone_training_set():
 
 
 def test_exp3_share_leaves_the_stripes_intact():
-    """Since issue 26 only the 2D bumps are subsampled: every (b) run holds all 1D stripes of
+    """Since 2026-12-06 only the 2D bumps are subsampled: every (b) run holds all 1D stripes of
     its N, and its bump part is (a)'s training set of the same seed and share."""
     cfg = exp3_config("exp3-quick")
     assert cfg.stripes_share == 1.0 and cfg.size_measure == "bumps"
@@ -132,7 +132,7 @@ def test_exp3_share_leaves_the_stripes_intact():
         bumps_b = b.labels[b.parts == b.part_names.index("bump")]
         np.testing.assert_array_equal(a.labels, bumps_b)
         assert len(a.labels) == max(1, round(share * n * n))
-    # the design before issue 26 (stripes_share None): the stripes subsampled with the bumps
+    # the design before 2026-12-06 (stripes_share None): the stripes subsampled with the bumps
     old = dataset_config(cfg.run.data, "bumps+stripes", 16, 0.25)
     assert old.stripes_subsample == 0.25
     assert build_labels(old, 0).part_counts["stripes"] == 48

@@ -69,7 +69,7 @@ def test_runs_differ_only_in_sigma_and_lambda():
     cfg = percolation_config("percolation-quick")
     runs = sweep_runs(cfg)
     assert cfg.seeds == (0, 1, 2) and cfg.min_seeds == 3  # one command can be decisive
-    assert len(runs) == 4 * 18 * 3  # sigma 0.5 back since issue 26; the finer share grid
+    assert len(runs) == 4 * 18 * 3  # sigma 0.5 back since 2026-12-06; the finer share grid
     assert cfg.sigmas[0] == 0.5 and cfg.max_steps == 1600
     for preset in ("percolation", "percolation-tiny"):
         assert percolation_config(preset).min_seeds == 3  # the smoke preset's too

@@ -1,4 +1,4 @@
-"""The percolation onset rules calibrated on the simulation (issue 26): the simulated onset,
+"""The percolation onset rules calibrated on the simulation (2026-12-06): the simulated onset,
 the two statistics on known values, the share grids, and the rules fed the simulation's own
 curves as if they were a model's accuracy."""
 
@@ -25,7 +25,7 @@ from factordiff.experiments.percolation import (
 )
 from factordiff.experiments.percolation_verdicts import verdicts_from_rows
 
-OLD_GRID = (0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.0)  # the quick grid until issue 26
+OLD_GRID = (0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.0)  # the quick grid until 2026-12-06
 
 
 def test_the_onset_is_the_rise_from_the_floor():

@@ -1,5 +1,5 @@
 """The raw images as a second null beside the untrained network, and the calibration of the
-"not aligned" reading (issue 26, item 2).
+"not aligned" reading (2026-12-06).
 
 **The raw-images null.** The representation is the training images themselves, flattened
 (``N * N`` pixel values per condition), rendered by the dataset's own code at the conditions

@@ -1,4 +1,4 @@
-"""What median |value cosine| a loop of 32 values can have in D dimensions (issue 26, item 2).
+"""What median |value cosine| a loop of 32 values can have in D dimensions (2026-12-06).
 
 The superfactoring rule reads the median ``|cos|`` between the centred representations of
 two different values of one feature within a loop (:class:`FactorizationTest`, 32 values per

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 PAPER_EFFECTIVE_DIMENSION = 7.0  # "converges to about 7" (paper's summary)
 POOLINGS = ("flatten", "mean", "max")
-#: The fewest seeds a verdict of Exp 1 is judged from (issue 26): fewer give "inconclusive".
+#: The fewest seeds a verdict of Exp 1 is judged from (2026-12-06): fewer give "inconclusive".
 MIN_SEEDS = 5
 #: The seeds of the `exp1` and `exp1-quick` presets: as many as MIN_SEEDS, so that one
 #: command can give a decisive verdict.
@@ -65,7 +65,7 @@ class Exp1Config:
     name: str = "exp1-quick"
     run: RunConfig = field(default_factory=lambda: preset_config("exp1-quick"))
     seeds: tuple[int, ...] = ()  # one run per seed; () = the one run.seed
-    # Each seed trained once per thread count (train.num_threads = n; issue 26): a seed's
+    # Each seed trained once per thread count (train.num_threads = n; 2026-12-06): a seed's
     # statistic is then the mean over its thread counts and every run's value is kept beside
     # it (exp1_readings). () = one run per seed with run.train.num_threads as it is (every
     # preset: (1, 2) doubles the training; `--set thread_counts=[1,2]` asks for it).

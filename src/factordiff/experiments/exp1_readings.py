@@ -1,4 +1,4 @@
-"""Experiment 1 beside its verdicts (issue 26, item 2): the raw-images null, the paper's
+"""Experiment 1 beside its verdicts (2026-12-06): the raw-images null, the paper's
 "not aligned" reading of the parallelism test, and seeds trained under several thread counts.
 
 - **Raw images** (:mod:`factordiff.analysis.nulls`): the flattened training images of the
@@ -31,7 +31,7 @@ NOT_ALIGNED_PAPER = (
     'representations of different values of the same feature are "not aligned" (abstract)'
 )
 #: What the superfactoring and effective-dimension rules can reach together, measured on
-#: loops of 32 values (factordiff.analysis.value_bounds; docs/analysis.md, issue 26).
+#: loops of 32 values (factordiff.analysis.value_bounds; docs/analysis.md, 2026-12-06).
 SUPERFACTORED_REACH = (
     "Reachable in a loop of D <= 9 dimensions only by structured loops: random clouds of 32 "
     "values give a median of 0.24-0.41 and flat-spectrum clouds 0.21-0.38 at D = 4-9 (below "

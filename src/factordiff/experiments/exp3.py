@@ -3,7 +3,7 @@
 For each image size N and each subsampling share of the lattice, two datasets are trained on
 one step budget: (a) 2D bumps alone and (b) 2D bumps plus 1D stripes (``bump+stripes``, its
 margin scaled with N). The share subsamples the 2D bumps; the presets keep every stripe of (b)
-(``stripes_share``) and count 2D bumps as the dataset size (``size_measure``), since issue 26.
+(``stripes_share``) and count 2D bumps as the dataset size (``size_measure``), since 2026-12-06.
 Each run is scored on generating 2D bumps at lattice sites of the
 frame: all of them (or a fixed sample, the *whole lattice*) and those held out of (a)'s
 training set. The dataset size at which accuracy first reaches the threshold (60%) is
@@ -179,19 +179,19 @@ class Exp3Config:
     name: str = "exp3-quick"
     run: RunConfig = field(default_factory=lambda: _quick_run())
     # Each N must pass the UNet's halvings: multiples of 8 for the 4-level `small` (of 4 for
-    # a 3-level net; RunConfig.validate refuses the others). Since issue 26 the quick preset
+    # a 3-level net; RunConfig.validate refuses the others). Since 2026-12-06 the quick preset
     # spans a factor 4 in four sizes (it was 8, 12, 16 on a 3-level net).
     image_sizes: tuple[int, ...] = (8, 16, 24, 32)
-    # Since issue 26 from 0.02 (it was 0.05): with every stripe kept, (b) may need only a few
+    # Since 2026-12-06 from 0.02 (it was 0.05): with every stripe kept, (b) may need only a few
     # 2D bumps, and its 60% crossing must lie inside the grid to be read
     shares: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4, 1.0)
     # The share of (b)'s 1D stripes kept: None = the run's share, as the 2D bumps (the design
-    # before issue 26, kept at that default so older configs read back alike); 1.0 = every
+    # before 2026-12-06, kept at that default so older configs read back alike); 1.0 = every
     # stripe (the isolated factors in full plus a share of compositional 2D examples; the
-    # quick and paper presets since issue 26)
+    # quick and paper presets since 2026-12-06)
     stripes_share: float | None = None
     seeds: tuple[int, ...] = ()  # () = the one run.seed
-    # ONE step budget for every run. 2,400 in exp3-quick since issue 26 (it was 800 at
+    # ONE step budget for every run. 2,400 in exp3-quick since 2026-12-06 (it was 800 at
     # N <= 16): about 2x the steps `small` needed to 90% on the whole N = 32 lattice (1,100,
     # +-30% over seeds; docs/performance.md). Not yet checked by the plateau check at N = 24
     # and 32 on these datasets (the check gates every claim).
@@ -208,7 +208,7 @@ class Exp3Config:
     threshold: float = 0.6  # accuracy at which the dataset size is read (the paper's 60%)
     threshold_metric: str = "lattice"  # lattice | heldout: which accuracy reaches it
     # all | bumps: images counted as the dataset size. `bumps` (the 2D bumps) in the presets
-    # since issue 26: with every stripe kept, (b)'s stripes alone number 64, 192, 384, 768 at
+    # since 2026-12-06: with every stripe kept, (b)'s stripes alone number 64, 192, 384, 768 at
     # N = 8, 16, 24, 32 (~N^1.8; margin scaled with N), so counting them would give (b) an
     # exponent near 2 whatever the model does
     size_measure: str = "all"
@@ -283,7 +283,7 @@ def check_min_seeds(value) -> None:
 
 def _quick_run() -> RunConfig:
     """`small` (precision auto: bf16 only where native, so fp32 on an AVX2-only CPU) on
-    batches of 64; data set per run. Until issue 26 exp3-quick used `small` with three levels
+    batches of 64; data set per run. Until 2026-12-06 exp3-quick used `small` with three levels
     (widths 16, 32, 64) so that it could take N = 12; N = 8, 16, 24, 32 pass the 4-level
     `small`, whose steps to 90% are measured at N = 8, 16 and 32 (docs/performance.md)."""
     run = preset_config("small")
@@ -385,7 +385,7 @@ def dataset_config(
     """The data of one run: (a) ``bumps`` = the ``bump`` preset, (b) ``bumps+stripes`` = the
     ``bump+stripes`` preset (margin scaled with N), at size ``n``; the 2D bumps subsampled by
     ``share``, (b)'s 1D stripes by ``stripes_share`` (None: by ``share`` too, the design
-    before issue 26; 1.0: every stripe kept). Bump width and lattice spacing come from
+    before 2026-12-06; 1.0: every stripe kept). Bump width and lattice spacing come from
     ``base``.
 
     The bump part of (b) is then the very same subset as (a)'s training set: both are drawn

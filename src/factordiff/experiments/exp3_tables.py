@@ -1,4 +1,4 @@
-"""Experiment 3's tables beside the exponents (issue 26): the dataset sizes per N with the
+"""Experiment 3's tables beside the exponents (2026-12-06): the dataset sizes per N with the
 ratio of the two datasets, each run's accuracy on the whole lattice and on the held-out sites,
 and the exponents read from held-out accuracy (reported, not judged).
 

@@ -1,4 +1,4 @@
-"""The calibration of the percolation onset rules on the simulation (issue 26).
+"""The calibration of the percolation onset rules on the simulation (2026-12-06).
 
 The sharp rule compares a trained 20%-80% span, measured on the run's share grid, with the
 simulated one; a simulated curve read on that grid (as a model's accuracy would be) does not

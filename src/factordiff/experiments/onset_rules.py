@@ -163,7 +163,7 @@ def best_over_thresholds(spans: list[tuple[float, float]]) -> tuple[float, float
 # ----------------------------------------------------------------------------- the grid
 def factor_two_coverage(lambdas, lo: float = 0.08, hi: float = 0.4) -> int:
     """The fewest shares of ``lambdas`` in any window ``[a, 2a]`` inside ``[lo, hi]`` (the
-    issue's "a factor 2 spans at least 3 grid points"). The count only drops just after a
+    rule "a factor 2 spans at least 3 grid points"). The count only drops just after a
     window's start passes a share, so those starts (and ``lo``) are the ones to check."""
     lam = np.asarray(lambdas, np.float64)
     if hi < 2 * lo:

@@ -11,7 +11,7 @@ the same sigma and lattice (:mod:`factordiff.percolation`, thresholds 0.005 and 
 Claims: the onset is sharp, comes earlier for wider bumps, and sits near the simulated
 percolation threshold, each measured on every seed's own curves and judged from its interval
 over seeds (:func:`verdicts_from_rows`, in :mod:`factordiff.experiments.percolation_verdicts`).
-Since issue 26 the sharp and near rules compare the trained onset with the simulated onset at
+Since 2026-12-06 the sharp and near rules compare the trained onset with the simulated onset at
 the same N, sigma and overlap threshold (:mod:`factordiff.experiments.onset_rules`). The
 rules are in :class:`PercolationExpConfig` and docs/exp3.md.
 """
@@ -80,7 +80,7 @@ class PercolationExpConfig:
     name: str = "percolation-quick"
     run: RunConfig = field(default_factory=lambda: _quick_run())
     image_size: int = 16
-    # sigma 0.5 px back since issue 26 (dropped on 2026-12-01: at 800 steps its models were
+    # sigma 0.5 px back since 2026-12-06 (dropped on 2026-12-01: at 800 steps its models were
     # still learning); its budget below is chosen from the probe of docs/exp3.md
     sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5)
     # Steps of about 2^(1/3) from 0.016 to 0.63, then 1 (QUICK_LAMBDAS, above)
@@ -110,7 +110,7 @@ class PercolationExpConfig:
     # near: the trained lambda_50 inside the simulated 20-80% span (distance from the
     # simulated midpoint in simulated half-spans below 1)
     near_tolerance: float = 1.0
-    # The fixed factors of the rules before their calibration (issue 26): kept so that older
+    # The fixed factors of the rules before their calibration (2026-12-06): kept so that older
     # experiment folders read back; the verdicts no longer use them.
     sharp_factor: float = 2.0
     near_factor: float = 2.0
@@ -574,7 +574,7 @@ def report_sections(summary: dict) -> list[str]:
     )
     lines += ["", "## Simulated critical shares (this lattice)", ""]
     lines += [
-        "The onset the sharp and near rules compare with (since issue 26): where the mean "
+        "The onset the sharp and near rules compare with (since 2026-12-06): where the mean "
         "mass ratio's rise from its floor reaches 20%, 50% and 80%; the critical lambda is "
         "its last upward crossing of 0.5 (docs/percolation.md).",
         "",
@@ -583,7 +583,7 @@ def report_sections(summary: dict) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for s in summary["simulated"]:
-        o = s.get("onset") or {}  # summaries written before issue 26 have none
+        o = s.get("onset") or {}  # summaries written before 2026-12-06 have none
         onset = (
             f"{fmt_number(o['floor'])} ({fmt_number(o['floor_lambda'])}) | "
             f"{fmt_number(o['l20'])} / {fmt_number(o['l50'])} / {fmt_number(o['l80'])} | "

@@ -12,7 +12,7 @@ Three claims, each a statistic of one seed's curves judged by its interval over 
 - *near the simulated threshold*: the distance of the trained lambda_50 from the simulated
   midpoint in units of the simulated half-span, below ``near_tolerance``.
 
-Before issue 26's calibration the first and last were fixed factors (``sharp_factor``,
+Before the 2026-12-06 calibration the first and last were fixed factors (``sharp_factor``,
 ``near_factor``: 20% -> 80% within a factor 2 of lambda; lambda_50 within a factor 2 of the
 simulated critical lambda); docs/rules.md has the change and its evidence.
 """
