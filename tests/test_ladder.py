@@ -115,3 +115,13 @@ def test_experiment_reports_list_the_deviations_left_in_their_runs(tmp_path):
     assert "Deviations" not in render_report(
         {k: v for k, v in summary.items() if k != "deviations"}
     )
+
+
+def test_no_experiment_preset_feeds_coordinate_channels():
+    from factordiff.experiments import EXPERIMENTS, resolve_experiment
+
+    for exp_name, exp in EXPERIMENTS.items():
+        for preset in exp.presets:
+            exp_, name = resolve_experiment(preset, quick=False)
+            runs = exp_.runs(exp_.config(name))
+            assert all(rc.model.coord_frequencies == 0 for _, rc in runs), (exp_name, preset)

@@ -217,7 +217,9 @@ def _preset_run(name: str) -> tuple[RunConfig, dict]:
             grid_images=16,
         )
     if name == "exp2-quick":
-        run = _base_run("small")
+        # `small`'s network without its coordinate channels: rung 1 of the ladder
+        # (factordiff.ladder; same cost per step, docs/fidelity.md)
+        run = _base_run("rung1")
         run.train = replace(run.train, max_steps=800)
         run.eval = replace(run.eval, sampler="ddim", num_steps=25)
         # three sampling rates (no verdict rests on them); 3 seeds (every claim's minimum)
@@ -269,13 +271,13 @@ PRESETS = {
         "Experiment 2 reduced for a 2-core CPU: N = 16 with the hole band, margin and "
         "squares scaled from N = 32 in proportion; lesions of 0, 1, 2, 3, 4 lattice columns "
         "(0 to 4 px); a 1-px rim (23.4% of the 2D labels, as our 2 px at N = 32); the small "
-        "UNet, 800 steps per run; 3 seeds (each claim's minimum) for the main comparison, "
+        "UNet without coordinate channels (rung1), 800 steps per run; 3 seeds (each claim's minimum) for the main comparison, "
         "the rim ablation and every curve: 60 runs (docs/exp2.md)",
         "not run with these designs yet; the committed 22-run sweep (2 seeds for the main "
         "models, 1 for the curves, a 2-px rim, lesions of 0, 2, 4 columns; docs/results/exp2) "
         "met all six per-run rules in every seed in 43.2 min on an idle 2-core AVX2 CPU; 60 "
         "runs in proportion: about 118 min there (an estimate)",
-        "small",
+        "rung1",
     ),
     "exp2-smoke": ExperimentPreset(
         "exp2-smoke",

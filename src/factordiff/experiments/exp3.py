@@ -285,8 +285,10 @@ def _quick_run() -> RunConfig:
     """`small` (precision auto: bf16 only where native, so fp32 on an AVX2-only CPU) on
     batches of 64; data set per run. Until 2026-12-06 exp3-quick used `small` with three levels
     (widths 16, 32, 64) so that it could take N = 12; N = 8, 16, 24, 32 pass the 4-level
-    `small`, whose steps to 90% are measured at N = 8, 16 and 32 (docs/performance.md)."""
-    run = preset_config("small")
+    `small`, whose steps to 90% are measured at N = 8, 16 and 32 (docs/performance.md).
+    Since 2026-12-06 without its coordinate channels: rung 1 of the ladder (factordiff.ladder;
+    same cost per step, and in seed 0 on 32 x 32 bumps the same steps to 95%: docs/fidelity.md)."""
+    run = preset_config("rung1")
     run.name = "exp3-quick"
     return run
 
@@ -320,14 +322,14 @@ PRESETS = {
         "exp3-quick",
         "Experiment 3 at N = 8, 16, 24, 32 (a factor 4), six shares of the 2D bumps (every 1D "
         "stripe kept; sizes count 2D bumps), two datasets, seeds 0, 1, 2 (each claim needs 3), "
-        "the small UNet on batches of 64, a 2,400-step budget, at least 256 samples per "
-        "evaluation (144 runs; docs/exp3.md)",
+        "the small UNet without coordinate channels (rung1) on batches of 64, a 2,400-step "
+        "budget, at least 256 samples per evaluation (144 runs; docs/exp3.md)",
         "not run yet in this form: ~28 h estimated on 2 AVX2 cores, ~1 h of training on one "
         "H200 (estimates, not measurements; docs/exp3.md). The earlier form (N = 8, 12, 16, "
         "stripes subsampled with the bumps, all images counted; docs/results/exp3-2seeds) gave "
         "per-seed exponents 1.66 / 1.27 for bumps alone and 1.24 / 1.05 with stripes, "
         "inconclusive with two seeds",
-        "small",
+        "rung1",
     ),
     "exp3-tiny": ExperimentPreset(
         "exp3-tiny",
