@@ -705,7 +705,8 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--scale",
         choices=["paper", "quick", "tiny"],
-        help="quick (the default: presets NAME-quick, a 2-core CPU), paper (presets NAME, "
+        help="quick (the default: presets NAME-quick, reduced for a CPU; every seed the "
+        "verdicts need, hours to days on 2 cores: docs/reproduce.md), paper (presets NAME, "
         "meant for a GPU: only when asked for) or tiny (the seconds-long smoke presets)",
     )
     p.add_argument("--only", help="comma-separated subset of exp1,exp2,exp3,percolation")
