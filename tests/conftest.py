@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import matplotlib
 import pytest
@@ -36,3 +37,23 @@ def _precision_pinned(request, monkeypatch):
 def other_kind() -> bool:
     """True when the suite runs as the other CPU kind (``FACTORDIFF_NATIVE_BF16`` is set)."""
     return bool(os.environ.get(NATIVE_BF16_ENV, "").strip())
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A finished tiny run (16 px, label range [0, 16], epochs 0, 2, 4 kept; fp32), trained once
+    for the bad-input tests; they copy it (the ``run`` fixture) before touching it."""
+    from factordiff.cli import main
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    argv = ["train", "--preset", "tiny", "--out", str(run), "--no-progress"]
+    assert main(argv + ["--set", "train.precision=fp32"]) == 0
+    return run
+
+
+@pytest.fixture
+def run(trained_run, tmp_path):
+    """A copy of :func:`trained_run` that a test may change."""
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    return copy

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,21 +18,6 @@ from factordiff.model.unet import build_model
 from factordiff.paths import check_writable_folder
 from factordiff.presets import TINY_MODEL, preset_config
 from refusal import files_under, refused
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    """A finished tiny run (label range [0, 16]); tests copy it before touching it."""
-    run = tmp_path_factory.mktemp("trained") / "run"
-    assert main(["train", "--preset", "tiny", "--out", str(run), "--no-progress"]) == 0
-    return run
-
-
-@pytest.fixture
-def run(trained_run, tmp_path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(trained_run, copy)
-    return copy
 
 
 # ----------------------------------------------------------------------------- sample

@@ -5,7 +5,6 @@ and leaves nothing behind (the files under the run / output folder are compared)
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,7 @@ import pytest
 import factordiff as fd
 from factordiff.analysis import ActivationExtractor, analyze_map, analyze_run, condition_grid
 from factordiff.analysis import run as analysis_run
-from factordiff.cli import main
 from refusal import files_under, refused
-
-FP32 = ["--set", "train.precision=fp32"]  # pinned: no test depends on precision = auto
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
-    """A finished tiny run (16 px, label range [0, 16], epochs 0, 2, 4 kept); tests copy it."""
-    run = tmp_path_factory.mktemp("trained") / "run"
-    assert main(["train", "--preset", "tiny", "--out", str(run), "--no-progress", *FP32]) == 0
-    return run
-
-
-@pytest.fixture
-def run(trained_run, tmp_path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(trained_run, copy)
-    return copy
-
 
 MAP = ["--noise", "1", "--no-topology"]  # any of --layers/--ts/--noise makes it a map
 

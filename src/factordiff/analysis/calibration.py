@@ -354,6 +354,35 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _split_at_markers(path: Path, start: str, end: str) -> tuple[str, str]:
+    """The text of ``path`` before ``start`` and after ``end``; ``ValueError`` when either
+    marker is missing."""
+    doc = path.read_text()
+    if start not in doc or end not in doc:
+        raise ValueError(f"{path} has no {start} ... {end} section for the table")
+    before, rest = doc.split(start, 1)
+    return before, rest.split(end, 1)[1]
+
+
+def replace_between(path: Path, start: str, end: str, text: str) -> None:
+    """Put ``text`` between the markers ``start`` and ``end`` of ``path``; ``ValueError``
+    (nothing written) when they are missing."""
+    before, after = _split_at_markers(path, start, end)
+    _write_atomic(path, f"{before}{start}\n{text}{end}{after}")
+
+
+def write_table_and_json(
+    markdown_path: str | Path, start: str, end: str, table: str, json_path: str | Path, doc
+) -> None:
+    """``table`` between the markers of ``markdown_path`` and ``doc`` as JSON at ``json_path``;
+    the markers are checked first, so a document without them gets nothing written."""
+    markdown_path, json_path = Path(markdown_path), Path(json_path)
+    _split_at_markers(markdown_path, start, end)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(json_path, json.dumps(json_ready(doc), indent=2) + "\n")
+    replace_between(markdown_path, start, end, table)
+
+
 def write_calibration_docs(
     rows: list[dict], markdown_path: str | Path, json_path: str | Path, settings: dict
 ) -> None:
@@ -361,27 +390,41 @@ def write_calibration_docs(
     ``TABLE_START`` and ``TABLE_END`` of ``markdown_path`` and the rows with ``settings`` as
     JSON at ``json_path``. Raises ``ValueError`` (nothing written) when the markers are
     missing."""
-    markdown_path, json_path = Path(markdown_path), Path(json_path)
-    text = markdown_path.read_text()
-    if TABLE_START not in text or TABLE_END not in text:
-        raise ValueError(
-            f"{markdown_path} has no {TABLE_START} ... {TABLE_END} section for the table"
-        )
-    before, rest = text.split(TABLE_START, 1)
-    _, after = rest.split(TABLE_END, 1)
-    table = calibration_table_markdown(rows)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(
-        json_path, json.dumps(json_ready({"settings": settings, "rows": rows}), indent=2) + "\n"
+    write_table_and_json(
+        markdown_path,
+        TABLE_START,
+        TABLE_END,
+        calibration_table_markdown(rows),
+        json_path,
+        {"settings": settings, "rows": rows},
     )
-    _write_atomic(markdown_path, f"{before}{TABLE_START}\n{table}{TABLE_END}{after}")
+
+
+def repository_root(root: str | Path | None) -> Path:
+    """``root``, or the repository holding this package's source."""
+    return Path(root) if root is not None else Path(__file__).resolve().parents[3]
+
+
+def run_command(prog: str, description: str, main, argv=None) -> None:
+    """The command line of a calibration module: ``python -m PROG [ROOT]`` calls ``main(ROOT)``
+    after checking that ROOT holds docs/analysis.md."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "root", nargs="?", help="repository root (default: the one holding this package)"
+    )
+    args = parser.parse_args(argv)
+    if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
+        parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
+    main(args.root)
 
 
 def main(root: str | Path | None = None) -> list[dict]:
     """Compute the calibration table on the 32 x 32 grid and write it into
     ``ROOT/docs/analysis.md`` and ``ROOT/docs/results/calibration/calibration.json``
     (``ROOT``: the repository holding this package's source by default)."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[3]
+    root = repository_root(root)
     settings = {
         "n": 32,
         "noise_levels": list(NOISE_LEVELS),
@@ -399,18 +442,9 @@ def main(root: str | Path | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m factordiff.analysis.calibration",
-        description="Compute the calibration table (every rule on clouds with known answers) "
-        "and rewrite it into ROOT/docs/analysis.md and "
-        "ROOT/docs/results/calibration/calibration.json.",
+    run_command(
+        "python -m factordiff.analysis.calibration",
+        "Compute the calibration table (every rule on clouds with known answers) and rewrite it "
+        "into ROOT/docs/analysis.md and ROOT/docs/results/calibration/calibration.json.",
+        main,
     )
-    parser.add_argument(
-        "root", nargs="?", help="repository root (default: the one holding this package)"
-    )
-    args = parser.parse_args()
-    if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
-        parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
-    main(args.root)

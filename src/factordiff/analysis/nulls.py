@@ -310,33 +310,27 @@ def null_table_markdown(cal: dict) -> str:
 def main(root=None) -> dict:
     """Compute the null calibration and write it into ``ROOT/docs/analysis.md`` and
     ``ROOT/docs/results/calibration/nulls.json``."""
-    from pathlib import Path
+    from factordiff.analysis.calibration import repository_root, write_table_and_json
 
-    from factordiff.analysis.calibration import _write_atomic
-    from factordiff.analysis.value_bounds import replace_between
-    from factordiff.config import json_ready
-
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[3]
+    root = repository_root(root)
     cal = null_calibration()
-    out = root / "docs" / "results" / "calibration" / "nulls.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out, json.dumps(json_ready(copy.deepcopy(cal)), indent=2) + "\n")
-    replace_between(root / "docs" / "analysis.md", NULLS_START, NULLS_END, null_table_markdown(cal))
+    write_table_and_json(
+        root / "docs" / "analysis.md",
+        NULLS_START,
+        NULLS_END,
+        null_table_markdown(cal),
+        root / "docs" / "results" / "calibration" / "nulls.json",
+        copy.deepcopy(cal),
+    )
     return cal
 
 
 if __name__ == "__main__":
-    import argparse
-    from pathlib import Path
+    from factordiff.analysis.calibration import run_command
 
-    parser = argparse.ArgumentParser(
-        prog="python -m factordiff.analysis.nulls",
-        description="The 'not aligned' rule and the raw-images null on the calibration clouds: "
-        "rewrite the table in ROOT/docs/analysis.md and "
-        "ROOT/docs/results/calibration/nulls.json.",
+    run_command(
+        "python -m factordiff.analysis.nulls",
+        "The 'not aligned' rule and the raw-images null on the calibration clouds: rewrite the "
+        "table in ROOT/docs/analysis.md and ROOT/docs/results/calibration/nulls.json.",
+        main,
     )
-    parser.add_argument("root", nargs="?", help="repository root (default: this package's)")
-    args = parser.parse_args()
-    if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
-        parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
-    main(args.root)

@@ -37,11 +37,16 @@ and ``docs/results/calibration/value_cosines.json`` (seconds).
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 
+from factordiff.analysis.calibration import (  # noqa: F401 - replace_between: re-exported
+    replace_between,
+    repository_root,
+    run_command,
+    write_table_and_json,
+)
 from factordiff.analysis.factorization import _value_cosines
 
 #: Values per loop on the verdicts' 32 x 32 grid.
@@ -241,51 +246,33 @@ def generic_crossing(rows: list[dict], family: str = "flat_spectrum") -> int | N
     return None
 
 
-def replace_between(path: Path, start: str, end: str, text: str) -> None:
-    """Put ``text`` between the markers ``start`` and ``end`` of ``path``; ``ValueError``
-    (nothing written) when they are missing."""
-    from factordiff.analysis.calibration import _write_atomic
-
-    doc = path.read_text()
-    if start not in doc or end not in doc:
-        raise ValueError(f"{path} has no {start} ... {end} section for the table")
-    before, rest = doc.split(start, 1)
-    _, after = rest.split(end, 1)
-    _write_atomic(path, f"{before}{start}\n{text}{end}{after}")
-
-
 def main(root: str | Path | None = None) -> list[dict]:
     """Compute the table and write it into ``ROOT/docs/analysis.md`` and
     ``ROOT/docs/results/calibration/value_cosines.json``."""
-    from factordiff.analysis.calibration import _write_atomic
-    from factordiff.config import json_ready
-
-    root = Path(root) if root is not None else Path(__file__).resolve().parents[3]
+    root = repository_root(root)
     rows = value_cosine_table()
     settings = {"n": N_VALUES, "dims": list(DIMS), "draws": DRAWS, "random_state": 0}
-    out = root / "docs" / "results" / "calibration" / "value_cosines.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "settings": settings,
         "crossing": {k: generic_crossing(rows, k) for k in ("random", "flat_spectrum")},
         "rows": rows,
     }
-    _write_atomic(out, json.dumps(json_ready(doc), indent=2) + "\n")
-    replace_between(root / "docs" / "analysis.md", TABLE_START, TABLE_END, table_markdown(rows))
+    write_table_and_json(
+        root / "docs" / "analysis.md",
+        TABLE_START,
+        TABLE_END,
+        table_markdown(rows),
+        root / "docs" / "results" / "calibration" / "value_cosines.json",
+        doc,
+    )
     return rows
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m factordiff.analysis.value_bounds",
-        description="What median |value cosine| a loop of 32 values can have in D = 4..16 "
-        "dimensions: rewrite the table in ROOT/docs/analysis.md and "
+    run_command(
+        "python -m factordiff.analysis.value_bounds",
+        "What median |value cosine| a loop of 32 values can have in D = 4..16 dimensions: "
+        "rewrite the table in ROOT/docs/analysis.md and "
         "ROOT/docs/results/calibration/value_cosines.json.",
+        main,
     )
-    parser.add_argument("root", nargs="?", help="repository root (default: this package's)")
-    args = parser.parse_args()
-    if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
-        parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
-    main(args.root)

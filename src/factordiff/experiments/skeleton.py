@@ -173,6 +173,11 @@ def _judged(claims: tuple[Verdict, ...], seeds: list[int]) -> list[dict]:
     ]
 
 
+def _holds(judgements: list[dict]) -> bool:
+    """Whether the rules' judgements together say reproduced."""
+    return combine([j["verdict"] for j in judgements]) == REPRODUCED
+
+
 def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdict]:
     """One verdict per claim over the seeds (one seed included).
 
@@ -186,8 +191,8 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
         for c in per_seed[0]:
             if c.rules:
                 judgements = _judged((c,), list(seeds))
-                c = replace(c, judgements=judgements)
-                c = replace(c, reproduced=c.verdict == REPRODUCED)
+                reproduced = _holds(judgements) and c.not_judged is None
+                c = replace(c, judgements=judgements, reproduced=reproduced)
             out1.append(c)
         return out1
     out = []
@@ -216,9 +221,7 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
         )
         not_judged = _not_judged_over_seeds(claims, seeds)
         reproduced = (
-            combine([j["verdict"] for j in judgements]) == REPRODUCED
-            if judgements
-            else all(c.reproduced for c in claims)
+            _holds(judgements) if judgements else all(c.reproduced for c in claims)
         ) and not_judged is None
         out.append(
             Verdict(
