@@ -21,7 +21,14 @@ from factordiff.analysis.calibration import (
     write_calibration_docs,
 )
 
-LOOP_RULES = ("orthogonal", "parallel_x", "parallel_y", "superfactored", "effective_dimension")
+LOOP_RULES = (
+    "orthogonal",
+    "parallel_x",
+    "parallel_y",
+    "superfactored",
+    "not_aligned",
+    "effective_dimension",
+)
 
 
 @pytest.mark.parametrize("noise_level", [0.0, 0.1])
@@ -54,7 +61,7 @@ def test_loop_rules_on_the_16_x_16_map_grid_give_the_known_answers(name, noise_l
     agrees = compare_with_known(row, name, 32, noise_level)
     if name == "circle" and noise_level > 0:  # the known limit of the 32 x 32 test above
         agrees.pop("parallel_y")
-    loop_rules = ("orthogonal", "parallel_x", "parallel_y", "superfactored")
+    loop_rules = ("orthogonal", "parallel_x", "parallel_y", "superfactored", "not_aligned")
     assert all(agrees[k] is True for k in loop_rules if k in agrees), (row, agrees)
     if noise_level == 0 and name in ("clifford_torus", "ring_torus", "circle"):
         assert row["effective_dimension"] == pytest.approx(
@@ -141,7 +148,7 @@ def test_table_and_docs_writer(tmp_path):
     assert (
         table.count("\n") == 4 and "| circle | 0.0 | (1, 1) (1, 1, 0) | n/a | 1.00 | n/a" in table
     )
-    assert "| 0.71 / n/a | 2.0 (2.0) | no | yes | no | no |" in table
+    assert "| 0.71 / n/a | 2.0 (2.0) | no | yes | no | no | no |" in table  # + not aligned
     doc = tmp_path / "analysis.md"
     doc.write_text(f"intro\n{TABLE_START}\nold\n{TABLE_END}\nend\n")
     out = tmp_path / "results" / "calibration.json"

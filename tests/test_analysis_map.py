@@ -6,7 +6,15 @@ import shutil
 
 import pytest
 
+from factordiff.analysis.nulls import raw_images_summary
+from factordiff.analysis.run import analyze_map
 from factordiff.cli import main
+from factordiff.training import read_run_config
+
+
+def data_of(run):
+    return read_run_config(run).data
+
 
 TINY_BLOCKS = [
     "unet.down_blocks.0",
@@ -41,7 +49,31 @@ def test_map_over_every_block_writes_one_row_per_setting_and_rule(run, capsys):
     assert {r["t"] for r in table} == {"99", "10"} and {r["n_noise"] for r in table} == {"1", "2"}
     for r in table:
         assert r["reproduced"] == str(r["passes"] == "True" and r["control_passes"] == "False")
+    # the second null, the raw images of the same 8 x 8 grid: columns per setting and rule
+    assert "... and the trained model is nearer the claim than the raw images" in out
+    raw = raw_images_summary(data_of(run), 8, topology=False)
+    for r in table:
+        if r["rule"] == "parallel":  # not a claim of the paper: the null does not apply
+            assert r["beyond_raw"] == r["holds_both"] == ""
+            continue
+        raw_value = json.loads(r["raw_value"])
+        value = json.loads(r["value"])
+        expected = (
+            value < raw_value
+            if r["rule"] == "orthogonal"
+            else all(a < b for a, b in zip(value, raw_value, strict=True))
+        )
+        assert r["beyond_raw"] == str(expected), r
+        assert r["holds_both"] == str(expected and r["reproduced"] == "True")
+    ortho = {r["raw_value"] for r in table if r["rule"] == "orthogonal"}
+    assert len(ortho) == 1  # one raw-images value for every setting
+    assert json.loads(ortho.pop()) == pytest.approx(raw["factorization"]["orthogonality_xy"])
     m = json.loads((run / "analysis" / "map" / "map.json").read_text())
+    counts = m["checkpoints"][-1]["raw"]["orthogonal"]
+    assert counts["applies"] and counts["holds_both"] == sum(
+        r["holds_both"] == "True" for r in table if r["rule"] == "orthogonal" and r["epoch"] == "2"
+    )
+    assert not m["checkpoints"][-1]["raw"]["parallel"]["applies"]
     assert m["settings"]["layers"] == TINY_BLOCKS and m["settings"]["control"] == "epoch-00000.pt"
     ck = m["checkpoints"][-1]
     assert len(ck["rows"]) == settings and ck["counts"]["orthogonal"]["settings"] == settings
@@ -91,3 +123,11 @@ def test_map_errors_name_the_value_and_write_nothing(run, capsys):
     with open(other / "analysis" / "map" / "map.csv") as f:
         table = list(csv.DictReader(f))
     assert len(table) == 2 * 3 and all(r["control_passes"] == "" for r in table)
+    # without the second null: its columns stay empty; a non-square grid needs it off
+    args += ["--no-raw-null", "--out", str(run.parent / "no-raw")]
+    assert main(args) == 0
+    with open(run.parent / "no-raw" / "map.csv") as f:
+        assert all(r["holds_both"] == "" for r in csv.DictReader(f))
+    with pytest.raises(ValueError, match="invalid with the raw-images null"):
+        analyze_map(run, ts=[99], grid=(8, 10), out=target)
+    assert not target.exists()

@@ -195,6 +195,20 @@ def test_map_settings_and_control_epoch_are_checked_before_training():
     replace(smoke_config(), sensitivity_map=False, map_ts=(999,)).validate()
 
 
+def map_summary(**settings) -> dict:
+    """A sensitivity-map summary of one setting, for the report's map section."""
+    base = {"layers": ["a"], "ts": [999], "poolings": ["mean"], "n_noises": [1], "rules": {}}
+    return {
+        "settings": base | settings,
+        "epoch": 3,
+        "n_settings": 1,
+        "seconds": 60.0,
+        "rules": [],
+        "per_seed": {"0": {}},
+        "figures": {},
+    }
+
+
 def test_map_grid_16_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypatch):
     from factordiff.analysis import run as analysis_run
     from factordiff.experiments.exp1 import _map_section, exp1_config, sensitivity_map_of_run
@@ -214,25 +228,7 @@ def test_map_grid_16_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypat
     sensitivity_map_of_run(paper, Path("run"), "cpu")
     assert seen["grid"] == 32 and seen["homology_step"] == 2
     # the report says the map's homology is coarser than the verdicts' 32 x 32 grid
-    m = {
-        "settings": {
-            "grid": [16, 16],
-            "homology_step": 1,
-            "homology_points": 256,
-            "topology": True,
-            "layers": ["a"],
-            "ts": [999],
-            "poolings": ["mean"],
-            "n_noises": [1],
-            "rules": {},
-        },
-        "epoch": 3,
-        "n_settings": 1,
-        "seconds": 60.0,
-        "rules": [],
-        "per_seed": {"0": {}},
-        "figures": {},
-    }
+    m = map_summary(grid=[16, 16], homology_step=1, homology_points=256, topology=True)
     assert "a coarser grid than the calibrated rule" in "\n".join(_map_section(m, "", 32))
     assert "a coarser grid" not in "\n".join(_map_section(m, "", 16))
 
@@ -415,3 +411,25 @@ def test_presets_give_five_seeds_and_refuse_a_bad_minimum():
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ValueError, match=f"min_seeds = {bad!r} is invalid"):
             replace(smoke_config(), min_seeds=bad).validate()
+
+
+def test_map_seeds_maps_the_first_seeds_and_the_report_says_which():
+    from factordiff.experiments.exp1 import _map_section, exp1_config
+
+    quick = exp1_config(quick=True)
+    assert quick.map_seeds == 1 and [s for s in quick.seed_list() if quick.mapped(s)] == [0]
+    every = exp1_config(quick=True, overrides=["map_seeds=0"])
+    assert all(every.mapped(s) for s in every.seed_list())
+    two = exp1_config(quick=True, seeds=[3, 1, 4], overrides=["map_seeds=2"])
+    assert [s for s in two.seed_list() if two.mapped(s)] == [3, 1]
+    assert not replace(quick, sensitivity_map=False).mapped(0)
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match=f"map_seeds = {bad!r} is invalid"):
+            replace(smoke_config(), map_seeds=bad).validate()
+    m = map_summary(grid=[8, 8], homology_step=1, homology_points=0, topology=False) | {
+        "seeds": [0],
+        "of_seeds": [0, 1, 2],
+    }
+    text = "\n".join(_map_section(m, ""))
+    assert "Mapped: seed 0 of the sweep's 0, 1, 2 (`map_seeds = 1`" in text
+    assert "Mapped:" not in "\n".join(_map_section(m | {"of_seeds": [0]}, ""))

@@ -225,6 +225,7 @@ def _analyze_map(args: argparse.Namespace) -> int:
         grid=args.grid,
         out=args.out,
         control=not args.no_control,
+        raw_null=not args.no_raw_null,
         seed=args.seed,
         device=args.device or "auto",
         topology=not args.no_topology,
@@ -239,6 +240,14 @@ def _analyze_map(args: argparse.Namespace) -> int:
         print(
             f"epoch {ck['epoch']} ({ck['checkpoint']}): settings where each rule {holds}: {counts}"
         )
+        if ck.get("raw"):
+            both = ", ".join(
+                f"{rule} {r['holds_both']}/{ck['counts'][rule]['settings']}"
+                if r["applies"]
+                else f"{rule} n/a"
+                for rule, r in ck["raw"].items()
+            )
+            print(f"  ... and the trained model is nearer the claim than the raw images: {both}")
     print(f"wrote {Path(result['out']) / 'map.csv'} and map.json")
     return 0
 
@@ -255,10 +264,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     several = (args.layers, args.ts, args.noise)
     if any(v is not None for v in several) or "," in args.pooling:
         return _analyze_map(args)
-    if args.no_control or args.homology_step != 1:
+    if args.no_control or args.no_raw_null or args.homology_step != 1:
         raise ValueError(
-            "--no-control and --homology-step apply to a map (--layers, --ts, --noise or "
-            "several --pooling values)"
+            "--no-control, --no-raw-null and --homology-step apply to a map (--layers, --ts, "
+            "--noise or several --pooling values)"
         )
     result = analyze_run(
         args.run,
@@ -645,6 +654,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         "--no-control",
         action="store_true",
         help="map: no control (by default each setting is judged against epoch 0)",
+    )
+    p.add_argument(
+        "--no-raw-null",
+        action="store_true",
+        help="map: no second null (by default each setting is also read against the raw "
+        "images of the same grid)",
     )
     p.add_argument(
         "--homology-step",

@@ -35,6 +35,11 @@ Known answers of the loop rules (:class:`FactorizationTest`), by construction:
   parallel in x (every x-loop is the same circle).
 - random features: orthogonal, not parallel, superfactored.
 
+"Not aligned" (x-on-x and y-on-y both at most ``NOT_ALIGNED_BELOW``; the paper's reading of
+the parallelism test): the bump images' and random features' loops at different values lie in
+nearly orthogonal subspaces (not aligned); the Clifford torus and the circle have the same
+x-loop at every y, and the ring torus's x-loops are all horizontal circles (aligned in x).
+
 Effective dimension (participation ratio), exact where known: circle 2, Clifford torus 4,
 ring torus ``25 / 10.375 = 2.41``, periodic bump images from the Fourier spectrum of one
 bump (:func:`bump_torus_effective_dimension`, the covariance of all cyclic shifts of an image
@@ -52,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from factordiff.analysis.control import RULES
 from factordiff.analysis.grid import Representation, condition_grid
 from factordiff.analysis.pipeline import RepresentationAnalysis
 from factordiff.analysis.references import clifford_torus, random_feature_torus, ring_torus
@@ -91,16 +97,23 @@ class KnownAnswer:
     superfactored: bool
     periodic: bool  # whether the grid's loops close
     description: str
+    not_aligned: bool  # x-on-x and y-on-y both <= NOT_ALIGNED_BELOW (module docstring)
 
 
 KNOWN_ANSWERS: dict[str, KnownAnswer] = {
-    "ring_torus": KnownAnswer((1, 2, 1), False, True, False, False, True, "3D ring torus"),
-    "clifford_torus": KnownAnswer((1, 2, 1), True, True, True, False, True, "4D Clifford torus"),
-    "bump_torus": KnownAnswer((1, 2, 1), True, False, False, True, True, "periodic bump images"),
-    "bump_square": KnownAnswer((1, 0, 0), True, False, False, True, False, "bump images, square"),
-    "circle": KnownAnswer((1, 1, 0), False, True, False, False, True, "circle in x only"),
+    "ring_torus": KnownAnswer((1, 2, 1), False, True, False, False, True, "3D ring torus", False),
+    "clifford_torus": KnownAnswer(
+        (1, 2, 1), True, True, True, False, True, "4D Clifford torus", False
+    ),
+    "bump_torus": KnownAnswer(
+        (1, 2, 1), True, False, False, True, True, "periodic bump images", True
+    ),
+    "bump_square": KnownAnswer(
+        (1, 0, 0), True, False, False, True, False, "bump images, square", True
+    ),
+    "circle": KnownAnswer((1, 1, 0), False, True, False, False, True, "circle in x only", False),
     "random_features": KnownAnswer(
-        (1, 0, 0), True, False, False, True, True, "random vector per condition"
+        (1, 0, 0), True, False, False, True, True, "random vector per condition", True
     ),
 }
 
@@ -240,6 +253,7 @@ def judge_cloud(rep: Representation, **analysis_params: Any) -> dict:
             parallel_y=f.is_parallel_y_,
             superfactored=f.is_superfactored_,
         )
+        row["not_aligned"] = bool(RULES["not_aligned"].passes(row))
     return json_ready(row)
 
 
@@ -252,7 +266,7 @@ def compare_with_known(row: dict, name: str, n: int, noise_level: float) -> dict
     if row.get("betti") is not None:
         for k, b in enumerate(row["betti"]):
             out[f"b{k}"] = bool(b == known.betti[k])
-    for rule in ("orthogonal", "parallel_x", "parallel_y", "superfactored"):
+    for rule in ("orthogonal", "parallel_x", "parallel_y", "superfactored", "not_aligned"):
         if rule in row:
             out[rule] = bool(row[rule] == getattr(known, rule))
     ed = known_effective_dimension(name, n) if noise_level == 0 else None
@@ -317,8 +331,9 @@ def calibration_table_markdown(rows: list[dict]) -> str:
     answer is bold and marked ``(x)``."""
     head = (
         "| cloud | noise | Betti (known) | x-on-y | x-on-x | y-on-y | \\|cos\\| x / y "
-        "| eff. dim (known) | orthogonal | parallel x | parallel y | superfactored |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| eff. dim (known) | orthogonal | parallel x | parallel y | superfactored "
+        "| not aligned |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
     lines = []
     for r in rows:
@@ -343,7 +358,8 @@ def calibration_table_markdown(rows: list[dict]) -> str:
             f"| {_fmt(r.get('parallelism_yy'))} "
             f"| {_fmt(r.get('value_cosine_x'))} / {_fmt(r.get('value_cosine_y'))} "
             f"| {ed_text} | {_verdict(r, 'orthogonal')} | {_verdict(r, 'parallel_x')} "
-            f"| {_verdict(r, 'parallel_y')} | {_verdict(r, 'superfactored')} |"
+            f"| {_verdict(r, 'parallel_y')} | {_verdict(r, 'superfactored')} "
+            f"| {_verdict(r, 'not_aligned')} |"
         )
     return head + "\n".join(lines) + "\n"
 

@@ -133,7 +133,9 @@ def map_raw_reading(rows: list[dict], rules: Sequence, raw_summary: dict) -> dic
     rule, the settings where the trained model is beyond the raw images (:func:`beyond_raw`)
     and ``holds_both``: the settings where the claim holds against the untrained network
     (the map's ``reproduced``) *and* the trained model is beyond the raw images (``None``
-    where the null does not apply)."""
+    where the null does not apply). Each setting's cell of a rule gains ``raw_value``,
+    ``beyond_raw`` and ``holds_both`` (``None`` where the null does not apply), the columns
+    of ``map.csv``."""
     from factordiff.analysis.sensitivity import _rule
 
     out = {}
@@ -145,7 +147,16 @@ def map_raw_reading(rows: list[dict], rules: Sequence, raw_summary: dict) -> dic
         except (KeyError, ValueError, TypeError):  # the raw summary lacks it (no homology)
             raw_value = raw_passes = None
         entry: dict[str, Any] = {"raw_value": raw_value, "raw_passes": raw_passes}
-        if name not in RAW_DISTANCES:
+        applies = name in RAW_DISTANCES
+        for c in cells:
+            beyond = bool(beyond_raw(name, c["value"], raw_value)) if applies else None
+            held = bool(c.get("reproduced", c["passes"]))
+            c.update(
+                raw_value=raw_value,
+                beyond_raw=beyond,
+                holds_both=(beyond and held) if applies else None,
+            )
+        if not applies:
             entry.update(
                 applies=False,
                 why=RAW_NOT_APPLICABLE.get(name, "no distance from the claim defined"),
@@ -153,12 +164,10 @@ def map_raw_reading(rows: list[dict], rules: Sequence, raw_summary: dict) -> dic
                 holds_both=None,
             )
         else:
-            beyond = [bool(beyond_raw(name, c["value"], raw_value)) for c in cells]
-            held = [bool(c.get("reproduced", c["passes"])) for c in cells]
             entry.update(
                 applies=True,
-                beyond_raw=int(sum(beyond)),
-                holds_both=int(sum(b and h for b, h in zip(beyond, held, strict=True))),
+                beyond_raw=int(sum(c["beyond_raw"] for c in cells)),
+                holds_both=int(sum(c["holds_both"] for c in cells)),
             )
         out[name] = entry
     return out
@@ -208,18 +217,12 @@ def map_csv_reading(csv_path, raw_summary: dict, epoch: int | None = None) -> di
 
 
 # ----------------------------------------------------------------------------- calibration
-#: Known "not aligned" answers of the calibration clouds (by construction; docs/analysis.md):
-#: the Clifford torus and the circle have the same x-loop at every y (aligned), the ring
-#: torus's x-loops are all horizontal circles (aligned in x), the bump images' and random
-#: features' loops at different values lie in nearly orthogonal subspaces.
-NOT_ALIGNED_KNOWN = {
-    "ring_torus": False,
-    "clifford_torus": False,
-    "bump_torus": True,
-    "bump_square": True,
-    "circle": False,
-    "random_features": True,
-}
+def not_aligned_known() -> dict[str, bool]:
+    """The known "not aligned" answer of each calibration cloud
+    (:data:`factordiff.analysis.calibration.KNOWN_ANSWERS`)."""
+    from factordiff.analysis.calibration import KNOWN_ANSWERS
+
+    return {name: known.not_aligned for name, known in KNOWN_ANSWERS.items()}
 
 
 def null_calibration(n: int = 32, noise_levels=(0.0, 0.1, 0.3), random_state: int = 0):
@@ -232,7 +235,7 @@ def null_calibration(n: int = 32, noise_levels=(0.0, 0.1, 0.3), random_state: in
 
     raw = judge_cloud(calibration_cloud("bump_torus", n), topology=False)
     rows = []
-    for name, known in NOT_ALIGNED_KNOWN.items():
+    for name, known in not_aligned_known().items():
         for level in noise_levels:
             row = judge_cloud(calibration_cloud(name, n, level, random_state), topology=False)
             summary = row | {"effective_dimension": row["effective_dimension"]}

@@ -386,6 +386,7 @@ def analyze_map(
     out: str | Path | None = None,
     *,
     control: bool = True,
+    raw_null: bool = True,
     rules: Sequence = MAP_RULES,
     seed: int = 0,
     batch_size: int = 256,
@@ -415,6 +416,10 @@ def analyze_map(
     out : output folder; ``None`` = ``run_dir/analysis/map``.
     control : judge against the epoch-0 checkpoint (the run must have one); ``False``
         reports whether the trained model passes, without a control.
+    raw_null : read every checkpoint's map against the second null, the raw images of the
+        same grid (:func:`factordiff.analysis.nulls.map_raw_reading`): per rule, the
+        settings where the trained model is strictly nearer the claim than the pixels and
+        where the claim holds against both nulls (each checkpoint's ``"raw"``).
     rules : rule names of :data:`factordiff.analysis.control.RULES` or ``Rule`` objects;
         ``b1_is_2`` is added when ``topology`` is on.
     topology, homology_step : persistent homology (H0, H1) of every setting, from every
@@ -430,6 +435,7 @@ def analyze_map(
 
     from factordiff import training
     from factordiff.analysis.activations import POOLINGS, resolve_timesteps
+    from factordiff.analysis.nulls import map_raw_reading, raw_images_summary
     from factordiff.analysis.sensitivity import (
         TABLE_COLUMNS,
         _rule,
@@ -455,6 +461,11 @@ def analyze_map(
         rule_list.append(_rule("b1_is_2"))
     rule_names = [r.name for r in rule_list]
     shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
+    if raw_null and shape[0] != shape[1]:
+        raise ValueError(
+            f"grid = {list(shape)} is invalid with the raw-images null (it renders a square "
+            "grid); allowed: one side for both axes, or raw_null=False (--no-raw-null)"
+        )
     homology_step = check_homology_step(homology_step)
     selection = _parse_checkpoints(checkpoints)
     device = str(training.resolve_device(device))
@@ -513,6 +524,7 @@ def analyze_map(
         "n_dims": n_dims,
         "topology": topology,
         "homology_step": homology_step,
+        "raw_null": bool(raw_null),
         "homology_points": (
             len(range(0, shape[0], homology_step)) * len(range(0, shape[1], homology_step))
             if topology
@@ -530,6 +542,7 @@ def analyze_map(
             control_model, _, _ = training.load_model(control_path, ema=ema, map_location=device)
         entries, table = [], []
         t_start = time.perf_counter()
+        raw = raw_images_summary(run_cfg.data, shape[0], topology=topology) if raw_null else None
         for path in chosen:
             model, _, meta = training.load_model(path, ema=ema, map_location=device)
             log.info("sensitivity map of %s (%d layers)", path.name, len(layer_list))
@@ -560,6 +573,7 @@ def analyze_map(
                     "counts": map_counts(rows, rule_names),
                     "rows": rows,
                 }
+                | ({"raw": map_raw_reading(rows, rule_list, raw)} if raw is not None else {})
             )
             table += [{"epoch": epoch} | line for line in map_table(rows, rule_names)]
         result = {

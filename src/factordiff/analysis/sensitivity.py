@@ -283,13 +283,17 @@ TABLE_COLUMNS = (
     "control_value",
     "control_passes",
     "reproduced",
+    "raw_value",
+    "beyond_raw",
+    "holds_both",
 )
 
 
 def map_table(rows: list[dict], rules: Sequence[str]) -> list[dict]:
     """The map as a long table: one dict per setting x rule with :data:`TABLE_COLUMNS`
     (``value`` and ``control_value`` as JSON text when they are pairs; the control columns
-    ``None`` without a control; ``reproduced`` then equals ``passes``)."""
+    ``None`` without a control; ``reproduced`` then equals ``passes``; ``raw_value``,
+    ``beyond_raw`` and ``holds_both`` from the raw-images null, ``None`` without it)."""
     table = []
     for r in rows:
         for rule in rules:
@@ -310,6 +314,10 @@ def map_table(rows: list[dict], rules: Sequence[str]) -> list[dict]:
                     "control_value": text(cell.get("control_value")),
                     "control_passes": cell.get("control_passes"),
                     "reproduced": cell.get("reproduced", cell["passes"]),
+                    # against the raw images (analyze_map's raw null; empty without it)
+                    "raw_value": text(cell.get("raw_value")),
+                    "beyond_raw": cell.get("beyond_raw"),
+                    "holds_both": cell.get("holds_both"),
                 }
             )
     return table

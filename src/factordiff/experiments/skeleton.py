@@ -607,7 +607,10 @@ def analyse_runs(
 
 
 def _analysis_worker_init(threads: int) -> None:
+    from factordiff.experiments.orphans import exit_with_parent
     from factordiff.hardware import set_thread_budget
+
+    exit_with_parent()  # an analysis worker ends with the experiment
 
     set_thread_budget(threads)
     try:  # numpy's BLAS too (PCA, homology): one share of the cores per process

@@ -284,6 +284,10 @@ def _raise_failures(failures: list[tuple[SweepRun, str]]) -> None:
 
 
 def _set_threads(threads: int) -> None:
+    """A training worker's initializer: its thread budget, and it ends with the sweep."""
+    from factordiff.experiments.orphans import exit_with_parent
+
+    exit_with_parent()
     if threads > 0:
         set_thread_budget(threads)
 
