@@ -437,3 +437,13 @@ def test_the_marker_survives_any_experiment_name(tmp_path):
     page = write_report(root).read_text()
     assert odd not in page and "<!--" not in page
     assert page_experiments(root / "report.html") == ["exp1", odd]
+
+
+def test_report_refuses_a_page_with_no_experiment(tmp_path, capsys):
+    root = tmp_path / "copy"
+    (root / "exp1").mkdir(parents=True)  # an experiment folder without its summary.json
+    (root / "exp1" / "report.md").write_text("# Experiment 1\n")
+    refused_unchanged(capsys, tmp_path, ["report", str(root)], "holds no experiment", "--force")
+    assert not (root / "report.html").exists()
+    assert main(["report", str(root), "--force"]) == 0  # asked for: a page that says so
+    assert page_experiments(root / "report.html") == []

@@ -497,7 +497,8 @@ def _check_page_path(path: Path) -> None:
 def write_report(root: str | Path, out: str | Path | None = None, *, force: bool = False) -> Path:
     """Write the page of ``root`` to ``out`` (default ``root/report.html``); returns its path.
 
-    An existing page is replaced only by one that shows every experiment it shows with
+    A page that would show no experiment with results is refused without ``force``. An
+    existing page is replaced only by one that shows every experiment it shows with
     results (:func:`page_experiments`), or with ``force``: so that a page is never replaced
     by a poorer one, e.g. of a copy of a reproduce folder whose experiment folders are
     missing. A bad ``out`` (a folder, in a folder that does not exist) is refused before
@@ -517,6 +518,12 @@ def write_report(root: str | Path, out: str | Path | None = None, *, force: bool
                 f"new page of {root} would show {len(new)}{listed} and lose {', '.join(lost)}; "
                 f"{_KEEP}"
             )
+    if not _shown(context) and not force:
+        raise ValueError(
+            f"{root} holds no experiment with results (no summary.json in any experiment "
+            f"folder): the page would show nothing; allowed: a folder of `factordiff "
+            f"reproduce` or `factordiff experiment` with at least one summary.json, or --force"
+        )
     text = render_page(context)
     tmp = path.with_name(path.name + ".tmp")
     try:
