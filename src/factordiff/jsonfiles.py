@@ -187,6 +187,7 @@ _SUMMARY_KEYS: dict[str, Types] = {
     "cpu": _TEXT,
     "executor": _TEXT,
     "runs": list,
+    "provenance": (dict, type(None)),
     "figures": list,
     "seeds": list,
     "rows": list,

@@ -44,6 +44,7 @@ from factordiff.experiments.judgement import (
     judge,
 )
 from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
+from factordiff.provenance import provenance
 
 
 # ----------------------------------------------------------------------------- configs
@@ -529,6 +530,7 @@ def run_experiment(
         "command": command,
         "device": device_used,
         "machine": machine_description(device_used),
+        "provenance": provenance(),
         "setting": exp.describe_setting(cfg),
         "deviations": run_deviations(runs),
         **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
