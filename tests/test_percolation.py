@@ -255,6 +255,11 @@ def test_percolation_figures_from_synthetic_arrays():
     ax = fig.axes[0]
     assert len(ax.containers) == 1  # the trained error bars
     np.testing.assert_allclose(ax.containers[0].lines[0].get_ydata(), acc[0])
+    # every seed as a thin line beside the mean, on a log axis labelled in plain numbers
+    assert sum(line.get_gid() == plotting.SEED_GID for line in ax.lines) == 3
+    fig = plotting.plot_percolation_vs_accuracy({}, {1.0: (lam[::5], acc)}, log_lambda=True)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "0.1" in labels and not any("10^" in t or "$" in t for t in labels)
     fig = plotting.plot_cluster_maps({0.1: -np.ones((4, 4), int), 0.5: np.eye(4, dtype=int)})
     assert len(fig.axes) == 2
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from factordiff.experiments import resolve_experiment, run_experiment
+from factordiff.experiments.captions import has_caption
 from factordiff.experiments.onset_rules import SimOnset
 from factordiff.experiments.percolation import (
     PercolationExpConfig,
@@ -16,11 +17,13 @@ from factordiff.experiments.percolation import (
     crossing_span,
     decided,
     percolation_config,
+    plot_loss_vs_lambda,
     plot_umap_grid,
     sweep_runs,
     verdicts_from_rows,
 )
 from factordiff.experiments.sweep import LocalExecutor
+from factordiff.plotting import SEED_GID
 
 ONE = LocalExecutor(workers=1, threads=1)
 LAMBDAS = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
@@ -56,6 +59,7 @@ def test_percolation_smoke_writes_table_summary_report_and_figures(tmp_path):
         "percolation_vs_accuracy_t0.05.png",
         "loss_vs_lambda.png",
     } <= set(summary["figures"])
+    assert all(has_caption(summary["experiment"], f) for f in summary["figures"])
     assert "## Simulated critical shares" in (tmp_path / "report.md").read_text()
     # one seed, each claim needing 3: never decided; judged again from the stored rows alike
     assert {v["verdict"] for v in saved["verdicts"]} <= {"inconclusive", "not judged"}
@@ -285,11 +289,37 @@ def test_a_width_without_a_simulated_onset_is_unknown_unless_another_decides():
     assert near.statistics[0] == pytest.approx([math.log(5) / math.log(2**0.5)] * 3, rel=1e-3)
 
 
-def test_umap_grid_figure_has_one_panel_per_run():
+def test_umap_grid_figure_has_one_panel_per_run_and_a_colour_key():
     rng = np.random.default_rng(0)
     emb = {(s, x): rng.normal(size=(16, 2)) for s in (0.5, 1.0) for x in (0.1, 1.0)}
-    fig = plot_umap_grid(emb, rng.uniform(0, 8, size=(16, 2)))
-    assert len(fig.axes) == 4
+    fig = plot_umap_grid(emb, rng.uniform(0, 8, size=(16, 2)), seed=3)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 4
+    (key,) = [ax for ax in fig.axes if ax not in panels]  # one colour bar for every panel
+    assert "mu_x" in key.get_ylabel()
+    assert "seed 3" in fig.get_suptitle() and "mu_x" in fig.get_suptitle()
+
+
+def test_loss_figure_shows_every_seed_and_its_tick_labels_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    lam = np.array([0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.0])
+    per = np.stack([np.linspace(0.2, 0.0, 7) + d for d in (0.0, 0.01)])  # (2 seeds, 7)
+    val = per.copy()
+    val[:, -1] = np.nan  # no held-out site at lambda = 1: the right panel ends at 0.6
+    data = {s: (lam, per.mean(0), per) for s in (0.75, 1.0)}
+    fig = plot_loss_vs_lambda(data, {s: (lam, val.mean(0), val) for s in (0.75, 1.0)})
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        assert sum(line.get_gid() == SEED_GID for line in ax.lines) == 2 * 2
+        shown = [t for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)]
+        shown = [t for t in shown if t.get_visible() and t.get_text()]
+        assert shown and not any("10^" in t.get_text() for t in shown)
+        boxes = sorted((t.get_window_extent(renderer) for t in shown), key=lambda b: b.x0)
+        boxes = [b for b in boxes if ax.bbox.x0 - 1 <= (b.x0 + b.x1) / 2 <= ax.bbox.x1 + 1]
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), "tick labels overlap"
 
 
 def test_experiment_command_prints_progress_unless_told_not_to(tmp_path, capsys):

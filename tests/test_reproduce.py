@@ -15,6 +15,7 @@ import pytest
 
 from factordiff import training
 from factordiff.cli import main
+from factordiff.experiments.captions import caption
 from factordiff.experiments.html_report import (
     collect,
     markdown_html,
@@ -323,6 +324,9 @@ def test_page_of_a_hand_made_summary_has_every_claim_and_escapes(tmp_path):
     assert "<h4>Extra table</h4>" in page and "1 &amp; 2" in page
     assert "<code>c&lt;d&gt;</code>" in page and "Machine: &lt;b&gt;big&lt;/b&gt;." in page
     assert page.count('<img src="data:image/png;base64,') == 1
+    # captioned by a sentence (this experiment has none written: the fallback), not the name
+    assert f"<figcaption>{caption('exp9-hand', 'a.png')} " in page
+    assert "<figcaption>a.png</figcaption>" not in page
     assert "Figure gone.png is listed in summary.json but its file is missing" in page
     assert len(collect(folder)["claims"]) == 3
 

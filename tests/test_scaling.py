@@ -119,3 +119,29 @@ def test_threshold_size_figure():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "∝ N" in labels and "∝ N²" in labels
     assert sum(lab.startswith("fit: exponent") for lab in labels) == 2
+    # ticks: exactly the image sizes, in plain numbers, and no minor tick labels
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "12", "16", "24", "32"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    assert all("10^" not in t.get_text() for t in ax.get_yticklabels())
+    # every seed drawn: a thin line per seed of each dataset
+    assert sum(line.get_gid() == plotting.SEED_GID for line in ax.lines) == 3 + 3
+    # the paper's slopes: dashed lines through the first data point (bumps at N = 8)
+    refs = {line.get_label(): line for line in ax.lines if line.get_label() in ("∝ N", "∝ N²")}
+    first = np.exp(np.log(sizes["bumps"][:, 0]).mean())
+    for p, name in ((1, "∝ N"), (2, "∝ N²")):
+        line = refs[name]
+        assert line.get_linestyle() == "--"
+        np.testing.assert_allclose(line.get_ydata(), first * (N / N[0]) ** p)
+
+
+def test_threshold_size_figure_labels_only_the_sizes_with_a_point_and_its_own_references():
+    sizes = {"bumps": np.array([[20.0, 45.0, 80.0, np.nan, np.nan]])}
+    fig = plotting.plot_threshold_size_scaling(N, sizes, references={2.0: "paper: ∝ N²"})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "12", "16"]
+    assert [line.get_label() for line in ax.lines if line.get_linestyle() == "--"] == [
+        "paper: ∝ N²"
+    ]
+    assert not any(line.get_gid() == plotting.SEED_GID for line in ax.lines)  # one seed
+    # equal seeds: their geometric mean may round a hair outside them, never a negative bar
+    plotting.plot_threshold_size_scaling(N, {"same": N**2 * np.ones((3, 5))})

@@ -789,7 +789,12 @@ def simulate_and_plot(out: str | Path, cfg: PercolationConfig | None = None) -> 
     )
     for name, fig in figs.items():
         paths[name] = out / f"{name}.png"
-        _write_atomic(paths[name], lambda p, f=fig: f.savefig(p, dpi=90, format="png"))
+        _write_atomic(
+            paths[name],
+            lambda p, f=fig: f.savefig(
+                p, dpi=90, format="png", bbox_inches="tight", pad_inches=0.05
+            ),
+        )
     return paths
 
 

@@ -4,7 +4,10 @@ A leaf module: nothing here trains, samples or computes an analysis. Every funct
 mapping ``{name: result}`` and draws one panel (column) per entry, so the model is shown
 beside the ideal ring and Clifford tori as in the paper's Fig. 3. Figures are built with
 ``matplotlib.figure.Figure`` (no pyplot state), so they work under any backend; save them
-with ``fig.savefig(path)``.
+with :func:`save_figure` (cropped to what is drawn, so no label is clipped).
+
+The figures of the experiments' sweeps and of the percolation model live in
+:mod:`factordiff.plotting_exp` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,22 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from factordiff.plotting_exp import (  # noqa: F401  (re-exported: plotting.plot_mass_ratio ...)
+    SEED_GID,
+    _sigma_colors,
+    plain_log_axis,
+    plot_accuracy_vs_share,
+    plot_cluster_maps,
+    plot_loss_vs_lambda,
+    plot_mass_ratio,
+    plot_overlap_vs_spacing,
+    plot_percolation_vs_accuracy,
+    plot_threshold_size_scaling,
+    plot_umap_grid,
+    save_figure,
+    seed_lines,
+)
 
 PRETTY = {
     "model": "model",
@@ -135,7 +154,7 @@ def plot_factorization(results: Mapping[str, Any], bins: int = 40) -> Figure:
             # stepfilled: one polygon per histogram, far faster to draw than one bar per bin
             ax.hist(v, bins=edges, weights=np.full(len(v), 1 / max(len(v), 1)), alpha=0.5,
                     color=color, label=label, histtype="stepfilled")  # fmt: skip
-        ax.set_xlabel("subspace similarity (mean cos$^2$ of principal angles)")
+        ax.set_xlabel("subspace similarity\n(mean cos$^2$ of principal angles)")
         ax.set_ylabel("share of loop pairs")
         verdict = [
             "orthogonal" if f.is_orthogonal_ else "not orthogonal",
@@ -153,7 +172,7 @@ def plot_factorization(results: Mapping[str, Any], bins: int = 40) -> Figure:
             ax.hist(v, bins=np.linspace(-1, 1, 2 * bins + 1), alpha=0.5, color=color,
                     weights=np.full(len(v), 1 / max(len(v), 1)), label=label,
                     histtype="stepfilled")  # fmt: skip
-        ax.set_xlabel("cosine between centred values of one feature")
+        ax.set_xlabel("cosine between centred values\nof one feature")
         ax.set_ylabel("share of value pairs")
         ax.set_title("superfactored" if f.is_superfactored_ else "not superfactored", fontsize=9)
         ax.legend(fontsize=8)
@@ -162,33 +181,82 @@ def plot_factorization(results: Mapping[str, Any], bins: int = 40) -> Figure:
 
 def plot_training_curve(
     epochs: Sequence[float],
-    accuracy: Sequence[float | None],
-    effective_dimension: Sequence[float],
+    accuracy: Sequence,
+    effective_dimension: Sequence,
+    reference_dimension: float | None = None,
+    reference_label: str = "paper: about {value:g}",
+    seeds: Sequence[int] | None = None,
 ) -> Figure:
     """Accuracy and effective dimension against epoch on one figure (paper Fig. 2c).
 
-    Missing accuracies (``None``) are skipped; the two quantities share the x axis and have
-    their own y axes."""
+    ``epochs`` (K,); ``accuracy`` and ``effective_dimension`` (K,) for one run or (S, K) for
+    S seeds: then each seed is a thin line (gid :data:`SEED_GID`) and the mean over seeds a
+    bold one. Missing accuracies (``None``) are skipped. The two quantities share the x axis
+    and have their own y axes. ``reference_dimension``: a dashed horizontal line on the
+    effective-dimension axis, labelled ``reference_label`` (e.g. the paper's ~7)."""
     epochs = np.asarray(epochs, dtype=float)
-    acc = np.array([np.nan if a is None else a for a in accuracy], dtype=float)
-    eff = np.asarray(effective_dimension, dtype=float)
-    if not len(epochs) == len(acc) == len(eff):
+    acc = np.array(
+        [[np.nan if a is None else a for a in row] for row in _rows(accuracy)], dtype=float
+    )
+    eff = np.asarray(_rows(effective_dimension), dtype=float)
+    if not len(epochs) == acc.shape[1] == eff.shape[1] or len(acc) != len(eff):
         raise ValueError(
-            f"epochs, accuracy and effective_dimension must have one value per checkpoint; "
-            f"got {len(epochs)}, {len(acc)}, {len(eff)}"
+            f"epochs, accuracy and effective_dimension must have one value per checkpoint "
+            f"(and as many seeds each); got {len(epochs)}, {acc.shape[::-1]}, {eff.shape[::-1]}"
         )
-    fig = Figure(figsize=(5.5, 3.5), layout="constrained")
+    fig = Figure(figsize=(6.0, 3.7), layout="constrained")
     ax = fig.subplots()
-    ok = np.isfinite(acc)
-    ax.plot(epochs[ok], acc[ok], "o-", color="tab:blue", label="accuracy")
+    ax2 = ax.twinx()
+    several = len(acc) > 1
+    mean = " (mean)" if several else ""
+    with np.errstate(invalid="ignore"):
+        acc_mean = np.nanmean(acc, 0) if several else acc[0]
+    ok = np.isfinite(acc_mean)
+    ax.plot(epochs[ok], acc_mean[ok], "o-", color="tab:blue", label="accuracy" + mean)
+    ax2.plot(epochs, eff.mean(0), "s-", color="tab:red", label="effective dimension" + mean)
+    what = "each seed" if seeds is None else f"each seed ({', '.join(map(str, seeds))})"
+    seed_lines(ax, epochs, acc, "tab:blue", f"accuracy, {what}")
+    seed_lines(ax2, epochs, eff, "tab:red", f"effective dimension, {what}")
+    if reference_dimension is not None:
+        label = reference_label.format(value=reference_dimension)
+        ax2.axhline(reference_dimension, color="0.3", ls=(0, (6, 3)), lw=1.2, label=label)
+        ax2.annotate(
+            label,
+            (0.99, reference_dimension),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+            ha="right",
+            color="0.3",
+        )
+    top = np.nanmax(np.append(eff, reference_dimension or 0.0))
+    ax2.set_ylim(0, 1.08 * top if top > 0 else 1)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy", color="tab:blue")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, eff, "s--", color="tab:red", label="effective dimension")
     ax2.set_ylabel("effective dimension (participation ratio)", color="tab:red")
-    ax.set_title("accuracy and effective dimension over training")
+    n = f" ({len(acc)} seeds)" if several else ""
+    ax.set_title(f"accuracy and effective dimension over training{n}", fontsize=10)
+    handles = ax.get_legend_handles_labels()
+    handles2 = ax2.get_legend_handles_labels()
+    fig.legend(
+        handles[0] + handles2[0],
+        handles[1] + handles2[1],
+        fontsize=7,
+        ncol=2,
+        loc="outside lower center",
+        frameon=False,
+    )
     return fig
+
+
+def _rows(values) -> list:
+    """``values`` as a list of rows: (K,) -> [(K,)], (S, K) -> S rows (None kept)."""
+    values = list(values)
+    if values and isinstance(values[0], Sequence | np.ndarray) and not isinstance(values[0], str):
+        return [list(v) for v in values]
+    return [values]
 
 
 def analysis_figures(analyses: Mapping[str, Any], period: float | None = None) -> dict[str, Figure]:
@@ -210,6 +278,47 @@ def analysis_figures(analyses: Mapping[str, Any], period: float | None = None) -
     return figs
 
 
+def grid_key(fig: Figure, tolerance_px: float | None = None, framed: bool = True, ncol: int = 3):
+    """The key of an image grid below its images: what the red ``+`` and the green and red
+    frames mean (frames only when ``framed``). ``tolerance_px``: the accuracy's tolerance,
+    named in the key. Needs a figure with constrained layout; returns the legend."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    tol = "the tolerance" if tolerance_px is None else f"{tolerance_px:g} px"
+    handles = [
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="+",
+            color="red",
+            ms=9,
+            mew=1.5,
+            label="the target ($\\mu_x$, $\\mu_y$) the image was generated for",
+        ),
+    ]
+    if framed:
+        handles += [
+            Patch(
+                facecolor="none",
+                edgecolor="tab:green",
+                lw=2,
+                label=f"green frame: the generated centre lies within {tol} of the target on "
+                "both axes (correct)",
+            ),
+            Patch(
+                facecolor="none",
+                edgecolor="tab:red",
+                lw=2,
+                label="red frame: it does not (off target, several centres or none)",
+            ),
+        ]
+    return fig.legend(
+        handles=handles, loc="outside lower center", ncol=ncol, fontsize=9, frameon=False
+    )
+
+
 def sample_grid_figure(
     images: np.ndarray,
     labels: np.ndarray,
@@ -217,9 +326,12 @@ def sample_grid_figure(
     correct: np.ndarray | None = None,
     title: str | None = None,
     max_images: int = 64,
+    tolerance_px: float | None = None,
 ):
     """A grid of images (M, N, N) in [-1, 1], each with its target (mu_x, mu_y) marked by a
     red cross and titled with the label; frames green/red when ``correct`` (M,) is given.
+    A key below the grid says what the marks mean (:func:`grid_key`, naming
+    ``tolerance_px``).
 
     Pixel ``i`` covers ``[i, i+1)``, so a label ``mu`` is drawn at ``mu - 0.5`` in imshow's
     pixel-centre coordinates."""
@@ -228,7 +340,10 @@ def sample_grid_figure(
     m = len(images)
     cols = min(8, max(1, m))
     rows = math.ceil(m / cols)
-    fig = Figure(figsize=(1.6 * cols, 1.75 * rows + 0.4))
+    key_rows = 1 if cols >= 8 else 3
+    fig = Figure(
+        figsize=(max(1.6 * cols, 4.5), 1.75 * rows + 0.4 + 0.25 * key_rows), layout="constrained"
+    )
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
@@ -238,312 +353,68 @@ def sample_grid_figure(
             continue
         ax.imshow(images[k], cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
         ax.plot(labels[k, 0] - 0.5, labels[k, 1] - 0.5, "+", color="red", ms=7, mew=1.2)
-        ax.set_title(f"({labels[k, 0]:.1f}, {labels[k, 1]:.1f})", fontsize=7)
+        ax.set_title(f"({labels[k, 0]:.1f}, {labels[k, 1]:.1f})", fontsize=8)
         if correct is not None:
             for s in ax.spines.values():
                 s.set_edgecolor("tab:green" if correct[k] else "tab:red")
                 s.set_linewidth(2)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    grid_key(fig, tolerance_px, framed=correct is not None, ncol=3 if key_rows == 1 else 1)
     return fig
 
 
-def plot_spectra_over_training(spectra: Mapping[str, tuple], n_components: int = 15) -> Figure:
+def plot_spectra_over_training(
+    spectra: Mapping[str, tuple], n_components: int = 15, title: str | None = None
+) -> Figure:
     """PCA eigenspectra at several checkpoints (the paper's Fig. 2b).
 
     ``spectra``: ``{panel title: (ratios (k,), accuracy or None, top-4 share)}``; each panel
     shows the first ``n_components`` explained-variance ratios with its accuracy and the share
-    of variance in the top 4 PCs."""
+    of variance in the top 4 PCs. ``title``: above the panels (e.g. the run's seed)."""
     k = len(spectra)
-    fig = Figure(figsize=(3.0 * k, 2.8))
+    fig = Figure(figsize=(3.0 * k, 2.9), layout="constrained")
     axes = fig.subplots(1, k, squeeze=False)[0]
-    for ax, (title, (ratios, acc, top4)) in zip(axes, spectra.items()):
+    for ax, (name, (ratios, acc, top4)) in zip(axes, spectra.items()):
         r = np.asarray(ratios)[:n_components]
         ax.bar(np.arange(1, len(r) + 1), r, color="tab:blue")
         ax.set_ylim(0, max(0.05, float(r.max()) * 1.15) if len(r) else 1)
         acc_txt = "n/a" if acc is None else f"{acc:.2f}"
-        ax.set_title(f"{title}\naccuracy {acc_txt}, top-4 {top4:.2f}", fontsize=9)
-        ax.set_xlabel("PC")
+        ax.set_title(f"{name}\naccuracy {acc_txt}, top-4 {top4:.2f}", fontsize=9)
+        ax.set_xlabel("principal component")
     axes[0].set_ylabel("explained variance ratio")
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
-def plot_pca_views(views: Mapping[str, tuple], cyclic: bool = True) -> Figure:
-    """3D PCA views of the representation at several checkpoints, coloured by x (top row)
-    and by y (bottom row). ``views``: ``{title: (projection (n, 3), labels (n, 2))}``;
-    ``cyclic`` uses a cyclic colour map, right for periodic labels."""
+def plot_pca_views(views: Mapping[str, tuple], cyclic: bool = True, title: str | None = None):
+    """3D PCA views of the representation at several checkpoints, coloured by mu_x (top row)
+    and by mu_y (bottom row), axes PC1-PC3, each colour bar labelled with what it encodes.
+    ``views``: ``{title: (projection (n, 3), labels (n, 2))}``; ``cyclic`` uses a cyclic
+    colour map, right for periodic labels; ``title``: above the panels (e.g. the seed)."""
     k = len(views)
-    fig = Figure(figsize=(3.2 * k, 6.2))
-    for j, (title, (proj, labels)) in enumerate(views.items()):
-        for i, (axis, name) in enumerate(((0, "x"), (1, "y"))):
+    fig = Figure(figsize=(3.6 * k, 6.6), layout="constrained")
+    for j, (name, (proj, labels)) in enumerate(views.items()):
+        for i, axis in enumerate("xy"):
             ax = fig.add_subplot(2, k, i * k + j + 1, projection="3d")
             sc = ax.scatter(
                 proj[:, 0],
                 proj[:, 1],
                 proj[:, 2],
-                c=labels[:, axis],
+                c=labels[:, i],
                 cmap="twilight" if cyclic else "viridis",
                 s=4,
             )
-            ax.set_title(f"{title}, coloured by {name}", fontsize=9)
+            ax.set_title(f"{name}, coloured by $\\mu_{axis}$", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_zticks([])
-            fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.02)
-    fig.tight_layout()
-    return fig
-
-
-# ----------------------------------------------------------------------------- percolation
-# Figures of the percolation model and of data-efficiency scaling (Experiment 3). Arrays in,
-# Figure out; the numbers come from factordiff.percolation and factordiff.scaling.
-
-
-def _sigma_colors(keys: Sequence[float]) -> dict[float, Any]:
-    """One colour per width, ordered from narrow (light) to wide (dark)."""
-    from matplotlib import colormaps
-
-    keys = sorted(set(keys))
-    cmap = colormaps["viridis"]
-    return {k: cmap(0.85 - 0.75 * i / max(1, len(keys) - 1)) for i, k in enumerate(keys)}
-
-
-def plot_overlap_vs_spacing(
-    spacings: np.ndarray,
-    rendered: Mapping[float, np.ndarray],
-    analytic: Mapping[float, np.ndarray] | None = None,
-    thresholds: Sequence[float] = (),
-    lattice_spacing: float | None = None,
-) -> Figure:
-    """Overlap of two neighbouring bumps against their spacing ``d`` (paper Fig. 6a).
-
-    Args:
-        spacings: (K,) centre distances in px.
-        rendered: ``{sigma: (K,) overlaps from rendered images}``, drawn as markers.
-        analytic: ``{sigma: (K,) closed-form overlaps}``, drawn as lines.
-        thresholds: overlap thresholds, drawn as dashed horizontal lines.
-        lattice_spacing: the lattice's ``d``, drawn as a dotted vertical line.
-
-    Left panel linear, right panel logarithmic (where thresholds like 0.005 are visible).
-    """
-    d = np.asarray(spacings, dtype=float)
-    colors = _sigma_colors(list(rendered) + list(analytic or {}))
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, log in zip(axes, (False, True)):
-        for s, c in colors.items():
-            if analytic is not None and s in analytic:
-                ax.plot(d, np.asarray(analytic[s]), "-", color=c, lw=1.2)
-            if s in rendered:
-                ax.plot(d, np.asarray(rendered[s]), "o", color=c, ms=2.5, label=f"σ = {s:g} px")
-        for t in thresholds:
-            ax.axhline(t, color="0.4", ls="--", lw=0.8)
-            ax.text(d.max(), t, f" {t:g}", va="bottom", ha="right", fontsize=7, color="0.3")
-        if lattice_spacing is not None:
-            ax.axvline(lattice_spacing, color="0.5", ls=":", lw=0.8)
-        ax.set_xlabel("spacing d of neighbouring centres (px)")
-        ax.set_ylabel("overlap <a,b> / (|a| |b|)")
-        if log:
-            ax.set_yscale("log")
-            ax.set_ylim(1e-4, 1.5)
-        else:
-            ax.set_ylim(-0.02, 1.02)
-    axes[0].legend(fontsize=8)
-    axes[0].set_title("markers: rendered images; lines: exp(-d²/4σ²)", fontsize=9)
-    axes[1].set_title("log scale", fontsize=9)
-    return fig
-
-
-def plot_mass_ratio(
-    curves: Mapping[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray | None]],
-    critical: Mapping[tuple[float, float], float] | None = None,
-    ylabel: str = "largest cluster / kept points",
-    log_lambda: bool = True,
-    half_line: bool = True,
-) -> Figure:
-    """Largest-cluster mass ratio against the kept share lambda, one panel per threshold
-    and one line per width (paper Figs. 6b-c, 13).
-
-    Args:
-        curves: ``{(sigma, threshold): (lambdas (M,), mean (M,), std (M,) or None)}``; the
-            standard deviation over draws is drawn as a band.
-        critical: ``{(sigma, threshold): critical lambda}`` (NaN skipped), drawn as a
-            vertical tick with its value in the legend.
-        log_lambda: logarithmic lambda axis (wide bumps percolate at lambda of a few %).
-        half_line: draw the 0.5 level that defines the critical lambda.
-    """
-    thresholds = sorted({t for _, t in curves})
-    colors = _sigma_colors([s for s, _ in curves])
-    fig = Figure(figsize=(4.6 * len(thresholds), 3.7), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(thresholds), squeeze=False)[0])
-    for ax, t in zip(axes, thresholds):
-        for (s, tt), (lam, mean, std) in sorted(curves.items()):
-            if tt != t:
-                continue
-            lam, mean = np.asarray(lam, dtype=float), np.asarray(mean, dtype=float)
-            label = f"σ = {s:g} px"
-            crit = (critical or {}).get((s, t), math.nan)
-            if math.isfinite(crit):
-                label += f", λc = {crit:.3f}"
-                ax.axvline(crit, color=colors[s], ls=":", lw=1)
-            ax.plot(lam, mean, "-", color=colors[s], lw=1.4, label=label)
-            if std is not None:
-                std = np.asarray(std, dtype=float)
-                ax.fill_between(lam, mean - std, mean + std, color=colors[s], alpha=0.15, lw=0)
-        if half_line:
-            ax.axhline(0.5, color="0.6", ls="--", lw=0.7)
-        if log_lambda:
-            ax.set_xscale("log")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("kept share λ of the lattice")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"overlap threshold {t:g}")
-        ax.legend(fontsize=7, loc="upper left")
-    return fig
-
-
-def plot_percolation_vs_accuracy(
-    simulated: Mapping[Any, tuple[np.ndarray, np.ndarray]],
-    trained: Mapping[Any, tuple[np.ndarray, np.ndarray]],
-    critical: Mapping[Any, float] | None = None,
-    ylabel: str = "mass ratio (lines) / accuracy (markers)",
-    log_lambda: bool = False,
-) -> Figure:
-    """Simulated percolation curves and trained models' accuracy on one axis (Fig. 6 c/e).
-
-    Args:
-        simulated: ``{sigma: (lambdas (M,), mass ratio (M,))}``, drawn as lines.
-        trained: ``{sigma: (lambdas (K,), accuracy (K,) or (S, K))}``, drawn as markers with
-            the mean over seeds and, for (S, K), their standard deviation as error bars.
-        critical: ``{sigma: simulated critical lambda}``, drawn as dotted vertical lines.
-
-    Keys are matched by value; a width gets one colour in both.
-    """
-    keys = [float(k) for k in list(simulated) + list(trained)]
-    colors = _sigma_colors(keys)
-    fig = Figure(figsize=(5.6, 3.8), layout="constrained")
-    ax = fig.subplots()
-    for s, (lam, mass) in sorted(simulated.items()):
-        ax.plot(
-            np.asarray(lam),
-            np.asarray(mass),
-            "-",
-            color=colors[float(s)],
-            lw=1.3,
-            label=f"σ = {s:g} px, simulated",
-        )
-        crit = (critical or {}).get(s, math.nan)
-        if math.isfinite(crit):
-            ax.axvline(crit, color=colors[float(s)], ls=":", lw=1)
-    for s, (lam, acc) in sorted(trained.items()):
-        acc = np.asarray(acc, dtype=float)
-        acc = acc[None] if acc.ndim == 1 else acc
-        mean = np.nanmean(acc, axis=0)
-        err = np.nanstd(acc, axis=0) if acc.shape[0] > 1 else None
-        ax.errorbar(
-            np.asarray(lam),
-            mean,
-            yerr=err,
-            fmt="o",
-            color=colors[float(s)],
-            ms=4,
-            capsize=2,
-            label=f"σ = {s:g} px, trained",
-        )
-    if log_lambda:
-        ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("kept share λ of the lattice")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
-    return fig
-
-
-def plot_threshold_size_scaling(
-    image_sizes: np.ndarray,
-    sizes: Mapping[str, np.ndarray],
-    fits: Mapping[str, Any] | None = None,
-    threshold: float = 0.6,
-) -> Figure:
-    """Dataset size needed to reach an accuracy threshold against image size N, log-log,
-    with linear and quadratic reference lines (paper Fig. 5c).
-
-    Args:
-        image_sizes: (K,) image sizes N.
-        sizes: ``{dataset name: (K,) or (S, K) size at the threshold}``, NaN where a seed
-            never reached it. Markers: geometric mean over the finite seeds; error bars: their
-            min-max range.
-        fits: ``{dataset name: fit}`` with ``exponent``, ``prefactor``, ``ci_low``, ``ci_high``
-            (a :class:`~factordiff.scaling.PowerLawFit`), drawn as dashed lines.
-        threshold: the accuracy threshold, for the axis label.
-
-    The references ``∝ N`` and ``∝ N²`` pass through the geometric centre of all points.
-    """
-    n = np.asarray(image_sizes, dtype=float)
-    fig = Figure(figsize=(5.2, 4.0), layout="constrained")
-    ax = fig.subplots()
-    all_y = []
-    for i, (name, y) in enumerate(sizes.items()):
-        y = np.asarray(y, dtype=float)
-        y = y[None] if y.ndim == 1 else y
-        color = f"C{i}"
-        finite = np.isfinite(y)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gmean = np.exp(np.nansum(np.log(np.where(finite, y, 1.0)), 0) / finite.sum(0))
-        ok = finite.any(0)
-        lo = np.nanmin(np.where(finite, y, np.nan)[:, ok], 0)
-        hi = np.nanmax(np.where(finite, y, np.nan)[:, ok], 0)
-        yerr = np.stack([gmean[ok] - lo, hi - gmean[ok]])
-        ax.errorbar(n[ok], gmean[ok], yerr=yerr, fmt="o", color=color, capsize=2, label=name)
-        all_y.extend(gmean[ok].tolist())
-        fit = (fits or {}).get(name)
-        if fit is not None:
-            ax.plot(
-                n,
-                fit.prefactor * n**fit.exponent,
-                "--",
-                color=color,
-                lw=1,
-                label=f"fit: exponent {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]",
-            )
-    if all_y:
-        nc = float(np.exp(np.mean(np.log(n))))
-        yc = float(np.exp(np.mean(np.log(all_y))))
-        for p, style, label in ((1, ":", "∝ N"), (2, "-.", "∝ N²")):
-            ax.plot(n, yc * (n / nc) ** p, style, color="0.4", lw=1, label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("image size N (px)")
-    ax.set_ylabel(f"training images for {threshold:.0%} accuracy")
-    ax.legend(fontsize=7)
-    return fig
-
-
-def plot_cluster_maps(maps: Mapping[float, np.ndarray], title: str = "") -> Figure:
-    """Kept lattice sites coloured by cluster, one panel per kept share (paper Fig. 6b).
-
-    ``maps[lambda]`` is a (K, K) int array of cluster ids with 0 the largest cluster and -1
-    an unkept site (rows = y, columns = x). The largest cluster is red, other clusters grey
-    shades, unkept sites white."""
-    from matplotlib.colors import ListedColormap
-
-    fig = Figure(figsize=(2.6 * len(maps), 2.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(maps), squeeze=False)[0])
-    cmap = ListedColormap(["white", "tab:red", "0.35", "0.55", "0.7"])
-    for ax, (lam, m) in zip(axes, maps.items()):
-        m = np.asarray(m)
-        # -1 -> 0 (white), 0 -> 1 (red), other clusters cycle through three greys
-        code = np.where(m < 0, 0, np.where(m == 0, 1, 2 + (m - 1) % 3))
-        ax.imshow(code, cmap=cmap, vmin=0, vmax=4, origin="lower", interpolation="nearest")
-        kept = int((m >= 0).sum())
-        frac = (m == 0).sum() / max(kept, 1)
-        ax.set_title(f"λ = {lam:.3g}: largest {frac:.2f} of {kept}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+            for set_label, pc in ((ax.set_xlabel, 1), (ax.set_ylabel, 2), (ax.set_zlabel, 3)):
+                set_label(f"PC{pc}", labelpad=-12, fontsize=8)
+            fig.colorbar(sc, ax=ax, shrink=0.6, pad=0.12, label=f"$\\mu_{axis}$ (px)")
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

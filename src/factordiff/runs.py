@@ -131,7 +131,7 @@ def sample_run(
     Raises ``ValueError`` before sampling on labels outside the run's label range (or not
     finite), ``num_steps`` outside ``1..T`` or a negative ``seed``, and an ``OSError`` when
     ``out`` cannot be written."""
-    from factordiff.plotting import sample_grid_figure
+    from factordiff.plotting import sample_grid_figure, save_figure
 
     _check_int("seed", seed, 0)
     labels = check_labels(labels)
@@ -155,7 +155,7 @@ def sample_run(
     fig = sample_grid_figure(
         images[:, 0].numpy(), labels.numpy(), title=f"{cfg.name} epoch {meta['epoch']}"
     )
-    fig.savefig(out / "samples.png", dpi=100)
+    save_figure(fig, out / "samples.png", dpi=100)
     return {
         "npz": str(out / "samples.npz"),
         "png": str(out / "samples.png"),
@@ -184,7 +184,7 @@ def evaluate_run(
     ``out`` (default ``RUN/eval``). Returns the summary dict."""
     from factordiff.data import build_regions, eval_conditions, get_dataset_preset
     from factordiff.evaluation import per_region, score
-    from factordiff.plotting import sample_grid_figure
+    from factordiff.plotting import sample_grid_figure, save_figure
 
     if num_samples is not None:
         _check_int("num_samples", num_samples, 1)
@@ -239,8 +239,9 @@ def evaluate_run(
         images[:k, 0].numpy(),
         labels[:k].numpy(),
         correct=np.asarray(scores.joint_ok[:k]),
+        tolerance_px=cfg.eval.tolerance_px,
         title=f"{cfg.name} epoch {meta['epoch']}: accuracy {summary['overall'].get('accuracy', 0):.2f}",
     )
-    fig.savefig(out / "samples.png", dpi=100)
+    save_figure(fig, out / "samples.png", dpi=100)
     atomic_write_text(out / "evaluation.json", json.dumps(json_ready(summary), indent=2) + "\n")
     return summary

@@ -126,10 +126,12 @@ def _slug(text: str) -> str:
 
 
 def _save_figures(figs: dict, folder: Path, fmt: str) -> list[str]:
+    from factordiff.plotting import save_figure
+
     names = []
     for stem, fig in figs.items():
         name = f"{stem}.{fmt}"
-        fig.savefig(folder / name, dpi=120)
+        save_figure(fig, folder / name, dpi=120)
         names.append(name)
     return names
 
@@ -253,7 +255,7 @@ def analyze_run(
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
-        from factordiff.plotting import analysis_figures, plot_training_curve
+        from factordiff.plotting import analysis_figures, plot_training_curve, save_figure
 
         like = Representation(
             X=np.zeros((len(labels), 1)),
@@ -318,7 +320,7 @@ def analyze_run(
                 [e["accuracy"] for e in entries],
                 [e["model"]["effective_dimension"] for e in entries],
             )
-            fig.savefig(tmp / f"training_curve.{figure_format}", dpi=120)
+            save_figure(fig, tmp / f"training_curve.{figure_format}", dpi=120)
         summary = {
             "settings": settings,
             "references": {name: a.summary_ for name, a in refs.items()},

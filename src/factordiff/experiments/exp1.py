@@ -689,23 +689,48 @@ def verdicts(
 
 
 # ----------------------------------------------------------------------------- figures
-def _figures(analysis_dir: Path, checkpoints: list[dict], fig_dir: Path) -> list[str]:
-    """Experiment figures from the saved analysis arrays (plotting stays a leaf)."""
+def _figures(
+    analysis_dir: Path,
+    checkpoints: list[dict],
+    fig_dir: Path,
+    seed: int | None = None,
+    every_seed: dict[int, list[dict]] | None = None,
+) -> list[str]:
+    """Experiment figures from the saved analysis arrays (plotting stays a leaf): the
+    representation figures of one run (``checkpoints``, of seed ``seed``), the training
+    curve of every seed in ``every_seed`` (seed -> its checkpoints; default: this run)."""
     from sklearn.decomposition import PCA
 
-    from factordiff.plotting import plot_pca_views, plot_spectra_over_training
+    from factordiff.plotting import (
+        plot_pca_views,
+        plot_spectra_over_training,
+        plot_training_curve,
+        save_figure,
+    )
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    which = "" if seed is None else f"seed {seed}"
     final = checkpoints[-1]
     # Copy the terminal checkpoint's comparison figures (model beside the two ideal tori).
-    for name in ("persistence", "factorization", "umap_2d", "umap_3d"):
-        src = analysis_dir / final["folder"] / f"{name}.png"
+    for name in ("persistence.png", "factorization.png", "umap_2d.png", "umap_3d.png"):
+        src = analysis_dir / final["folder"] / name
         if src.is_file():
-            shutil.copy2(src, fig_dir / f"{name}.png")
-            written.append(f"{name}.png")
-    if (analysis_dir / "training_curve.png").is_file():
-        shutil.copy2(analysis_dir / "training_curve.png", fig_dir / "accuracy_effdim.png")
+            shutil.copy2(src, fig_dir / name)
+            written.append(name)
+
+    every_seed = every_seed or {seed if seed is not None else 0: checkpoints}
+    curves = training_curves(every_seed)
+    if curves is not None:
+        save_figure(
+            plot_training_curve(
+                *curves[1:],
+                reference_dimension=PAPER_EFFECTIVE_DIMENSION,
+                reference_label="paper: converges to about {value:g}",
+                seeds=curves[0],
+            ),
+            fig_dir / "accuracy_effdim.png",
+        )
         written.append("accuracy_effdim.png")
 
     k = len(checkpoints)
@@ -718,7 +743,7 @@ def _figures(analysis_dir: Path, checkpoints: list[dict], fig_dir: Path) -> list
         )
         for i in panels
     }
-    plot_spectra_over_training(spectra).savefig(fig_dir / "pca_spectra.png", dpi=110)
+    save_figure(plot_spectra_over_training(spectra, title=which), fig_dir / "pca_spectra.png")
     written.append("pca_spectra.png")
 
     views = {}
@@ -726,9 +751,26 @@ def _figures(analysis_dir: Path, checkpoints: list[dict], fig_dir: Path) -> list
         z = np.load(analysis_dir / checkpoints[i]["folder"] / "arrays.npz")
         proj = PCA(n_components=3, random_state=0).fit_transform(z["X"])
         views[f"epoch {checkpoints[i]['epoch']}"] = (proj, z["labels"])
-    plot_pca_views(views, cyclic=True).savefig(fig_dir / "pca_3d.png", dpi=110)
+    title = "the representation on its first three principal components" + (
+        f" ({which})" if which else ""
+    )
+    save_figure(plot_pca_views(views, cyclic=True, title=title), fig_dir / "pca_3d.png")
     written.append("pca_3d.png")
     return written
+
+
+def training_curves(every_seed: dict[int, list[dict]]):
+    """``(seeds, epochs (K,), accuracy (S, K), effective dimension (S, K))`` at the epochs
+    every seed analysed (None when fewer than two), from each seed's checkpoints."""
+    seeds = sorted(every_seed)
+    common = set.intersection(*({c["epoch"] for c in every_seed[s]} for s in seeds))
+    epochs = sorted(common)
+    if len(epochs) < 2:
+        return None
+    by = {s: {c["epoch"]: c for c in every_seed[s]} for s in seeds}
+    acc = [[by[s][e]["accuracy"] for e in epochs] for s in seeds]
+    eff = [[by[s][e]["summary"]["effective_dimension"] for e in epochs] for s in seeds]
+    return seeds, epochs, acc, eff
 
 
 # ----------------------------------------------------------------------------- map
@@ -774,7 +816,7 @@ def _map_rules(smap: dict) -> list[str]:
 
 def _map_figures(smap: dict, fig_dir: Path) -> list[str]:
     """One heatmap per claim of where it holds (plotting stays a leaf)."""
-    from factordiff.plotting import plot_sensitivity_map
+    from factordiff.plotting import plot_sensitivity_map, save_figure
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows = smap["checkpoints"][-1]["rows"]
@@ -782,7 +824,7 @@ def _map_figures(smap: dict, fig_dir: Path) -> list[str]:
     for rule in _map_rules(smap):
         name = f"map_{rule}.png"
         fig = plot_sensitivity_map(rows, rule, title=MAP_CLAIMS.get(rule, rule))
-        fig.savefig(fig_dir / name, dpi=110)
+        save_figure(fig, fig_dir / name)
         written.append(name)
     return written
 
@@ -1095,8 +1137,18 @@ class Exp1(Experiment):
         )
 
     def figures(self, cfg: Exp1Config, results: list[dict], fig_dir: Path) -> list[str]:
-        first = results[0]["result"]  # figures show the first seed's run
-        written = _figures(Path(first["out"]), first["checkpoints"], fig_dir)
+        first = results[0]["result"]  # the representation figures show the first seed's run
+        # the training curve shows every seed (its first run where a seed has several)
+        every_seed = {
+            seed: runs[0]["result"]["checkpoints"] for seed, runs in group_by_seed(results)
+        }
+        written = _figures(
+            Path(first["out"]),
+            first["checkpoints"],
+            fig_dir,
+            seed=results[0]["run"].config.seed,
+            every_seed=every_seed,
+        )
         if results[0].get("map") is not None:
             written += _map_figures(results[0]["map"], fig_dir)
         return written

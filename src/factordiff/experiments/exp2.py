@@ -1004,6 +1004,7 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
         plot_image_grid,
         plot_section_bars,
     )
+    from factordiff.plotting import save_figure
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     by = _index(results)
@@ -1016,10 +1017,11 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
     written: list[str] = []
 
     def save(fig, name: str) -> None:
-        fig.savefig(fig_dir / name, dpi=100)
+        save_figure(fig, fig_dir / name, dpi=100)
         written.append(name)
 
     s0 = cfg.seeds[0]
+    tolerance = results[0]["run"].config.eval.tolerance_px if results else None
     if "main" in cfg.parts:
         models = {
             f"{m} ({len(cfg.seeds)} seeds)": [
@@ -1038,6 +1040,7 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
                 list(z["section_names"]),
                 f"{m} model (seed {s0})",
                 per_row=cfg.grid_images,
+                tolerance_px=tolerance,
             )
             save(fig, f"grid_{m.replace('+', '_')}.png")
     if "rim" in cfg.parts:
@@ -1054,6 +1057,7 @@ def draw_figures(cfg: Exp2Config, results: list[dict], fig_dir: Path) -> list[st
                 [""] * math.ceil(len(idx) / 5),
                 f"{model} (seed {s0}): interior 2D conditions",
                 per_row=5,
+                tolerance_px=tolerance,
             )
             save(fig, f"grid_rim_{model}.png")
     curve = cfg.curve_seed_list()  # every curve: one list of accuracies per seed

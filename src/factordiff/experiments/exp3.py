@@ -681,45 +681,32 @@ def verdicts_from_rows(rows: list[dict], cfg: Exp3Config) -> tuple[list[Verdict]
 
 
 # ----------------------------------------------------------------------------- figures
-def plot_accuracy_vs_share(curves: dict[str, dict[str, tuple]], title: str = ""):
-    """Accuracy against the subsampling share, one panel per dataset (paper Fig. 5a-b).
-
-    ``curves[dataset][metric] = (shares (K,), mean (K,), std (K,))``; one line per metric
-    (``lattice``, ``heldout``) with its spread over seeds as error bars."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.4 * len(curves), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(curves), squeeze=False)[0])
-    names = {"lattice": "whole lattice", "heldout": "held out of (a)'s training set"}
-    for ax, (dataset, metrics) in zip(axes, curves.items()):
-        for i, (metric, (x, mean, std)) in enumerate(metrics.items()):
-            ax.errorbar(x, mean, yerr=std, fmt="o-", color=f"C{i}", capsize=2, label=names[metric])
-        ax.set_xscale("log")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("subsampling share of the lattice")
-        ax.set_ylabel("accuracy of 2D bumps")
-        ax.set_title(dataset)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    return fig
-
-
 def share_curves(rows: list[dict], n: int) -> dict[str, dict[str, tuple]]:
-    """Mean and std over seeds of each accuracy against share, at image size ``n``."""
+    """Each accuracy against share at image size ``n``: ``(shares (K,), mean (K,), std (K,),
+    per seed (S, K))`` over the seeds (NaN where a seed has no value)."""
     out: dict[str, dict[str, tuple]] = {}
+    seeds = sorted({r["seed"] for r in rows})
     for dataset in DATASETS:
         sel = [r for r in rows if r["dataset"] == dataset and r["N"] == n]
         shares = sorted({r["share"] for r in sel})
         out[dataset] = {}
         for metric in ("lattice", "heldout"):
             per = [stats([r[metric] for r in sel if r["share"] == s]) for s in shares]
+            each = np.full((len(seeds), len(shares)), np.nan)
+            for r in sel:
+                v = r[metric]
+                each[seeds.index(r["seed"]), shares.index(r["share"])] = np.nan if v is None else v
             out[dataset][metric] = (
                 np.array(shares),
                 np.array([p["mean"] for p in per]),
                 np.nan_to_num(np.array([p["std"] for p in per])),
+                each,
             )
     return out
+
+
+#: The paper's exponents of Fig. 5c, drawn as reference slopes: ``{exponent: label}``.
+PAPER_SLOPES = {1.0: "paper, with 1D stripes: ∝ N", 2.0: "paper, 2D bumps alone: ∝ N²"}
 
 
 # ----------------------------------------------------------------------------- experiment
@@ -741,13 +728,19 @@ class Exp3(Experiment):
         return verdicts_from_rows([r["row"] for r in results], cfg)[0]
 
     def figures(self, cfg: Exp3Config, results: list[dict], fig_dir: Path) -> list[str]:
-        from factordiff.plotting import plot_threshold_size_scaling
+        from factordiff.plotting import (
+            plot_accuracy_vs_share,
+            plot_threshold_size_scaling,
+            save_figure,
+        )
 
         rows = [r["row"] for r in results]
         fig_dir.mkdir(parents=True, exist_ok=True)
         n = max(cfg.image_sizes)
-        plot_accuracy_vs_share(share_curves(rows, n), f"N = {n}").savefig(
-            fig_dir / "accuracy_vs_share.png", dpi=110
+        seeds = sorted({r["seed"] for r in rows})
+        save_figure(
+            plot_accuracy_vs_share(share_curves(rows, n), f"N = {n}, seeds {seeds}"),
+            fig_dir / "accuracy_vs_share.png",
         )
         _, extra = verdicts_from_rows(rows, cfg)
         sizes = extra["sizes"]
@@ -755,14 +748,18 @@ class Exp3(Experiment):
         reached = {k: sizes[k]["size"] for k in DATASETS if np.isfinite(sizes[k]["size"]).any()}
         if reached:
             fig = plot_threshold_size_scaling(
-                np.asarray(cfg.image_sizes, np.float64), reached, fits, threshold=cfg.threshold
+                np.asarray(sizes[DATASETS[0]]["image_sizes"], np.float64),
+                reached,
+                fits,
+                threshold=cfg.threshold,
+                references=PAPER_SLOPES,
             )
         else:  # log axes need a point; say plainly that there is none
             from matplotlib.figure import Figure
 
             fig = Figure(figsize=(5.2, 4.0))
             fig.text(0.5, 0.5, f"no run reached {cfg.threshold:.0%} accuracy", ha="center")
-        fig.savefig(fig_dir / "size_at_threshold.png", dpi=110)
+        save_figure(fig, fig_dir / "size_at_threshold.png")
         return ["accuracy_vs_share.png", "size_at_threshold.png"]
 
     def describe_setting(self, cfg: Exp3Config) -> str:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from factordiff.experiments.captions import summary_caption
 from factordiff.experiments.judgement import INCONCLUSIVE, REPRODUCED, verdict_of, verdict_text
 from factordiff.experiments.report import fmt
 from factordiff.jsonfiles import (
@@ -305,7 +306,10 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
                 "answer": _ANSWER_CLASS.get(verdict_of(v), "no"),
             }
         )
-    section["figures"] = [_figure(folder, str(f)) for f in summary.get("figures", [])]
+    section["figures"] = [
+        _figure(folder, str(f)) | {"caption": summary_caption(summary, str(f))}
+        for f in summary.get("figures", [])
+    ]
 
     env = _environments(folder, keys)
     budget = None

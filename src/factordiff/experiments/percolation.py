@@ -57,6 +57,7 @@ from factordiff.experiments.skeleton import (
     precision_used,
 )
 from factordiff.experiments.sweep import SweepRun
+from factordiff.plotting_exp import plot_loss_vs_lambda, plot_umap_grid  # noqa: F401 (re-exported)
 from factordiff.presets import preset_config
 
 # ----------------------------------------------------------------------------- config
@@ -385,50 +386,6 @@ def simulate_curves(cfg: PercolationExpConfig, spacing: float) -> dict:
     return out
 
 
-# ----------------------------------------------------------------------------- figures
-def plot_loss_vs_lambda(train: dict, val: dict):
-    """Final training loss (left) and validation loss (right) against lambda (Fig. 14c).
-
-    ``train[sigma]`` and ``val[sigma]`` are ``(lambdas (K,), loss mean (K,))``."""
-    from matplotlib.figure import Figure
-
-    from factordiff.plotting import _sigma_colors
-
-    colors = _sigma_colors(list(train))
-    fig = Figure(figsize=(8.6, 3.5), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for ax, data, name in zip(axes, (train, val), ("final training loss", "validation loss")):
-        for s, (lam, loss) in sorted(data.items()):
-            ax.plot(lam, loss, "o-", color=colors[s], label=f"σ = {s:g} px")
-        ax.set_xscale("log")
-        ax.set_xlabel("kept share λ of the lattice")
-        ax.set_ylabel(name)
-        ax.legend(fontsize=7)
-    return fig
-
-
-def plot_umap_grid(embeddings: dict, labels: np.ndarray):
-    """2D UMAP of the final representation per (sigma, lambda), coloured by mu_x (Fig. 15).
-
-    ``embeddings[(sigma, lambda)]`` (n, 2); ``labels`` (n, 2) the conditions."""
-    from matplotlib.figure import Figure
-
-    sig = sorted({s for s, _ in embeddings})
-    lam = sorted({x for _, x in embeddings})
-    fig = Figure(figsize=(1.9 * len(lam), 1.9 * len(sig)), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(sig), len(lam), squeeze=False))
-    for i, s in enumerate(sig):
-        for j, x in enumerate(lam):
-            ax = axes[i, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if (s, x) in embeddings:
-                e = embeddings[(s, x)]
-                ax.scatter(e[:, 0], e[:, 1], c=labels[:, 0], cmap="viridis", s=3)
-            ax.set_title(f"σ {s:g}, λ {x:g}", fontsize=7)
-    return fig
-
-
 # ----------------------------------------------------------------------------- experiment
 class PercolationExperiment(Experiment):
     name = "percolation"
@@ -469,39 +426,45 @@ class PercolationExperiment(Experiment):
         return verdicts_from_rows(rows, cfg, self.onsets(cfg))[0]
 
     def figures(self, cfg: PercolationExpConfig, results: list[dict], fig_dir: Path) -> list[str]:
-        from factordiff.plotting import plot_mass_ratio, plot_percolation_vs_accuracy
+        from factordiff.plotting import (
+            plot_mass_ratio,
+            plot_percolation_vs_accuracy,
+            save_figure,
+        )
 
         fig_dir.mkdir(parents=True, exist_ok=True)
         rows = [r["row"] for r in results]
         sim = self.simulated(cfg)
         acc = {s: (lam, per) for s, (lam, _, per) in mean_curves(rows).items()}
         written = []
-        plot_percolation_vs_accuracy({}, acc, ylabel="terminal accuracy", log_lambda=True).savefig(
-            fig_dir / "accuracy_vs_lambda.png", dpi=110
+
+        def save(fig, name: str) -> None:
+            save_figure(fig, fig_dir / name)
+            written.append(name)
+
+        save(
+            plot_percolation_vs_accuracy({}, acc, ylabel="terminal accuracy", log_lambda=True),
+            "accuracy_vs_lambda.png",
         )
-        written.append("accuracy_vs_lambda.png")
-        plot_mass_ratio(
-            {k: (c.lambdas, c.kept_mean, c.kept_std) for k, c in sim.items()},
-            {k: c.critical_lambda for k, c in sim.items()},
-        ).savefig(fig_dir / "mass_ratio.png", dpi=110)
-        written.append("mass_ratio.png")
+        save(
+            plot_mass_ratio(
+                {k: (c.lambdas, c.kept_mean, c.kept_std) for k, c in sim.items()},
+                {k: c.critical_lambda for k, c in sim.items()},
+            ),
+            "mass_ratio.png",
+        )
         for t in cfg.thresholds:
             simt = {s: (c.lambdas, c.kept_mean) for (s, tt), c in sim.items() if tt == t}
             crit = {s: c.critical_lambda for (s, tt), c in sim.items() if tt == t}
-            name = f"percolation_vs_accuracy_t{t:g}.png"
-            plot_percolation_vs_accuracy(simt, acc, crit, log_lambda=True).savefig(
-                fig_dir / name, dpi=110
+            save(
+                plot_percolation_vs_accuracy(simt, acc, crit, log_lambda=True),
+                f"percolation_vs_accuracy_t{t:g}.png",
             )
-            written.append(name)
+        # (lambdas, mean over seeds, per seed) per width
         loss = {k: mean_curves(rows, k) for k in ("train_loss", "val_loss")}
-        plot_loss_vs_lambda(
-            {s: (lam, m) for s, (lam, m, _) in loss["train_loss"].items()},
-            {s: (lam, m) for s, (lam, m, _) in loss["val_loss"].items()},
-        ).savefig(fig_dir / "loss_vs_lambda.png", dpi=110)
-        written.append("loss_vs_lambda.png")
-        reps = [
-            r for r in results if "representation" in r and r["row"]["seed"] == min(cfg.seed_list())
-        ]
+        save(plot_loss_vs_lambda(loss["train_loss"], loss["val_loss"]), "loss_vs_lambda.png")
+        first = min(cfg.seed_list())
+        reps = [r for r in results if "representation" in r and r["row"]["seed"] == first]
         if reps:
             from factordiff.analysis.geometry import UMAPEmbedding
 
@@ -513,8 +476,7 @@ class PercolationExperiment(Experiment):
                     .fit(X)
                     .embedding_
                 )
-            plot_umap_grid(emb, reps[0]["representation"][1]).savefig(fig_dir / "umap.png", dpi=110)
-            written.append("umap.png")
+            save(plot_umap_grid(emb, reps[0]["representation"][1], seed=first), "umap.png")
         return written
 
     def describe_setting(self, cfg: PercolationExpConfig) -> str:

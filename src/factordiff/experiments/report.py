@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from factordiff.experiments.captions import summary_caption
 from factordiff.experiments.judgement import REPRODUCED, verdict_of, verdict_text
 
 
@@ -133,8 +134,7 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
     lines += list(sections or [])
     lines += ["", "## Figures", ""]
     for name in s.get("figures", []):
-        lines.append(f"![{name}](figures/{name})")
-    lines.append("")
+        lines += [f"![{name}](figures/{name})", "", f"*{summary_caption(s, name)}*", ""]
     return "\n".join(lines)
 
 
