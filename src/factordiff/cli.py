@@ -21,6 +21,7 @@ Commands:
                          --scale paper)
                          [--executor local|ray] [--workers W] [--threads T] [--address A]
     factordiff report DIR [--out FILE]
+    factordiff gpu-paper [--scale paper|tiny] [--device cuda] [--archive FILE]
     factordiff sweep status DIR
     factordiff data list
     factordiff data preview DATASET --out grid.png [--n 16] [--seed 0] [--set KEY=VALUE ...]
@@ -500,6 +501,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gpu_paper(args: argparse.Namespace) -> int:
+    from factordiff.experiments.gpu_paper import run_gpu_paper
+
+    record = run_gpu_paper(
+        args.scale,
+        args.out,
+        device=args.device,
+        workers=args.workers,
+        archive=args.archive,
+        command="factordiff " + " ".join(sys.argv[1:]),
+    )
+    archive = record["archive"]
+    print(f"wrote {archive['path']} ({archive['bytes']:,} bytes, {archive['members']} files)")
+    return 0
+
+
 def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     """``experiment NAME --variant A,B``: each variant's experiment in ``OUT/<variant>``,
     their runs trained together, and ``OUT/variants.md`` over them."""
@@ -741,6 +758,28 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="one line per experiment only")
     p.set_defaults(handler=_cmd_reproduce)
+
+    p = sub.add_parser(
+        "gpu-paper",
+        help="on one GPU machine: Exp 1 (seeds 0-2) and Exp 2's main comparison at the "
+        "paper's scale, trained and analysed, and one small archive (docs/fidelity.md)",
+    )
+    p.add_argument(
+        "--scale",
+        default="paper",
+        help="paper (the presets exp1 and exp2, meant for a GPU; the default) or tiny (the "
+        "smoke presets exp1-tiny and exp2-smoke: a couple of minutes on a 2-core CPU)",
+    )
+    p.add_argument("--out", help="output folder (default runs/gpu-paper, runs/gpu-paper-tiny)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, for training and analysis (default on cuda: 6 sharing the "
+        "GPU; elsewhere 2)",
+    )
+    p.add_argument("--archive", help="the .tar.gz to write (default OUT/gpu-paper.tar.gz)")
+    p.set_defaults(handler=_cmd_gpu_paper)
 
     p = sub.add_parser("report", help="one self-contained HTML page of finished experiments")
     p.add_argument("dir", metavar="DIR", help="a reproduce folder or one experiment folder")

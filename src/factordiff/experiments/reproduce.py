@@ -624,17 +624,8 @@ def reproduce(
                 entries[p.name] = {**entry, "status": "running", "wall_seconds": 0.0}
                 save()
                 try:
-                    run_experiment(
-                        p.exp,
-                        p.cfg,
-                        p.out,
-                        executor=executor,
-                        command=command,
-                        device=device,
-                        log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
-                        on_run_done=tracker.on_done,
-                        progress=progress,
-                        analysis_workers=analysis_workers,
+                    analyse_planned(
+                        p, executor, command, device, say, tracker, progress, analysis_workers
                     )
                     entry["status"] = "done"
                 except Exception as exc:  # one experiment failing must not stop the others
@@ -673,3 +664,23 @@ def reproduce(
     # failures of this call (an experiment left out by ``only`` keeps its old entry)
     record["failed"] = [p.name for p in planned if entries[p.name]["status"] == "failed"]
     return record
+
+
+def analyse_planned(
+    p: Planned, executor, command: str, device, say, tracker, progress: bool, workers
+) -> dict:
+    """One planned experiment's :func:`run_experiment` after a shared training pool (its
+    runs are finished, so nothing trains): its lines prefixed by its name, its runs counted
+    by ``tracker``. Used by :func:`reproduce` and ``gpu_paper``."""
+    return run_experiment(
+        p.exp,
+        p.cfg,
+        p.out,
+        executor=executor,
+        command=command,
+        device=device,
+        log=lambda m, n=p.name: say(f"[{n}] {m.strip()}"),
+        on_run_done=tracker.on_done,
+        progress=progress,
+        analysis_workers=workers,
+    )
