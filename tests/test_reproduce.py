@@ -22,6 +22,7 @@ from factordiff.experiments.html_report import (
     report_md_sections,
     write_report,
 )
+from factordiff.experiments.judgement import verdict_of
 from factordiff.experiments.reproduce import (
     ORDER,
     Progress,
@@ -399,6 +400,21 @@ def test_page_in_headless_chromium(tiny, tmp_path):
                 len(json.loads((out / n / "summary.json").read_text())["verdicts"]) for n in ORDER
             )
             assert rows == n_claims
+            # the verdicts the reader sees are the summaries' verdicts, in order
+            shown = page.eval_on_selector_all(
+                "#claims-table tbody td.verdict", "els => els.map(e => e.textContent.trim())"
+            )
+            expected = [
+                verdict_of(v)
+                for n in ORDER
+                for v in json.loads((out / n / "summary.json").read_text())["verdicts"]
+            ]
+            assert [t.split(":")[0] for t in shown] == expected
+            # every figure has a caption, a sentence
+            captions = page.eval_on_selector_all(
+                "figure", "els => els.map(e => (e.querySelector('figcaption') || {}).textContent)"
+            )
+            assert captions and all(c and len(c.split()) > 4 for c in captions), captions
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:

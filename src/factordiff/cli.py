@@ -496,7 +496,7 @@ def _reproduce_failures(record: dict, out: Path) -> str:
 def _cmd_report(args: argparse.Namespace) -> int:
     from factordiff.experiments.html_report import write_report
 
-    path = write_report(args.dir, args.out, force=args.force)
+    path = write_report(args.dir, args.out, force=args.force, readme=args.readme)
     print(f"wrote {Path(path).resolve()}")
     return 0
 
@@ -784,6 +784,11 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="one self-contained HTML page of finished experiments")
     p.add_argument("dir", metavar="DIR", help="a reproduce folder or one experiment folder")
     p.add_argument("--out", help="page to write (default DIR/report.html)")
+    p.add_argument(
+        "--readme",
+        help="also put the claims table between the results markers of this Markdown file "
+        "(e.g. README.md: <!-- results-table:start --> ... <!-- results-table:end -->)",
+    )
     p.add_argument(
         "--force",
         action="store_true",

@@ -29,12 +29,20 @@ import base64
 import html
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from factordiff.experiments.captions import summary_caption
+from factordiff.experiments.claims import claim_row
 from factordiff.experiments.judgement import INCONCLUSIVE, REPRODUCED, verdict_of, verdict_text
+from factordiff.experiments.page_md import (
+    TITLE,
+    check_readme,
+    header_rows,
+    markdown_path,
+    page_markdown,
+    readme_results,
+)
 from factordiff.experiments.report import fmt
 from factordiff.jsonfiles import (
     SUMMARY_ALLOWED,
@@ -278,6 +286,9 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
         "counts": (status or {}).get("counts"),
         "notes": notes,
         "verdicts": [],
+        "deviations": None,
+        "provenance": None,
+        "machines": [],
         "figures": [],
         "setting": [],
         "extra": "",
@@ -304,6 +315,7 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
                 "verdict": _verdict_text(v),
                 "reproduced": bool(v.get("reproduced")),
                 "answer": _ANSWER_CLASS.get(verdict_of(v), "no"),
+                "row": claim_row(name, v),
             }
         )
     section["figures"] = [
@@ -312,6 +324,9 @@ def experiment_section(name: str, folder: Path, entry: dict | None = None) -> di
     ]
 
     env = _environments(folder, keys)
+    section["deviations"] = summary.get("deviations")
+    section["provenance"] = summary.get("provenance")
+    section["machines"] = env["cpu"] + env["gpu"]
     budget = None
     if status is not None:
         per_run = sorted({r["total_steps"] for r in status["runs"]})
@@ -394,22 +409,26 @@ def collect(root: str | Path) -> dict:
             )
     entries = {e.get("name"): e for e in (record or {}).get("experiments", [])}
     sections = [experiment_section(n, f, entries.get(n)) for n, f in folders]
+    for section, (_, folder) in zip(sections, folders, strict=True):
+        # paths relative to the page's folder: the page reads the same wherever it is built
+        section["folder"] = "." if folder == root else folder.relative_to(root).as_posix()
     claims = []
     for s in sections:
         if not s["verdicts"]:
             claims.append({"section": s, "verdict": None})
         for v in s["verdicts"]:
             claims.append({"section": s, "verdict": v})
-    return {
-        "title": "factordiff: How Diffusion Models Learn to Factorize and Compose, reproduced",
-        "root": str(root.resolve()),
-        "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    context = {
+        "title": TITLE,
         "record": record,
         "sections": sections,
         "claims": claims,
+        "claim_rows": [v["row"] for s in sections for v in s["verdicts"]],
         "missing": [s for s in sections if not s["summary"]],
         "with_problems": [s for s in sections if s["problems"] or s["status"] == "failed"],
     }
+    context["header"] = header_rows(context)
+    return context
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -498,8 +517,17 @@ def _check_page_path(path: Path) -> None:
     check_writable_folder(path.parent)
 
 
-def write_report(root: str | Path, out: str | Path | None = None, *, force: bool = False) -> Path:
-    """Write the page of ``root`` to ``out`` (default ``root/report.html``); returns its path.
+def write_report(
+    root: str | Path,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    readme: str | Path | None = None,
+) -> Path:
+    """Write the page of ``root`` to ``out`` (default ``root/report.html``) and its Markdown
+    twin beside it (``report.md``; not for one experiment's folder, whose own report.md is
+    that twin); with ``readme``, the same claims table between the results markers of that
+    file (:func:`~factordiff.experiments.page_md.readme_results`). Returns the page's path.
 
     A page that would show no experiment with results is refused without ``force``. An
     existing page is replaced only by one that shows every experiment it shows with
@@ -528,11 +556,18 @@ def write_report(root: str | Path, out: str | Path | None = None, *, force: bool
             f"folder): the page would show nothing; allowed: a folder of `factordiff "
             f"reproduce` or `factordiff experiment` with at least one summary.json, or --force"
         )
-    text = render_page(context)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a reader never sees half a page
-    finally:
-        tmp.unlink(missing_ok=True)  # gone after the replace; a failed write leaves none
+    if readme is not None:  # its markers are checked before anything is written
+        check_readme(readme)
+    md = markdown_path(path, Path(root))
+    for target, text in ((path, render_page(context)), (md, page_markdown(context))):
+        if target is None:  # a single experiment's own report.md is its twin already
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)  # atomic: a reader never sees half a page
+        finally:
+            tmp.unlink(missing_ok=True)  # gone after the replace; a failed write leaves none
+    if readme is not None:
+        readme_results(context, readme)
     return path
