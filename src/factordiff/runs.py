@@ -19,14 +19,12 @@ import numpy as np
 import torch
 
 from factordiff.config import DataConfig, json_ready
-from factordiff.diffusion import GaussianDiffusion, check_labels
-from factordiff.hardware import autocast, resolve_precision
+from factordiff.diffusion import check_labels
 from factordiff.paths import check_writable_folder
+from factordiff.sampling import load_checkpoint, sample_images, score_images
 from factordiff.training import (
     atomic_write_text,
     list_checkpoints,
-    load_model,
-    resolve_device,
     run_state,
 )
 
@@ -105,9 +103,8 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> None:
 
 
 def _load(run_dir, checkpoint, device):
-    dev = resolve_device(device)
     path = Path(checkpoint) if checkpoint else final_checkpoint(run_dir)
-    model, cfg, meta = load_model(path, ema=True, map_location=dev)
+    model, cfg, meta, dev = load_checkpoint(path, device)
     return model, cfg, meta, path, dev
 
 
@@ -142,11 +139,9 @@ def sample_run(
     check_label_range(labels, cfg.data)
     out = Path(out) if out else Path(run_dir) / "samples"
     check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
-    diffusion = GaussianDiffusion(cfg.diffusion)
-    with autocast(dev, resolve_precision(cfg.train.precision, dev)):
-        images = diffusion.sample(
-            model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
-        )
+    images = sample_images(
+        model, cfg, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
+    )
     out.mkdir(parents=True, exist_ok=True)
     seeds = np.arange(seed, seed + len(labels))
     np.savez_compressed(
@@ -183,7 +178,7 @@ def evaluate_run(
     region), ``samples.npz`` and ``samples.png`` (a grid with each target marked) into
     ``out`` (default ``RUN/eval``). Returns the summary dict."""
     from factordiff.data import build_regions, eval_conditions, get_dataset_preset
-    from factordiff.evaluation import per_region, score
+    from factordiff.evaluation import per_region
     from factordiff.plotting import sample_grid_figure, save_figure
 
     if num_samples is not None:
@@ -202,19 +197,17 @@ def evaluate_run(
         )
     n = cfg.eval.num_samples if num_samples is None else num_samples
     labels = eval_conditions(data_cfg, n, seed=seed)
-    diffusion = GaussianDiffusion(cfg.diffusion)
     sampler = cfg.eval.sampler if sampler is None else sampler
     num_steps = cfg.eval.num_steps if num_steps is None else num_steps
     _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
     out = Path(out) if out else Path(run_dir) / "eval"
     check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
     t0 = time.perf_counter()
-    with autocast(dev, resolve_precision(cfg.train.precision, dev)):
-        images = diffusion.sample(
-            model, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
-        )
+    images = sample_images(
+        model, cfg, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
+    )
     seconds = time.perf_counter() - t0
-    scores = score(images, labels, data_cfg, tolerance_px=cfg.eval.tolerance_px)
+    scores = score_images(images, labels, data_cfg, cfg)
     regions = build_regions(data_cfg)
     summary = {
         "run": str(run_dir),

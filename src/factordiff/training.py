@@ -338,23 +338,21 @@ class Trainer:
     # -------------------------------------------------------------- evaluation
     def evaluate(self) -> dict:
         """Sample the fixed evaluation conditions with the EMA weights and score them."""
-        from factordiff.evaluation import score
+        from factordiff.sampling import sample_images, score_images
 
         tc = self.cfg.train
-        model = self.ema_model()
-        with autocast(self.device, self.precision):
-            images = self.diffusion.sample(
-                model,
-                self.eval_labels,
-                sampler=tc.eval_sampler,
-                num_steps=tc.eval_steps,
-                seed=_seed_for(self.cfg.seed, 7919) % (2**31),
-                device=self.device,
-            )
-        scores = score(
-            images, self.eval_labels, self.cfg.data, tolerance_px=self.cfg.eval.tolerance_px
+        images = sample_images(
+            self.ema_model(),
+            self.cfg,
+            self.eval_labels,
+            sampler=tc.eval_sampler,
+            num_steps=tc.eval_steps,
+            seed=_seed_for(self.cfg.seed, 7919) % (2**31),
+            device=self.device,
+            precision=self.precision,
+            diffusion=self.diffusion,
         )
-        return scores.summary()
+        return score_images(images, self.eval_labels, self.cfg.data, self.cfg).summary()
 
     def _should_eval(self, epoch: int) -> bool:
         tc = self.cfg.train

@@ -615,14 +615,12 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
     """Evaluate one finished run on each of its label spaces (:func:`evaluations`), section
     by section; cached in ``RUN/exp2/`` (``evaluation.json`` and ``<space>.npz`` with the
     grid images), reused while the settings and checkpoint are unchanged."""
-    import torch
-
     from factordiff.data import build_labels, build_regions, region_strata
     from factordiff.diffusion import GaussianDiffusion
-    from factordiff.hardware import autocast, resolve_precision
     from factordiff.jsonfiles import read_json
     from factordiff.runs import final_checkpoint
-    from factordiff.training import atomic_write_text, load_model, resolve_device
+    from factordiff.sampling import load_checkpoint, sample_images
+    from factordiff.training import atomic_write_text
 
     rc = run.config
     spaces = evaluations(cfg, run.params, rc.data)
@@ -659,8 +657,7 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
             )
         ):
             return _with_outcomes(doc, cfg)
-    dev = resolve_device(device)
-    model, _, meta = load_model(ckpt, ema=True, map_location=dev)
+    model, _, meta, dev = load_checkpoint(ckpt, device)
     diffusion = GaussianDiffusion(rc.diffusion)
     train_labels = build_labels(rc.data, seed=rc.seed).labels
     folder.mkdir(parents=True, exist_ok=True)
@@ -670,15 +667,16 @@ def evaluate_run_sections(cfg: Exp2Config, run: SweepRun, device: str) -> dict:
         names = [n for n in names if n != "all"]
         conds = section_conditions(data, names, cfg.samples_per_section, cfg.eval_seed)
         labels = np.concatenate(list(conds.values())).reshape(-1, 2)
-        with autocast(dev, resolve_precision(rc.train.precision, dev)):
-            images = diffusion.sample(
-                model,
-                torch.as_tensor(labels, dtype=torch.float32),
-                sampler=rc.eval.sampler,
-                num_steps=rc.eval.num_steps,
-                seed=cfg.eval_seed,
-                device=dev,
-            )[:, 0].numpy()
+        images = sample_images(
+            model,
+            rc,
+            labels,
+            sampler=rc.eval.sampler,
+            num_steps=rc.eval.num_steps,
+            seed=cfg.eval_seed,
+            device=dev,
+            diffusion=diffusion,
+        )[:, 0].numpy()
         sections, ok = section_scores(
             images, conds, data, rc.data, train_labels, rc.eval.tolerance_px
         )

@@ -91,21 +91,13 @@ def checkpoint_accuracy(
         ``(meta, joint_ok)``: the checkpoint's ``epoch`` and ``step``, and (M,) bool
         correctness of each image.
     """
-    import torch
+    from factordiff.sampling import load_checkpoint, sample_images, score_images
 
-    from factordiff.diffusion import GaussianDiffusion
-    from factordiff.evaluation import score
-    from factordiff.hardware import autocast, resolve_precision
-    from factordiff.training import load_model, resolve_device
-
-    dev = resolve_device(device)
-    model, cfg, meta = load_model(path, ema=True, map_location=dev)
-    lab = torch.as_tensor(np.asarray(labels), dtype=torch.float32).reshape(-1, 2)
-    with autocast(dev, resolve_precision(cfg.train.precision, dev)), torch.no_grad():
-        images = GaussianDiffusion(cfg.diffusion).sample(
-            model, lab, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
-        )
-    ok = score(images, lab, data, tolerance_px=cfg.eval.tolerance_px).joint_ok
+    model, cfg, meta, dev = load_checkpoint(path, device)
+    images = sample_images(
+        model, cfg, labels, sampler=sampler, num_steps=num_steps, seed=seed, device=dev
+    )
+    ok = score_images(images, labels, data, cfg).joint_ok
     return {"epoch": meta["epoch"], "step": meta["step"]}, np.asarray(ok, bool)
 
 
