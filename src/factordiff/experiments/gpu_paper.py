@@ -70,19 +70,13 @@ def _check_scale(scale: str) -> None:
 def plan_gpu_paper(scale: str, out: str | Path, device: str | None = None) -> list:
     """Resolve and validate both experiments' configs and sweeps (nothing is written);
     a :class:`~factordiff.experiments.reproduce.Planned` per experiment."""
-    from factordiff.experiments import EXPERIMENTS
-    from factordiff.experiments.reproduce import Planned
-    from factordiff.experiments.sweep import plan_sweep
+    from factordiff.experiments.reproduce import plan_experiment
 
     _check_scale(scale)
-    planned = []
-    for name, (preset, seeds, overrides) in PLAN[scale].items():
-        exp = EXPERIMENTS[name]
-        cfg = exp.config(preset, seeds=seeds, overrides=overrides)
-        runs = plan_sweep(Path(out) / name, exp.runs(cfg), device=device)
-        exp.check(cfg, runs)
-        planned.append(Planned(name, exp, preset, cfg, Path(out) / name, runs))
-    return planned
+    return [
+        plan_experiment(name, preset, out, device, seeds=seeds, overrides=overrides)
+        for name, (preset, seeds, overrides) in PLAN[scale].items()
+    ]
 
 
 def archive_members(out: str | Path) -> list[Path]:
@@ -144,12 +138,12 @@ def run_gpu_paper(
     import torch
 
     from factordiff.experiments.reproduce import Progress, _Ticker, analyse_planned
-    from factordiff.experiments.skeleton import check_run_inputs, prepare_experiment
+    from factordiff.experiments.skeleton import check_run_inputs, finished, prepare_experiment
     from factordiff.experiments.sweep import make_executor, run_budget
     from factordiff.hardware import machine_description, usable_cores
     from factordiff.paths import check_writable_folder
     from factordiff.provenance import provenance
-    from factordiff.training import atomic_write_text, resolve_device, run_state
+    from factordiff.training import atomic_write_text, resolve_device
 
     _check_scale(scale)
     dev = resolve_device(device)  # an unknown device, or cuda without a GPU: refused here
@@ -218,7 +212,7 @@ def run_gpu_paper(
             todo = {}
             for p in planned:
                 runs = prepare_experiment(p.exp, p.cfg, p.out, device=device)
-                todo[p.name] = [r for r in runs if not (run_state(r.dir) or {}).get("finished")]
+                todo[p.name] = [r for r in runs if not finished(r)]
             tracker.start_pool({n: len(rs) for n, rs in todo.items()}, executor.describe())
             try:
                 executor.run([r for rs in todo.values() for r in rs], on_done=tracker.on_done)

@@ -58,6 +58,7 @@ from typing import Any
 
 from factordiff.experiments.skeleton import (
     Experiment,
+    finished,
     prepare_experiment,
     run_experiment,
     saved_config_matches,
@@ -130,27 +131,26 @@ def plan_reproduce(
     scale: str, out: str | Path, only: list[str] | None = None, device: str | None = None
 ) -> list[Planned]:
     """Resolve and validate every experiment's config and sweep (nothing is written)."""
+
+    return [plan_experiment(n, preset_for(n, scale), out, device) for n in only or ORDER]
+
+
+def plan_experiment(
+    name: str, preset: str, out: str | Path, device: str | None = None, seeds=None, overrides=None
+) -> Planned:
+    """One experiment's config (``preset`` with ``seeds`` and ``overrides``) and sweep in
+    ``out/name``, resolved and checked (nothing is written)."""
     from factordiff.experiments import EXPERIMENTS
 
-    planned = []
-    for name in only or ORDER:
-        preset = preset_for(name, scale)
-        exp = EXPERIMENTS[name]
-        cfg = exp.config(preset)
-        folder = Path(out) / name
-        runs = plan_sweep(folder, exp.runs(cfg), device=device)
-        exp.check(cfg, runs)
-        planned.append(Planned(name, exp, preset, cfg, folder, runs))
-    return planned
+    exp = EXPERIMENTS[name]
+    cfg = exp.config(preset, seeds=seeds, overrides=overrides)
+    folder = Path(out) / name
+    runs = plan_sweep(folder, exp.runs(cfg), device=device)
+    exp.check(cfg, runs)
+    return Planned(name, exp, preset, cfg, folder, runs)
 
 
 # ----------------------------------------------------------------------------- up to date
-def _finished(run: SweepRun) -> bool:
-    from factordiff.training import run_state
-
-    return bool((run_state(run.dir) or {}).get("finished"))
-
-
 def needs_work(p: Planned) -> str | None:
     """Why experiment ``p`` must run (a short reason), or None when it is up to date (see
     the module docstring)."""
@@ -168,7 +168,7 @@ def needs_work(p: Planned) -> str | None:
         return "the config differs from the one in experiment.json"
     if sorted(r.get("key") for r in summary.get("runs", [])) != sorted(r.key for r in p.runs):
         return "summary.json lists other runs than this config plans"
-    left = sum(not _finished(r) for r in p.runs)
+    left = sum(not finished(r) for r in p.runs)
     if left:
         return f"{left} run(s) to train"
     stamp = summary_path.stat().st_mtime
@@ -226,7 +226,7 @@ class Progress:
         for p in self.planned:
             s = w = 0.0
             for r in p.runs:
-                if _finished(r):
+                if finished(r):
                     secs = _train_seconds(r.dir)
                     if secs > 0:
                         s += secs
@@ -244,7 +244,7 @@ class Progress:
         for p in self.planned:
             rate = per.get(p.name, overall)
             for r in p.runs:
-                if _finished(r):
+                if finished(r):
                     continue
                 left = max(0, self.total[r.key] - _current_step(r))
                 runs_left += 1
@@ -286,7 +286,7 @@ class Progress:
 
     def start(self, p: Planned, index: int, reason: str | None) -> None:
         self.current, self.done[p.name] = p, 0
-        todo = sum(not _finished(r) for r in p.runs)
+        todo = sum(not finished(r) for r in p.runs)
         what = "up to date, skipped" if reason is None else reason
         self.log(
             f"[{p.name} {index}/{len(self.planned)}] {p.preset} into {p.out}: {len(p.runs)} "
@@ -523,7 +523,7 @@ def reproduce(
             "preset": p.preset,
             "folder": p.name,
             "runs": len(p.runs),
-            "to_train": sum(not _finished(r) for r in p.runs),
+            "to_train": sum(not finished(r) for r in p.runs),
             "total_steps": sum(tracker.total[r.key] for r in p.runs),
             "error": None,
             "traceback": None,
@@ -541,7 +541,7 @@ def reproduce(
     with _Ticker(tracker.heartbeat, heartbeat_seconds if progress else 0):
         # 1. The runs left to train of every experiment that needs work, in one pool (the
         #    longest first), so that no worker waits for an experiment's last run.
-        members = [p for p in planned if reasons[p.name] and any(not _finished(r) for r in p.runs)]
+        members = [p for p in planned if reasons[p.name] and any(not finished(r) for r in p.runs)]
         pooled_now = {p.name for p in members} if pool and len(members) > 1 else set()
         # An earlier call's pool is kept unless every experiment of it is pooled again now.
         pools[:] = [pl for pl in pools if not set(pl.get("experiments", [])) <= pooled_now]
@@ -549,7 +549,7 @@ def reproduce(
             todo: list[SweepRun] = []
             for p in members:
                 runs = prepare_experiment(p.exp, p.cfg, p.out, device=device)
-                left = [r for r in runs if not _finished(r)]
+                left = [r for r in runs if not finished(r)]
                 todo += left
                 trained_in_pool[p.name] = len(left)
                 entries[p.name] = {**base_entry(p), "status": "training", "wall_seconds": 0.0}

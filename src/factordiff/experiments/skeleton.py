@@ -483,7 +483,7 @@ def run_experiment(
         # from the new checkpoints instead of starting over again.
         for r in runs:
             shutil.rmtree(r.dir, ignore_errors=True)
-    todo = [r for r in runs if not _finished(r)]
+    todo = [r for r in runs if not finished(r)]
     log(f"{len(runs)} run(s) in {out / 'runs'}; {len(todo)} to train ({executor.describe()})")
 
     def on_done(r: SweepRun, result: dict | None, error: str | None) -> None:
@@ -629,7 +629,8 @@ def _analyse_in_worker(name: str, cfg, run: SweepRun) -> dict:
     return EXPERIMENTS[name].analyse(cfg, run, run.config.device)
 
 
-def _finished(run: SweepRun) -> bool:
+def finished(run: SweepRun) -> bool:
+    """Whether the run's state says it finished its budget."""
     from factordiff.training import run_state
 
     return bool((run_state(run.dir) or {}).get("finished"))
