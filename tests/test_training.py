@@ -288,3 +288,52 @@ def test_read_metrics_merges_replays_and_names_bad_lines(tmp_path):
     with pytest.raises(ValueError, match=r"metrics.jsonl, line 2: not a JSON record"):
         read_metrics(path)
     assert read_metrics(tmp_path / "missing") == []
+
+
+def test_extend_equals_a_run_trained_to_the_larger_budget(tmp_path):
+    longer = tiny_cfg(**{"train.eval_every_epochs": 0, "train.checkpoint_epochs": "[0,2,4]"})
+    shorter = tiny_cfg(
+        **{"train.eval_every_epochs": 0, "train.epochs": 2, "train.checkpoint_epochs": "[0,2]"}
+    )
+    train(longer, tmp_path / "full", progress=False)
+    train(shorter, tmp_path / "ext", progress=False)
+    with pytest.raises(RunExistsError, match="another config"):
+        train(longer, tmp_path / "ext", progress=False)  # without --extend: refused
+    res = train(longer, tmp_path / "ext", extend=True, progress=False)
+    assert res.epoch == 4
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "ext" / "checkpoints" / "latest.pt")
+    assert a["step"] == b["step"]
+    for part in ("model", "ema_model"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    assert json.loads((tmp_path / "ext" / "config.json").read_text())["train"]["epochs"] == 4
+    steps = [r["step"] for r in read_metrics(tmp_path / "ext" / "metrics.jsonl")]
+    assert steps == [r["step"] for r in read_metrics(tmp_path / "full" / "metrics.jsonl")]
+
+
+@pytest.mark.parametrize(
+    "over, why",
+    [
+        ({"train.epochs": 4, "train.lr": 5e-3}, "train.lr"),
+        ({"train.epochs": 1, "train.checkpoint_epochs": "[0,1]"}, "not above the run's 2"),
+        ({"train.epochs": 4, "train.checkpoint_epochs": "[0,4]"}, r"drops the kept epochs \[2\]"),
+        ({"train.max_steps": 40, "train.checkpoint_epochs": "[0,2,3]"}, "changes unit"),
+    ],
+)
+def test_extend_refuses_what_would_not_equal_a_longer_run(tmp_path, over, why):
+    base = {"train.eval_every_epochs": 0, "train.epochs": 2, "train.checkpoint_epochs": "[0,2]"}
+    train(tiny_cfg(**base), tmp_path / "run", progress=False)
+    before = (tmp_path / "run" / "config.json").read_text()
+    with pytest.raises(RunExistsError, match=why):
+        train(tiny_cfg(**{**base, **over}), tmp_path / "run", extend=True, progress=False)
+    assert (tmp_path / "run" / "config.json").read_text() == before
+
+
+def test_extend_refuses_a_budget_dependent_schedule(tmp_path):
+    base = {"train.eval_every_epochs": 0, "train.epochs": 2, "train.checkpoint_epochs": "[0,2]"}
+    base["train.lr_schedule"] = "cosine"
+    train(tiny_cfg(**base), tmp_path / "run", progress=False)
+    longer = tiny_cfg(**{**base, "train.epochs": 4, "train.checkpoint_epochs": "[0,2,4]"})
+    with pytest.raises(RunExistsError, match="lr_schedule = 'cosine'.*allowed: 'constant'"):
+        train(longer, tmp_path / "run", extend=True, progress=False)

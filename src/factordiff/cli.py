@@ -149,7 +149,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"(dry run: would train into {out.resolve()})")
         return 0
     print(f"training {cfg.name} into {out.resolve()}")
-    result = train(cfg, out, force=args.force, progress=not args.no_progress)
+    result = train(cfg, out, force=args.force, extend=args.extend, progress=not args.no_progress)
     acc = "n/a" if result.final_accuracy is None else f"{result.final_accuracy:.3f}"
     print(
         f"done: epoch {result.epoch}, step {result.step}, accuracy {acc}, "
@@ -611,6 +611,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--force", action="store_true", help="overwrite a finished or different run")
+    p.add_argument(
+        "--extend",
+        action="store_true",
+        help="continue a run to a larger budget (train.epochs or train.max_steps; "
+        "constant learning rate); equals a run trained to it from the start",
+    )
     p.add_argument("--evaluate", action="store_true", help="evaluate the final checkpoint after")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_train)

@@ -664,6 +664,49 @@ def _config_diff(a: dict, b: dict, prefix: str = "", ignore: tuple[str, ...] = (
     return out
 
 
+# What --extend may change: the budget, and which epochs keep a checkpoint.
+EXTENDABLE_KEYS = ("train.epochs", "train.max_steps", "train.checkpoint_epochs")
+
+
+def extension_problem(saved: dict, cfg: RunConfig, state: dict) -> str | None:
+    """Why ``cfg`` cannot continue the run saved as ``saved`` (None when it can).
+
+    A run can be extended when the configs differ only in :data:`EXTENDABLE_KEYS`, the new
+    budget is larger (in the same unit: epochs, or ``max_steps``), the learning rate does not
+    depend on the budget (``lr_schedule = constant``; a cosine schedule would have decayed
+    differently) and every epoch the run kept a checkpoint for is still kept. Each step's
+    randomness depends only on ``(seed, step)``, so the continued run equals one trained to
+    the new budget from the start."""
+    old = from_dict(RunConfig, _with_defaults(saved))
+    diff = _config_diff(to_dict(old), to_dict(cfg), ignore=PLACEMENT_KEYS)
+    other = [d for d in diff if d.split(":")[0] not in EXTENDABLE_KEYS]
+    if other:
+        return f"{'; '.join(other[:8])} changed; allowed: {', '.join(EXTENDABLE_KEYS)} only"
+    a, b = old.train, cfg.train
+    if a.lr_schedule != "constant" or b.lr_schedule != "constant":
+        return (
+            f"lr_schedule = {b.lr_schedule!r}: the learning rate depends on the budget; "
+            "allowed: 'constant'"
+        )
+    if (a.max_steps > 0) != (b.max_steps > 0):
+        return "the budget changes unit (epochs <-> max_steps); allowed: the same unit, larger"
+    before, after = (a.max_steps, b.max_steps) if a.max_steps > 0 else (a.epochs, b.epochs)
+    unit = "max_steps" if a.max_steps > 0 else "epochs"
+    if after <= before:
+        return f"train.{unit} = {after} is not above the run's {before}; allowed: > {before}"
+    kept = set(a.checkpoint_epochs)
+    if state.get("finished") and state.get("epoch") is not None:
+        kept.add(int(state["epoch"]))  # the last epoch always keeps its checkpoint
+    missing = sorted(kept - set(b.checkpoint_epochs))
+    if missing:
+        allowed = sorted(kept | set(b.checkpoint_epochs))
+        return (
+            f"train.checkpoint_epochs = {list(b.checkpoint_epochs)} drops the kept epochs "
+            f"{missing}; allowed: a list that keeps them, e.g. {allowed}"
+        )
+    return None
+
+
 def _setup_file_log(run_dir: Path) -> logging.Handler:
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -677,6 +720,7 @@ def train(
     run_dir: str | Path,
     *,
     force: bool = False,
+    extend: bool = False,
     progress: bool = True,
     on_eval: Callable[[dict], None] | None = None,
 ) -> TrainResult:
@@ -684,6 +728,9 @@ def train(
 
     - empty or new folder: start; ``config.json`` is written first.
     - same config, not finished: resume from ``checkpoints/latest.pt``.
+    - with ``extend``, a config that only raises the budget (see :func:`extension_problem`):
+      continue from ``latest.pt`` to the new budget; the result equals a run trained to that
+      budget from the start.
     - finished, or a different config: ``RunExistsError`` unless ``force`` (which clears
       the folder's run files and starts over)."""
     run_dir = Path(run_dir)
@@ -698,6 +745,12 @@ def train(
         state = run_state(run_dir) or {}
         if force:
             _clear_run(run_dir)
+        elif diff and extend:
+            problem = extension_problem(old, cfg, state)
+            if problem:
+                raise RunExistsError(f"{run_dir} cannot be extended: {problem}")
+            atomic_write_text(cfg_path, cfg.to_json() + "\n")
+            log.info("extended %s: %s", run_dir, "; ".join(diff))
         elif diff:
             raise RunExistsError(
                 f"{run_dir} holds a run with another config ({'; '.join(diff[:8])}); "
