@@ -19,6 +19,8 @@ def _mock_cpu(monkeypatch, *, avx512_bf16: bool, amx: bool) -> None:
     monkeypatch.delenv(hardware.NATIVE_BF16_ENV, raising=False)  # the mock, not an override
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(hardware, "cpu_capability", lambda: "AVX512")  # torch not lowered
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
 
 
 @pytest.mark.defaults
@@ -35,6 +37,25 @@ def test_auto_uses_bf16_only_where_the_cpu_computes_it_natively(
     assert choice.requested == "auto"
     assert choice.native_bf16 is (expected == "bf16")
     assert ("no native bf16" in choice.reason) is (expected == "fp32")
+
+
+@pytest.mark.defaults
+@pytest.mark.parametrize(
+    "capability, onednn_isa, expected",
+    [
+        ("AVX512", "", "bf16"),
+        ("AVX2", "", "fp32"),  # ATEN_CPU_CAPABILITY=avx2 on an AMX machine
+        ("AVX512", "AVX2", "fp32"),  # ONEDNN_MAX_CPU_ISA caps the matrix products
+        ("AVX512", "avx512_core_vnni", "fp32"),
+        ("AVX512", "AVX512_CORE_AMX", "bf16"),
+    ],
+)
+def test_a_lowered_torch_counts_as_no_native_bf16(monkeypatch, capability, onednn_isa, expected):
+    _mock_cpu(monkeypatch, avx512_bf16=True, amx=True)
+    monkeypatch.setattr(hardware, "cpu_capability", lambda: capability)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", onednn_isa)
+    assert resolve_precision("auto", CPU).used == expected
+    assert hardware.cpu_detected_native_bf16() is (expected == "bf16")
 
 
 def test_explicit_choices_are_honoured_and_emulated_bf16_warns(monkeypatch, caplog):

@@ -5,8 +5,9 @@ bf16 natively, because elsewhere it is emulated and many times slower than fp32 
 12x per training step on an AVX2-only CPU, docs/performance.md):
 
 - CPU: x86 with AVX-512 BF16 or AMX tiles (``torch.cpu._is_avx512_bf16_supported()``,
-  ``torch.cpu._is_amx_tile_supported()``); every other CPU (AVX2, AVX-512 without BF16, ARM)
-  gets fp32.
+  ``torch.cpu._is_amx_tile_supported()``), unless torch runs lowered below it
+  (``ATEN_CPU_CAPABILITY=avx2``, or ``ONEDNN_MAX_CPU_ISA`` under AVX-512 BF16), where bf16 is
+  emulated; every other CPU (AVX2, AVX-512 without BF16, ARM) gets fp32.
 - CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and newer).
 - MPS and anything else: fp32.
 
@@ -111,8 +112,21 @@ def cpu_native_bf16() -> bool:
     return cpu_detected_native_bf16()
 
 
+#: torch capabilities under which its own kernels have no bf16 path (ATEN_CPU_CAPABILITY lowers
+#: the capability below the CPU's), and oneDNN ISA caps below AVX-512 BF16 (ONEDNN_MAX_CPU_ISA).
+NO_BF16_CAPABILITIES = ("DEFAULT", "NO AVX", "AVX", "AVX2", "ZVECTOR", "VSX")
+NO_BF16_ONEDNN_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE")
+NO_BF16_ONEDNN_ISAS += ("AVX512_CORE_VNNI",)
+
+
 def cpu_detected_native_bf16() -> bool:
-    """What the CPU itself reports: AVX-512 BF16 or AMX tiles (no override)."""
+    """What the CPU reports (AVX-512 BF16 or AMX tiles; no override), as torch runs on it: a
+    capability lowered by ``ATEN_CPU_CAPABILITY`` (e.g. ``avx2``) or a oneDNN ISA capped by
+    ``ONEDNN_MAX_CPU_ISA`` below AVX-512 BF16 emulates bf16, so it counts as no native bf16."""
+    if cpu_capability().upper() in NO_BF16_CAPABILITIES:
+        return False
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in NO_BF16_ONEDNN_ISAS:
+        return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     for name in checks:
         fn = getattr(torch.cpu, name, None)
