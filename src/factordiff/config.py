@@ -18,6 +18,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from factordiff.model.registry import check_model_config, registered_kinds
+
 T = TypeVar("T")
 
 
@@ -367,8 +369,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The conditional UNet (``factordiff.model``)."""
+    """The denoiser (``factordiff.model``): its kind, and the conditional UNet's settings.
 
+    ``kind`` names a model registered with ``factordiff.model.registry.register_model``
+    (``"unet"``: :class:`factordiff.model.unet.ConditionalUNet`); configs written before the
+    field existed load as ``"unet"``, the only model there was."""
+
+    kind: str = "unet"
     block_out_channels: tuple[int, ...] = (32, 64, 64, 64)  # widths; len - 1 downsamplings
     attention: tuple[bool, ...] = (False, False, True, True)  # self-attention per level
     layers_per_block: int = 1
@@ -385,6 +392,13 @@ class ModelConfig:
 
     def validate(self) -> None:
         check_fields(self, "model")
+        _check(
+            self.kind in registered_kinds(),
+            "model.kind",
+            self.kind,
+            f"one of {registered_kinds()} (register a new kind with "
+            "factordiff.model.registry.register_model)",
+        )
         n = len(self.block_out_channels)
         _check(n >= 2, "model.block_out_channels", self.block_out_channels, "2 or more widths")
         _check(
@@ -614,17 +628,8 @@ class RunConfig:
             if not isinstance(section, cls):
                 raise ValueError(f"{name} = {section!r} is invalid; allowed: a {cls.__name__}")
             section.validate()
-        # Each down block but the last halves the image; the up path must meet the skips at
-        # the same sizes, so N must divide by 2 ** (levels - 1) (N = 12 with 4 levels fails
-        # deep inside the UNet, 12 -> 6 -> 3 -> 2 -> 4 != 3).
-        factor = 2 ** (len(self.model.block_out_channels) - 1)
-        _check(
-            self.data.image_size % factor == 0,
-            "data.image_size",
-            self.data.image_size,
-            f"a multiple of {factor} for a UNet of {len(self.model.block_out_channels)} levels "
-            "(model.block_out_channels)",
-        )
+        # The model's own rules on the pair (the UNet: N must halve through its levels).
+        check_model_config(self.model, self.data)
 
     def to_json(self) -> str:
         return json.dumps(to_dict(self), indent=2, allow_nan=False)

@@ -47,7 +47,8 @@ from factordiff.hardware import (
     environment_record,
     resolve_precision,
 )
-from factordiff.model.unet import ConditionalUNet, build_model
+from factordiff.model.base import Denoiser
+from factordiff.model.registry import build_model
 from factordiff.paths import check_writable_folder
 from factordiff.progress import progress_bar
 
@@ -187,7 +188,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def load_model(
     path: str | Path, ema: bool = True, map_location: str | torch.device = "cpu"
-) -> tuple[ConditionalUNet, RunConfig, dict]:
+) -> tuple[Denoiser, RunConfig, dict]:
     """Rebuild the model of a checkpoint. Returns ``(model, config, meta)``.
 
     ``ema=True`` loads the EMA weights (what sampling and analysis use). ``meta`` holds
@@ -275,7 +276,7 @@ class Trainer:
         self.last_accuracy: dict | None = None
 
     # -------------------------------------------------------------- state
-    def ema_model(self) -> ConditionalUNet:
+    def ema_model(self) -> Denoiser:
         """A copy of the model carrying the EMA weights (or the raw ones without EMA)."""
         model = copy.deepcopy(self.model)
         if self.ema is not None:

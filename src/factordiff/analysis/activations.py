@@ -45,7 +45,8 @@ def resolve_layer(model: nn.Module, layer: str | None) -> str:
     """Check ``layer`` names a submodule of ``model`` and return it.
 
     ``layer=None`` means the model's own default, ``getattr(model, "default_analysis_layer")``
-    (a string, or a callable returning one). Raises ``ValueError`` listing the available names
+    (a string, or a callable returning one; a :class:`factordiff.model.base.Denoiser` gives
+    its ``default_layer``). Raises ``ValueError`` listing the available names
     when the layer does not exist or no default is known."""
     names = layer_names(model)
     if layer is None:
@@ -154,7 +155,8 @@ class ActivationExtractor:
     Parameters
     ----------
     layer : name of any submodule (``model.named_modules()``); ``None`` uses the model's
-        ``default_analysis_layer`` (factordiff's UNet: the end of the encoder).
+        ``default_analysis_layer`` (a factordiff ``Denoiser``'s ``default_layer``; the UNet's:
+        the end of the encoder).
     t : diffusion timestep fed with every condition (long), in ``[0, T - 1]``. ``None`` (the
         default) is the last step ``T - 1``, where pure-noise input is in distribution; when
         ``T`` is unknown it is ``999``, the last step of the DDPM ``T = 1000`` schedule.

@@ -184,7 +184,7 @@ def untrained_network_summary(
     from factordiff.analysis.activations import ActivationExtractor
     from factordiff.analysis.grid import condition_grid
     from factordiff.analysis.pipeline import summarize_representation
-    from factordiff.model.unet import build_model
+    from factordiff.model.registry import build_model
     from factordiff.presets import preset_config
 
     cfg = preset_config(preset)

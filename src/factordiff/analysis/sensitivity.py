@@ -29,16 +29,31 @@ LOOP_RULES = ("orthogonal", "parallel", "superfactored")
 #: Rules that need Betti numbers (persistent homology).
 BETTI_RULES = ("torus", "b1_is_2")
 
-# A UNet's blocks in diffusers naming, at any depth: ``unet.down_blocks.0``, ``mid_block``...
+# A foreign UNet's blocks in diffusers naming, at any depth: ``down_blocks.0``, ``mid_block``...
 _BLOCK = re.compile(r"(?:^|\.)(down_blocks\.(\d+)|mid_block|up_blocks\.(\d+))$")
 
 
 def block_layers(model: nn.Module) -> list[str]:
-    """Every down block, the mid block and every up block of a UNet, in forward order.
+    """The layers a map reads for ``layers="all"``, in forward order.
 
-    Blocks are the submodules named ``...down_blocks.<i>``, ``...mid_block`` and
-    ``...up_blocks.<i>`` (diffusers naming; factordiff's UNet: ``unet.down_blocks.0``...).
-    Raises ``ValueError`` when ``model`` has none."""
+    A model that declares them (a :class:`factordiff.model.base.Denoiser`, or any module with
+    an ``analysis_layers()`` method) is asked; each name is checked with
+    :func:`resolve_layer`. Any other module (a user's own diffusers ``UNet2DModel``, say)
+    gives its submodules named ``...down_blocks.<i>``, ``...mid_block`` and
+    ``...up_blocks.<i>`` (diffusers naming). Raises ``ValueError`` when there are none."""
+    declared = getattr(model, "analysis_layers", None)
+    if callable(declared):
+        names = [resolve_layer(model, name) for name in declared()]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(
+                f"{type(model).__name__}.analysis_layers() = {names!r} is invalid; allowed: a "
+                "non-empty list of distinct submodule names"
+            )
+        return names
+    return _diffusers_blocks(model)
+
+
+def _diffusers_blocks(model: nn.Module) -> list[str]:
     found = []
     for name in layer_names(model):
         m = _BLOCK.search(name)
@@ -53,8 +68,9 @@ def block_layers(model: nn.Module) -> list[str]:
         found.append((order, name))
     if not found:
         raise ValueError(
-            f"layers = 'all' is invalid for {type(model).__name__}: it has no submodules named "
-            "down_blocks.<i>, mid_block or up_blocks.<i>; pass layer names instead"
+            f"layers = 'all' is invalid for {type(model).__name__}: it declares no "
+            "analysis_layers() and has no submodules named down_blocks.<i>, mid_block or "
+            "up_blocks.<i>; pass layer names instead"
         )
     return [name for _, name in sorted(found)]
 

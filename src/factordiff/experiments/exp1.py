@@ -858,7 +858,7 @@ class Exp1(Experiment):
     def check(self, cfg: Exp1Config, runs: list[SweepRun]) -> None:
         """The analysis layer must exist in the model (checked before training)."""
         from factordiff.analysis.activations import resolve_layer
-        from factordiff.model.unet import build_model
+        from factordiff.model.registry import build_model
 
         run = runs[0].config
         model = build_model(run.model, run.data)
@@ -866,7 +866,7 @@ class Exp1(Experiment):
         if cfg.sensitivity_map:
             from factordiff.analysis.sensitivity import block_layers
 
-            block_layers(model)  # the map needs the UNet's blocks
+            block_layers(model)  # the map needs the model's analysis layers
 
     def analyse(self, cfg: Exp1Config, run: SweepRun, device: str) -> dict:
         from factordiff.analysis import analyze_run

@@ -59,7 +59,10 @@ class SweepFailed(RuntimeError):
 #: Config fields added after run keys were first written, with the value every earlier run
 #: had: at that value a field is left out of the key, so earlier sweeps' folders keep their
 #: names and rerunning their command resumes them.
-KEY_LEGACY_DEFAULTS: dict[tuple[str, str], Any] = {("model", "label_encoding"): "periodic"}
+KEY_LEGACY_DEFAULTS: dict[tuple[str, str], Any] = {
+    ("model", "label_encoding"): "periodic",
+    ("model", "kind"): "unet",
+}
 
 
 def run_key(cfg: RunConfig) -> str:

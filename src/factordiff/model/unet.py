@@ -33,6 +33,9 @@ from diffusers.models.embeddings import get_timestep_embedding
 from torch import nn
 
 from factordiff.config import LABEL_ENCODINGS, DataConfig, ModelConfig
+from factordiff.model.base import Denoiser
+from factordiff.model.registry import build_model  # noqa: F401  (its old home; re-exported)
+from factordiff.model.unet_config import check_unet_config
 
 #: Longest period of the ``positional`` label encoding (in pixels, up to 2 pi): the
 #: transformer's and diffusers' default for the timestep, so the lowest frequencies are close to
@@ -95,23 +98,23 @@ class LabelEncoder(nn.Module):
         return self.mlp(self.features(labels))
 
 
-class ConditionalUNet(nn.Module):
-    """Denoiser ``eps_theta(x_t, t, (mu_x, mu_y))`` for N x N grayscale images.
+class ConditionalUNet(Denoiser):
+    """Denoiser ``eps_theta(x_t, t, (mu_x, mu_y))`` for N x N grayscale images; the model of
+    ``model.kind = "unet"``.
 
     ``forward(x_t (B, 1, N, N), t (B,) long, labels (B, 2) float) -> (B, 1, N, N)``.
 
     Named submodules (for activation analysis): ``label_encoder``, ``unet.conv_in``,
     ``unet.down_blocks.{i}``, ``unet.mid_block``, ``unet.up_blocks.{i}``, ``unet.conv_out``
-    and everything below them (``model.named_modules()``)."""
+    and everything below them (``model.named_modules()``); :meth:`analysis_layers` are the
+    blocks, :attr:`default_layer` the last down block."""
+
+    #: N must halve through the levels (checked by ``RunConfig.validate`` via the registry).
+    check_config = staticmethod(check_unet_config)
 
     def __init__(self, model_cfg: ModelConfig, data_cfg: DataConfig) -> None:
-        super().__init__()
         model_cfg.validate()
-        self.model_cfg = model_cfg
-        # The data it is trained on: its label range travels with the model, so the
-        # analysis refuses conditions outside it (ActivationExtractor), as `sample` does.
-        self.data_cfg = data_cfg
-        self.image_size = data_cfg.image_size
+        super().__init__(model_cfg, data_cfg)
         n = data_cfg.image_size
         if data_cfg.periodic:
             period, offset = float(n), 0.0
@@ -163,8 +166,15 @@ class ConditionalUNet(nn.Module):
             resnet_time_scale_shift="scale_shift" if model_cfg.scale_shift else "default",
         )
 
+    def analysis_layers(self) -> list[str]:
+        """Every down block, the mid block and every up block, in forward order."""
+        down = [f"unet.down_blocks.{i}" for i in range(len(self.unet.down_blocks))]
+        mid = ["unet.mid_block"] if self.unet.mid_block is not None else []
+        up = [f"unet.up_blocks.{i}" for i in range(len(self.unet.up_blocks))]
+        return down + mid + up
+
     @property
-    def default_analysis_layer(self) -> str:
+    def default_layer(self) -> str:
         """The end of the encoder: the last down block (before the mid block)."""
         return f"unet.down_blocks.{len(self.unet.down_blocks) - 1}"
 
@@ -178,11 +188,6 @@ class ConditionalUNet(nn.Module):
         if t.ndim == 0:
             t = t.expand(x_t.shape[0])
         return self.unet(h, t, class_labels=cond.to(h.dtype)).sample
-
-
-def build_model(model_cfg: ModelConfig, data_cfg: DataConfig) -> ConditionalUNet:
-    """Construct the denoiser for a run's configs."""
-    return ConditionalUNet(model_cfg, data_cfg)
 
 
 def count_parameters(model: nn.Module) -> int:
