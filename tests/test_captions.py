@@ -44,8 +44,11 @@ def figure_names(module: Path) -> set[str]:
 
 @pytest.mark.parametrize("experiment", ["exp1", "exp2", "exp3", "percolation"])
 def test_every_figure_an_experiment_writes_has_a_caption(experiment):
-    # the experiment's module and its siblings (exp1_map.py, exp2_plots.py, ...)
-    names = set().union(*(figure_names(m) for m in SRC.glob(f"{experiment}*.py")))
+    # the experiment's module and its siblings (exp1_map.py, exp3_tables.py, ...), and every
+    # module of its package where it is one (exp2/figures.py, exp2/analysis.py, ...)
+    modules = [*SRC.glob(f"{experiment}*.py"), *SRC.glob(f"{experiment}/**/*.py")]
+    assert modules, f"no module of {experiment} under {SRC}"
+    names = set().union(*(figure_names(m) for m in modules))
     assert len(names) >= 2, names  # the scan finds the module's figures
     for name in names:
         # a name that is only a parameter cannot be checked: write the file names out

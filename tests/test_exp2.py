@@ -456,7 +456,7 @@ def test_exp2_smoke_writes_every_promised_file(tmp_path):
 
 
 def test_accuracy_curves_plot_one_list_per_seed():
-    from factordiff.experiments.exp2_plots import plot_accuracy_curves
+    from factordiff.experiments.exp2.figures import plot_accuracy_curves
 
     fig = plot_accuracy_curves(
         {
@@ -475,7 +475,7 @@ def test_accuracy_curves_plot_one_list_per_seed():
 
 
 def test_image_grid_names_its_rows_readably_and_has_a_key():
-    from factordiff.experiments.exp2_plots import plot_image_grid
+    from factordiff.experiments.exp2.figures import plot_image_grid
 
     rng = np.random.default_rng(0)
     names = ["in_distribution", "hole_vertical", "hole_horizontal", "hole_intersection"]

@@ -8,7 +8,7 @@ import pytest
 
 from factordiff.data import build_regions, lattice_labels
 from factordiff.experiments.exp2 import PRESETS, evaluations, exp2_config, sweep_runs
-from factordiff.experiments.exp2_designs import (
+from factordiff.experiments.exp2.designs import (
     design_problems,
     lesion_band,
     lesion_statistics,
