@@ -30,54 +30,37 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from factordiff.config import DataConfig, apply_overrides
+# Module level: argparse and the standard library only. Every factordiff module a command
+# needs is imported inside its handler, so `factordiff --help` loads neither torch nor
+# numpy (tests/test_cli_lazy.py checks it).
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-# ----------------------------------------------------------------------------- helpers
-def _resolve_data_config(name: str, overrides: list[str]) -> DataConfig:
-    """Preset ``name`` with ``key=value`` overrides of its fields (``data.`` prefix allowed)."""
-    from factordiff.data import get_dataset_preset
-
-    cfg = get_dataset_preset(name)
-    plain = [o[len("data.") :] if o.startswith("data.") else o for o in overrides]
-    cfg = apply_overrides(cfg, plain)
-    cfg.validate()
-    return cfg
-
-
 # ----------------------------------------------------------------------------- data
 def _cmd_data_list(args: argparse.Namespace) -> int:
-    from factordiff.data import DATASET_DESCRIPTIONS, DATASET_PRESETS, build_labels
+    from factordiff.data.presets import preset_table
 
-    width = max(map(len, DATASET_PRESETS))
+    rows = preset_table()
+    width = max(len(name) for name, *_ in rows)
     print(f"{'name':<{width}}  {'kind':<7}  {'images':>7}  description")
-    for name, cfg in DATASET_PRESETS.items():
-        count = len(build_labels(cfg, seed=0).labels)  # labels only: cheap even when dense
-        print(f"{name:<{width}}  {cfg.kind:<7}  {count:>7}  {DATASET_DESCRIPTIONS[name]}")
+    for name, kind, count, description in rows:
+        print(f"{name:<{width}}  {kind:<7}  {count:>7}  {description}")
     return 0
 
 
 def _cmd_data_preview(args: argparse.Namespace) -> int:
-    from factordiff.data import build_dataset
-    from factordiff.data.preview import save_preview
-    from factordiff.paths import check_writable_folder
+    from factordiff.data.presets import preview_preset
 
     if args.n < 1:
         raise ValueError(f"--n = {args.n} is invalid; allowed: an integer >= 1")
     if args.seed < 0:
         raise ValueError(f"--seed = {args.seed} is invalid; allowed: an integer >= 0")
-    cfg = _resolve_data_config(args.dataset, args.set)
-    check_writable_folder(Path(args.out).parent)  # before building: fail fast
-    ds = build_dataset(cfg, seed=args.seed)
-    path = save_preview(ds, args.out, n=args.n, seed=args.seed, title=args.dataset)
+    path, ds = preview_preset(args.dataset, args.out, n=args.n, seed=args.seed, overrides=args.set)
     parts = ", ".join(f"{k} {v}" for k, v in ds.part_counts.items())
     print(f"wrote {path} ({args.dataset}: {len(ds)} images; {parts})")
     return 0
@@ -108,6 +91,7 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- runs
 def _resolve_run_config(args: argparse.Namespace):
     """Preset -> --seed/--device -> --set overrides -> validated RunConfig."""
+    from factordiff.config import apply_overrides
     from factordiff.presets import preset_config
 
     cfg = preset_config(args.preset)
@@ -323,74 +307,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _cmd_experiment(args: argparse.Namespace) -> int:
-    from factordiff.experiments import resolve_experiment
-    from factordiff.experiments.skeleton import run_experiment
-
-    exp, name = resolve_experiment(args.name, quick=args.quick)
+def _experiment_seeds(args: argparse.Namespace) -> list[int] | None:
+    """--seed or --seeds (exclusive) as a list of seeds; None when neither is given."""
     seeds = _parse_seeds(args.seeds)
     if seeds is not None and args.seed is not None:
         raise ValueError("--seed and --seeds are exclusive; use --seeds for a sweep over seeds")
-    if args.seed is not None:
-        seeds = [args.seed]
+    return [args.seed] if args.seed is not None else seeds
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as typed, recorded in the summary (``--command-line`` replaces it)."""
+    if getattr(args, "command_line", None) is not None:
+        return args.command_line
+    return "factordiff " + " ".join(sys.argv[1:])
+
+
+def _print_verdicts(summary: dict) -> None:
+    for v in summary["verdicts"]:
+        print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from factordiff.experiments import resolve_experiment
+
+    exp, name = resolve_experiment(args.name, quick=args.quick)
+    seeds = _experiment_seeds(args)
     if args.variant is not None:
         return _run_variants(args, exp, name, seeds)
     cfg = exp.config(name, seeds=seeds, overrides=args.set)
     executor = _executor(args)
     out = Path(args.out) if args.out else Path("runs") / name
     if args.dry_run:
-        from factordiff.config import to_dict
+        from factordiff.experiments.skeleton import describe_plan
 
-        runs = exp.runs(cfg)
-        for _, run_cfg in runs:  # a dry run refuses what the real run would refuse
-            run_cfg.validate()
-        print(json.dumps(to_dict(cfg), indent=2))
-        print(f"(dry run: would write {out.resolve()} with {len(runs)} run(s))")
+        print(describe_plan(exp, cfg, out))
         return 0
     if args.rejudge is not None:
         from factordiff.experiments.skeleton import rejudge_experiment
 
-        summary = rejudge_experiment(exp, cfg, out, args.rejudge)
-        for v in summary["verdicts"]:
-            print(
-                f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}"
-            )
+        _print_verdicts(rejudge_experiment(exp, cfg, out, args.rejudge))
         print(f"judged again: {out.resolve() / 'report.md'}")
         return 0
-    command = (
-        "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
-    )
+    from factordiff.experiments.reproduce import run_experiment_with_progress
+
     print(f"{exp.title.format(name=name)} into {out.resolve()}")
-    if args.no_progress:  # failures only, no line per finished run
-        tracker, ticker = None, contextlib.nullcontext()
-
-        def on_run_done(run, result, error):
-            if error is not None:
-                print(f"  FAILED {run.key} {run.params}: {error}")
-
-    else:  # a line per finished run and one per run in training every minute, with an ETA
-        from factordiff.experiments.reproduce import _Ticker, experiment_progress
-
-        tracker = experiment_progress(
-            exp.name, exp, name, cfg, out, executor=executor, device=args.device
-        )
-        on_run_done = tracker.on_done
-        ticker = _Ticker(tracker.heartbeat, 60.0)
-    with ticker:
-        summary = run_experiment(
-            exp,
-            cfg,
-            out,
-            executor=executor,
-            force=args.force,
-            command=command,
-            device=args.device,
-            on_run_done=on_run_done,
-            progress=not args.no_progress,
-            analysis_workers=_analysis_workers(args, executor),
-        )
-    for v in summary["verdicts"]:
-        print(f"  {_VERDICT_LABEL.get(v['verdict'], v['verdict']):<14}  {v['claim']}: {v['value']}")
+    summary = run_experiment_with_progress(
+        exp,
+        name,
+        cfg,
+        out,
+        executor=executor,
+        progress=not args.no_progress,
+        device=args.device,
+        force=args.force,
+        command=_command_line(args),
+        analysis_workers=_analysis_workers(args, executor),
+    )
+    _print_verdicts(summary)
     print(f"wrote {out.resolve() / 'report.md'}, {out.resolve() / 'figures'} and the results table")
     return 0
 
@@ -449,13 +422,15 @@ def _executor(args: argparse.Namespace):
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from factordiff.experiments.reproduce import default_out, parse_only, reproduce
+    from factordiff.experiments.reproduce import (
+        default_out,
+        failure_message,
+        parse_only,
+        reproduce,
+        resolve_scale,
+    )
 
-    if args.quick and args.scale not in (None, "quick"):
-        raise ValueError(f"--quick and --scale {args.scale} contradict; give one of them")
-    # quick unless --scale says otherwise: the paper scale is meant for a GPU, and only
-    # an explicit --scale paper starts it
-    scale = "quick" if args.quick else (args.scale or "quick")
+    scale = resolve_scale(args.scale, quick=args.quick)
     only = parse_only(args.only)
     executor = _executor(args)
     out = Path(args.out) if args.out else default_out(scale)
@@ -467,30 +442,16 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         executor=executor,
         device=args.device,
         reanalyse=args.reanalyse,
-        command="factordiff " + " ".join(sys.argv[1:]),
+        command=_command_line(args),
         progress=not args.no_progress,
         analysis_workers=_analysis_workers(args, executor),
         pool=not args.no_pool,
     )
     print(f"wrote {record['page']} and {out.resolve() / 'reproduce.json'}")
     if record["failed"]:
-        print(f"error: {_reproduce_failures(record, out)}", file=sys.stderr)
+        print(f"error: {failure_message(record, out)}", file=sys.stderr)
         return 1
     return 0
-
-
-def _reproduce_failures(record: dict, out: Path) -> str:
-    """One line naming each failed experiment of a reproduce with its error."""
-    errors = {e.get("name"): e.get("error") for e in record.get("experiments", [])}
-    parts = []
-    for name in record["failed"]:
-        error = str(errors.get(name) or "no error recorded").strip()
-        parts.append(f"{name}: {' '.join(error.split())}")
-    return (
-        f"{len(parts)} experiment(s) failed: "
-        + "; ".join(parts)
-        + f" (details in {out.resolve() / 'reproduce.json'})"
-    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -510,7 +471,7 @@ def _cmd_gpu_paper(args: argparse.Namespace) -> int:
         device=args.device,
         workers=args.workers,
         archive=args.archive,
-        command="factordiff " + " ".join(sys.argv[1:]),
+        command=_command_line(args),
     )
     archive = record["archive"]
     print(f"wrote {archive['path']} ({archive['bytes']:,} bytes, {archive['members']} files)")
@@ -520,9 +481,9 @@ def _cmd_gpu_paper(args: argparse.Namespace) -> int:
 def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     """``experiment NAME --variant A,B``: each variant's experiment in ``OUT/<variant>``,
     their runs trained together, and ``OUT/variants.md`` over them."""
-    from factordiff.config import to_dict
     from factordiff.experiments.variants import (
         VARIANTS_REPORT,
+        describe_variant_plans,
         parse_variant_names,
         run_variants,
         variant_configs,
@@ -533,15 +494,8 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
     executor = _executor(args)
     out = Path(args.out) if args.out else Path("runs") / f"{name}-variants"
     if args.dry_run:
-        for v, cfg in cfgs.items():
-            print(f"# variant {v}: {out.resolve() / v}")
-            print(json.dumps(to_dict(cfg), indent=2))
-        runs = sum(len(exp.runs(cfg)) for cfg in cfgs.values())
-        print(f"(dry run: would write {out.resolve()} with {len(cfgs)} variant(s), {runs} run(s))")
+        print(describe_variant_plans(exp, cfgs, out))
         return 0
-    command = (
-        "factordiff " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
-    )
     print(f"{exp.title.format(name=name)}, variants {names}, into {out.resolve()}")
     doc = run_variants(
         exp,
@@ -549,7 +503,7 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
         out,
         executor=executor,
         force=args.force,
-        command=command,
+        command=_command_line(args),
         device=args.device,
         analysis_workers=_analysis_workers(args, executor),
         progress=not args.no_progress,
@@ -565,8 +519,7 @@ def _run_variants(args: argparse.Namespace, exp, name: str, seeds) -> int:
 def _cmd_variants(args: argparse.Namespace) -> int:
     from factordiff.experiments.variants import VARIANTS_REPORT, overview_of_folders
 
-    command = "factordiff " + " ".join(sys.argv[1:])
-    doc = overview_of_folders(args.folders, args.out, command=command)
+    doc = overview_of_folders(args.folders, args.out, command=_command_line(args))
     for c in doc["claims"]:
         print(f"  {len(c['holds_in'])} of {c['of']}  {c['claim']}")
     print(f"wrote {Path(args.out).resolve() / VARIANTS_REPORT}")
@@ -646,6 +599,8 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.set_defaults(handler=_cmd_evaluate)
 
+
+def _add_analyze_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="representation analysis of a run's checkpoints")
     p.add_argument("run", help="run folder")
     p.add_argument("--checkpoints", default="last", help="all | last | comma-separated epochs")
@@ -693,6 +648,8 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.set_defaults(handler=_cmd_analyze)
 
+
+def _add_experiment_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="run one of the paper's experiments end to end")
     p.add_argument(
         "name", metavar="NAME", help="exp1, exp2, exp3 or percolation (or NAME-quick, NAME-tiny)"
@@ -828,14 +785,13 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------------- machine
 def _cmd_machine(args: argparse.Namespace) -> int:
-    from factordiff.hardware import cpu_description, other_kind_env, resolve_precision
+    from factordiff.hardware import auto_precision_line, other_kind_env
 
     if args.other_kind_env:  # KEY=VALUE lines for `env $(factordiff machine --other-kind-env) ...`
         for key, value in other_kind_env().items():
             print(f"{key}={value}")
         return 0
-    choice = resolve_precision("auto", "cpu")
-    print(f"CPU {cpu_description()}; precision auto -> {choice.used} ({choice.reason})")
+    print(auto_precision_line())
     return 0
 
 
@@ -859,6 +815,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_commands(sub)
+    _add_analyze_command(sub)
+    _add_experiment_command(sub)
     _add_data_commands(sub)
     _add_reproduce_commands(sub)
     _add_variants_command(sub)

@@ -213,6 +213,13 @@ def resolve_precision(requested: str, device: torch.device | str) -> PrecisionCh
     )
 
 
+def auto_precision_line() -> str:
+    """One line for ``factordiff machine``: the CPU as :func:`cpu_description` words it and
+    the precision ``auto`` picks there, with the reason."""
+    choice = resolve_precision("auto", "cpu")
+    return f"CPU {cpu_description()}; precision auto -> {choice.used} ({choice.reason})"
+
+
 def _device_words(device: torch.device) -> str:
     if device.type == "cpu":
         return f"CPU {cpu_model_name()} ({cpu_capability()})"

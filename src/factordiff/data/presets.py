@@ -8,8 +8,13 @@ draws examples.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from factordiff.config import DataConfig
+
+if TYPE_CHECKING:
+    from factordiff.data.datasets import Dataset
 
 # Paper: extended 44 x 44 canvas for N = 32 (Fig. 9).
 PAPER_MARGIN = 6
@@ -88,3 +93,47 @@ def get_dataset_preset(name: str) -> DataConfig:
             f"dataset = {name!r} is not a preset; allowed: one of {sorted(DATASET_PRESETS)}"
         )
     return dataclasses.replace(DATASET_PRESETS[name])
+
+
+def resolve_dataset_preset(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DataConfig:
+    """Preset ``name`` with ``key=value`` overrides of its fields (a ``data.`` prefix is
+    allowed), validated.
+
+    Raises:
+        ValueError: an unknown preset, field or value; the message names it and what is
+        allowed.
+    """
+    from factordiff.config import apply_overrides
+
+    plain = [o[len("data.") :] if o.startswith("data.") else o for o in overrides]
+    cfg = apply_overrides(get_dataset_preset(name), plain)
+    cfg.validate()
+    return cfg
+
+
+def preset_table() -> list[tuple[str, str, int, str]]:
+    """``(name, kind, images, description)`` of every preset, in order; ``images`` counts
+    the preset's labels at seed 0 (labels only: cheap even for a dense lattice)."""
+    from factordiff.data.datasets import build_labels
+
+    return [
+        (name, cfg.kind, len(build_labels(cfg, seed=0).labels), DATASET_DESCRIPTIONS[name])
+        for name, cfg in DATASET_PRESETS.items()
+    ]
+
+
+def preview_preset(
+    name: str, out: str | Path, *, n: int = 16, seed: int = 0, overrides=()
+) -> tuple[Path, Dataset]:
+    """Build preset ``name`` (with ``overrides``, see :func:`resolve_dataset_preset`) at
+    ``seed`` and write a labelled grid of ``n`` examples to ``out``
+    (:func:`~factordiff.data.preview.save_preview`). The config and the folder of ``out``
+    are checked before anything is built. Returns the absolute path and the dataset."""
+    from factordiff.data.datasets import build_dataset
+    from factordiff.data.preview import save_preview
+    from factordiff.paths import check_writable_folder
+
+    cfg = resolve_dataset_preset(name, overrides)
+    check_writable_folder(Path(out).parent)  # before building: fail fast
+    ds = build_dataset(cfg, seed=seed)
+    return save_preview(ds, out, n=n, seed=seed, title=name), ds

@@ -115,6 +115,32 @@ def parse_only(text: str | None) -> list[str]:
     return [n for n in ORDER if n in names]
 
 
+def resolve_scale(scale: str | None, quick: bool = False) -> str:
+    """The scale of ``factordiff reproduce [--quick] [--scale SCALE]``: quick unless ``scale``
+    says otherwise, since the paper scale is meant for a GPU and only an explicit
+    ``--scale paper`` starts it."""
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"--scale {scale!r} is invalid; allowed: {', '.join(SCALES)}")
+    if quick and scale not in (None, "quick"):
+        raise ValueError(f"--quick and --scale {scale} contradict; give one of them")
+    return scale or "quick"
+
+
+def failure_message(record: dict, out: str | Path) -> str:
+    """One line naming each failed experiment of a :func:`reproduce` ``record`` with its
+    error (each error on one line), and where the details are."""
+    errors = {e.get("name"): e.get("error") for e in record.get("experiments", [])}
+    parts = []
+    for name in record["failed"]:
+        error = str(errors.get(name) or "no error recorded").strip()
+        parts.append(f"{name}: {' '.join(error.split())}")
+    return (
+        f"{len(parts)} experiment(s) failed: "
+        + "; ".join(parts)
+        + f" (details in {Path(out).resolve() / RECORD_FILE})"
+    )
+
+
 @dataclass
 class Planned:
     """One experiment of a reproduce: its resolved config and its planned runs."""
@@ -332,6 +358,51 @@ def experiment_progress(
     tracker = Progress([p], parallel=parallel, log=log)
     tracker.begin(p)
     return tracker
+
+
+def run_experiment_with_progress(
+    exp,
+    preset: str,
+    cfg,
+    out: str | Path,
+    *,
+    executor,
+    progress: bool = True,
+    device: str | None = None,
+    heartbeat_seconds: float = 60.0,
+    log=print,
+    **kwargs,
+) -> dict:
+    """:func:`run_experiment` of one ``factordiff experiment`` (``exp`` at ``preset``) with
+    its progress lines. ``progress``: a line per finished run and one per run in training
+    every ``heartbeat_seconds``, each with an estimate of the training time left
+    (:func:`experiment_progress`), and the analysis' own lines; without it, a line per failed
+    run only. ``kwargs`` go to :func:`run_experiment` (``force``, ``command``,
+    ``analysis_workers``). Returns the experiment's summary."""
+    if progress:
+        tracker = experiment_progress(
+            exp.name, exp, preset, cfg, out, executor=executor, device=device, log=log
+        )
+        on_run_done, heartbeat, every = tracker.on_done, tracker.heartbeat, heartbeat_seconds
+    else:  # failures only, no line per finished run
+
+        def on_run_done(run: SweepRun, result: dict | None, error: str | None) -> None:
+            if error is not None:
+                log(f"  FAILED {run.key} {run.params}: {error}")
+
+        heartbeat, every = None, 0.0
+    with _Ticker(heartbeat, every):
+        return run_experiment(
+            exp,
+            cfg,
+            out,
+            executor=executor,
+            device=device,
+            log=log,
+            on_run_done=on_run_done,
+            progress=progress,
+            **kwargs,
+        )
 
 
 def _duration(seconds: float | None) -> str:

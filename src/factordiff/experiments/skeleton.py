@@ -667,6 +667,20 @@ def saved_config_matches(out: str | Path, cfg) -> bool:
     return json.loads(json.dumps(saved)) == json.loads(json.dumps(to_dict(cfg)))
 
 
+def describe_plan(exp: Experiment, cfg, out: str | Path) -> str:
+    """The dry run of :func:`run_experiment`: the resolved config ``cfg`` as JSON and a line
+    on what a run would write into ``out``. Every run config is validated first, so a dry
+    run refuses what the real run would refuse (a ValueError naming the bad value); nothing
+    is written."""
+    runs = exp.runs(cfg)
+    for _, run_cfg in runs:
+        run_cfg.validate()
+    return (
+        json.dumps(to_dict(cfg), indent=2)
+        + f"\n(dry run: would write {Path(out).resolve()} with {len(runs)} run(s))"
+    )
+
+
 def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
     """Judge a finished experiment in ``out`` again with the current rules, from the rows its
     summary.json stores: nothing is trained or scored. For a rule change made after the run

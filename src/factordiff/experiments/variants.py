@@ -233,6 +233,18 @@ def run_variants(
     return doc
 
 
+def describe_variant_plans(exp, cfgs: dict[str, Any], out: str | Path) -> str:
+    """The dry run of :func:`run_variants`: each variant's folder and resolved config as
+    JSON, and a line on what a run would write into ``out``; nothing is written."""
+    out = Path(out).resolve()
+    parts = [
+        f"# variant {v}: {out / v}\n{json.dumps(to_dict(cfg), indent=2)}" for v, cfg in cfgs.items()
+    ]
+    runs = sum(len(exp.runs(cfg)) for cfg in cfgs.values())
+    parts.append(f"(dry run: would write {out} with {len(cfgs)} variant(s), {runs} run(s))")
+    return "\n".join(parts)
+
+
 def write_overview(doc: dict, out: Path) -> None:
     """``out/variants.json`` and its rendering ``out/variants.md``."""
     from factordiff.experiments.report import render_variants
