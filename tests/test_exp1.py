@@ -213,7 +213,7 @@ def map_summary(**settings) -> dict:
 
 def test_map_grid_16_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypatch):
     from factordiff.analysis import run as analysis_run
-    from factordiff.experiments.exp1 import _map_section, exp1_config, sensitivity_map_of_run
+    from factordiff.experiments.exp1 import exp1_config, map_section, sensitivity_map_of_run
 
     paper = exp1_config(quick=False)
     assert (paper.grid, paper.map_grid, paper.map_homology_step) == (32, 0, 2)
@@ -231,8 +231,8 @@ def test_map_grid_16_maps_on_16_by_16_and_says_its_homology_is_coarser(monkeypat
     assert seen["grid"] == 32 and seen["homology_step"] == 2
     # the report says the map's homology is coarser than the verdicts' 32 x 32 grid
     m = map_summary(grid=[16, 16], homology_step=1, homology_points=256, topology=True)
-    assert "a coarser grid than the calibrated rule" in "\n".join(_map_section(m, "", 32))
-    assert "a coarser grid" not in "\n".join(_map_section(m, "", 16))
+    assert "a coarser grid than the calibrated rule" in "\n".join(map_section(m, "", 32))
+    assert "a coarser grid" not in "\n".join(map_section(m, "", 16))
 
 
 def test_exp1_quick_preset_is_the_setting_of_the_committed_report():
@@ -422,7 +422,7 @@ def test_presets_give_five_seeds_and_refuse_a_bad_minimum():
 
 
 def test_map_seeds_maps_the_first_seeds_and_the_report_says_which():
-    from factordiff.experiments.exp1 import _map_section, exp1_config
+    from factordiff.experiments.exp1 import exp1_config, map_section
 
     quick = exp1_config(quick=True)
     assert quick.map_seeds == 1 and [s for s in quick.seed_list() if quick.mapped(s)] == [0]
@@ -438,6 +438,6 @@ def test_map_seeds_maps_the_first_seeds_and_the_report_says_which():
         "seeds": [0],
         "of_seeds": [0, 1, 2],
     }
-    text = "\n".join(_map_section(m, ""))
+    text = "\n".join(map_section(m, ""))
     assert "Mapped: seed 0 of the sweep's 0, 1, 2 (`map_seeds = 1`" in text
-    assert "Mapped:" not in "\n".join(_map_section(m | {"of_seeds": [0]}, ""))
+    assert "Mapped:" not in "\n".join(map_section(m | {"of_seeds": [0]}, ""))

@@ -7,13 +7,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from factordiff.experiments.exp1 import EXP1, Exp1Config, exp1_config, report_sections, verdicts
-from factordiff.experiments.exp1_readings import (
+from factordiff.experiments.exp1 import (
+    EXP1,
+    Exp1Config,
+    exp1_config,
     group_by_seed,
     merge_runs,
     not_aligned_reading,
+    report_sections,
     run_label,
     summary_readings,
+    verdicts,
 )
 from factordiff.experiments.skeleton import combine_seeds
 

@@ -7,8 +7,13 @@ import pytest
 
 from factordiff.cli import main
 from factordiff.config import apply_overrides, to_dict
-from factordiff.experiments.exp1 import EXP1, Exp1Config, exp1_config
-from factordiff.experiments.exp1_variants import DEFAULT_VARIANT, EXP1_VARIANTS
+from factordiff.experiments.exp1 import (
+    DEFAULT_VARIANT,
+    EXP1,
+    EXP1_VARIANTS,
+    Exp1Config,
+    exp1_config,
+)
 from factordiff.experiments.report import render_variants
 from factordiff.experiments.sweep import LocalExecutor, run_key
 from factordiff.experiments.variants import (

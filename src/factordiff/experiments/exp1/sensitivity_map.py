@@ -8,32 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from factordiff.experiments.exp1_readings import map_raw_columns, run_label
+from factordiff.experiments.exp1.rules import PAPER_EFFECTIVE_DIMENSION, effective_dimension_rule
+from factordiff.experiments.exp1.runs import run_label
 
 if TYPE_CHECKING:
-    from factordiff.analysis.control import Rule
-    from factordiff.experiments.exp1 import Exp1Config
-
-PAPER_EFFECTIVE_DIMENSION = 7.0  # "converges to about 7" (paper's summary)
-
-
-def effective_dimension_rule(tolerance: float) -> Rule:
-    """Rule "effective dimension about 7": participation ratio within ``tolerance`` of 7."""
-    from factordiff.analysis.control import Rule
-
-    target = PAPER_EFFECTIVE_DIMENSION
-    return Rule(
-        "effective_dimension_about_7",
-        f"participation ratio within {tolerance:g} of {target:g}",
-        lambda s: s["effective_dimension"],
-        lambda s: (
-            s["effective_dimension"] is not None
-            and bool(np.isfinite(s["effective_dimension"]))
-            and abs(s["effective_dimension"] - target) <= tolerance
-        ),
-    )
+    from factordiff.experiments.exp1.config import Exp1Config
 
 
 #: The claims the sensitivity map counts, each with the rule it is judged by in the map.
@@ -49,7 +28,6 @@ MAP_CLAIMS = {
 }
 
 
-# ----------------------------------------------------------------------------- map
 def sensitivity_map_of_run(
     cfg: Exp1Config, run_dir: Path, device: str, progress: bool = False
 ) -> dict:
@@ -84,20 +62,20 @@ def map_rules(cfg: Exp1Config) -> list:
     ]
 
 
-def _map_rules(smap: dict) -> list[str]:
+def _ordered_rules(smap: dict) -> list[str]:
     """The map's rules in the order of :data:`MAP_CLAIMS`."""
     have = smap["checkpoints"][-1]["counts"]
     return [r for r in MAP_CLAIMS if r in have] + [r for r in have if r not in MAP_CLAIMS]
 
 
-def _map_figures(smap: dict, fig_dir: Path) -> list[str]:
+def map_figures(smap: dict, fig_dir: Path) -> list[str]:
     """One heatmap per claim of where it holds (plotting stays a leaf)."""
     from factordiff.plotting import plot_sensitivity_map, save_figure
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     rows = smap["checkpoints"][-1]["rows"]
     written = []
-    for rule in _map_rules(smap):
+    for rule in _ordered_rules(smap):
         name = f"map_{rule}.png"
         fig = plot_sensitivity_map(rows, rule, title=MAP_CLAIMS.get(rule, rule))
         save_figure(fig, fig_dir / name)
@@ -105,7 +83,7 @@ def _map_figures(smap: dict, fig_dir: Path) -> list[str]:
     return written
 
 
-def _map_summary(results: list[dict]) -> dict:
+def map_summary(results: list[dict]) -> dict:
     """What summary.json keeps of the map: its settings, the counts per rule (first seed;
     every seed's in ``per_seed``), the table's path and the time it took."""
     first = results[0]["map"]
@@ -117,8 +95,8 @@ def _map_summary(results: list[dict]) -> dict:
         "settings": settings,
         "epoch": last["epoch"],
         "n_settings": len(last["rows"]),
-        "rules": _map_rules(first),
-        "claims": {r: MAP_CLAIMS.get(r, r) for r in _map_rules(first)},
+        "rules": _ordered_rules(first),
+        "claims": {r: MAP_CLAIMS.get(r, r) for r in _ordered_rules(first)},
         "counts": last["counts"],
         "per_seed": {
             run_label(r["run"].config, several): r["map"]["checkpoints"][-1]["counts"]
@@ -130,12 +108,12 @@ def _map_summary(results: list[dict]) -> dict:
         "raw": first.get("raw"),
         "raw_per_seed": {run_label(r["run"].config, several): r["map"].get("raw") for r in mapped},
         "table": [str(Path(r["map"]["out"]) / "map.csv") for r in mapped],
-        "figures": {r: f"map_{r}.png" for r in _map_rules(first)},
+        "figures": {r: f"map_{r}.png" for r in _ordered_rules(first)},
         "seconds": first["seconds"],
     }
 
 
-def _map_section(m: dict, which: str, verdict_grid: int | None = None) -> list[str]:
+def map_section(m: dict, which: str, verdict_grid: int | None = None) -> list[str]:
     """The map's part of report.md; ``verdict_grid``: conditions per axis of the verdicts'
     analysis (the calibrated rule), to say when the map's homology is coarser."""
     st = m["settings"]
@@ -198,17 +176,35 @@ def _map_section(m: dict, which: str, verdict_grid: int | None = None) -> list[s
             + (f" {map_raw_columns(m, rule)} |" if both else "")
         )
     if len(m["per_seed"]) > 1:
-        lines += ["", "Settings where each claim holds, per seed:", ""]
-        lines += ["| claim | " + " | ".join(f"seed {k}" for k in m["per_seed"]) + " |"]
-        lines += ["|---" * (len(m["per_seed"]) + 1) + "|"]
-        for rule in m["rules"]:
-            cells = " | ".join(str(c[rule]["holds"]) for c in m["per_seed"].values())
-            lines.append(f"| {m['claims'][rule]} | {cells} |")
-        if both and m.get("raw_per_seed"):
-            for rule in m["rules"]:
-                raws = [(r or {}).get(rule) or {} for r in m["raw_per_seed"].values()]
-                if all(r.get("applies") for r in raws):
-                    cells = " | ".join(str(r["holds_both"]) for r in raws)
-                    lines.append(f"| {m['claims'][rule]}, against both nulls | {cells} |")
+        lines += _per_seed_lines(m, both)
     lines += ["", "Heatmaps: " + ", ".join(f"`figures/{f}`" for f in m["figures"].values())]
     return lines
+
+
+def _per_seed_lines(m: dict, both: bool) -> list[str]:
+    """The map section's table of the settings where each claim holds in each mapped seed
+    (and, with the raw images, where it holds against both nulls)."""
+    lines = ["", "Settings where each claim holds, per seed:", ""]
+    lines += ["| claim | " + " | ".join(f"seed {k}" for k in m["per_seed"]) + " |"]
+    lines += ["|---" * (len(m["per_seed"]) + 1) + "|"]
+    for rule in m["rules"]:
+        cells = " | ".join(str(c[rule]["holds"]) for c in m["per_seed"].values())
+        lines.append(f"| {m['claims'][rule]} | {cells} |")
+    if both and m.get("raw_per_seed"):
+        for rule in m["rules"]:
+            raws = [(r or {}).get(rule) or {} for r in m["raw_per_seed"].values()]
+            if all(r.get("applies") for r in raws):
+                cells = " | ".join(str(r["holds_both"]) for r in raws)
+                lines.append(f"| {m['claims'][rule]}, against both nulls | {cells} |")
+    return lines
+
+
+def map_raw_columns(m: dict, rule: str) -> str:
+    """The map table's cell "holds against both nulls" of ``rule`` (``n/a`` where the raw
+    images do not apply, with why; empty for maps made before the second null)."""
+    raw = (m.get("raw") or {}).get(rule)
+    if raw is None:
+        return "n/a"
+    if not raw.get("applies"):
+        return f"n/a ({raw.get('why')})"
+    return f"**{raw['holds_both']}** (beyond the raw images in {raw['beyond_raw']})"

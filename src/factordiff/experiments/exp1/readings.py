@@ -10,21 +10,19 @@
   different values of the same feature": median x-on-x and y-on-y below
   ``NOT_ALIGNED_BELOW`` (0.2), each below the untrained network's. Judged over seeds like a
   claim, reported in its own section (the five claims stay five).
-- **Thread counts** (``Exp1Config.thread_counts``): each seed trained once per count. The
-  unit of the interval stays the seed: a seed's statistic is the mean over its thread
-  counts (its runs share the initialisation and the data order, so they are not independent
-  samples), and every run's value is kept beside it (``detail["runs"]``, the report's table of
-  runs).
+- **Thread counts** (``Exp1Config.thread_counts``; :mod:`.runs`): each seed trained once per
+  count, a seed's statistic the mean over its runs; :func:`summary_readings` keeps one row
+  per run and :func:`runs_section` prints them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any
 
 from factordiff.analysis.control import NOT_ALIGNED_BELOW
 from factordiff.analysis.nulls import RAW_IMAGES, RAW_NOT_APPLICABLE
+from factordiff.experiments.exp1.runs import finite_mean, group_by_seed
 
 #: The paper's words for the reading (NeurIPS abstract, as read in the project's notes).
 NOT_ALIGNED_PAPER = (
@@ -46,20 +44,8 @@ NOT_ALIGNED_CLAIM = (
     "different values of a feature not aligned (the parallelism test: x-loops at different y, "
     "y-loops at different x)"
 )
-
-
-def _mean(values: list) -> float | None:
-    nums = []
-    for v in values:
-        if v is None or isinstance(v, bool):
-            continue
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            nums.append(f)
-    return sum(nums) / len(nums) if nums else None
+#: The second null's name in the rules' text.
+RAW = RAW_IMAGES
 
 
 def _paired(a, b) -> float | None:
@@ -67,58 +53,6 @@ def _paired(a, b) -> float | None:
         return None
     d = float(a) - float(b)
     return d if math.isfinite(d) else None
-
-
-# ----------------------------------------------------------------------------- runs and seeds
-def run_label(run_cfg, several: bool) -> str:
-    """``"0"`` for one run per seed, ``"0 (2 threads)"`` when a seed has several."""
-    if not several:
-        return str(run_cfg.seed)
-    n = run_cfg.train.num_threads
-    return f"{run_cfg.seed} ({n} thread{'s' if n != 1 else ''})"
-
-
-def group_by_seed(results: list[dict]) -> list[tuple[int, list[dict]]]:
-    """The results grouped by their run's seed, in the order the seeds first appear."""
-    groups: dict[int, list[dict]] = {}
-    for r in results:
-        groups.setdefault(int(r["run"].config.seed), []).append(r)
-    return list(groups.items())
-
-
-def merge_runs(per_run: list[list], threads: list[int]) -> list:
-    """One seed's verdicts from its runs under several thread counts: each statistic the mean
-    over the runs that define it; a numeric value the mean, another the runs' values; the
-    seed passes the per-run rule when every run does; every run's value, statistics and
-    per-run answer kept in ``detail["runs"]``. One run: unchanged."""
-    if len(per_run) == 1:
-        return per_run[0]
-    out = []
-    for claims in zip(*per_run, strict=True):
-        first = claims[0]
-        values = [c.value for c in claims]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        runs = [
-            {
-                "threads": n,
-                "value": c.value,
-                "statistics": list(c.statistics),
-                "reproduced": c.reproduced,
-            }
-            for n, c in zip(threads, claims, strict=True)
-        ]
-        out.append(
-            replace(
-                first,
-                value=_mean(values) if numeric else values,
-                reproduced=all(c.reproduced for c in claims),
-                statistics=[
-                    _mean([c.statistics[i] for c in claims]) for i in range(len(first.rules))
-                ],
-                detail={**first.detail, "runs": runs},
-            )
-        )
-    return out
 
 
 # ----------------------------------------------------------------------------- raw images
@@ -221,7 +155,9 @@ def summary_readings(results: list[dict], min_seeds: int, control: str) -> dict:
         return {}
     groups = group_by_seed(results)
     k = len(results[0]["not_aligned"])
-    per_seed = [[_mean([r["not_aligned"][i] for r in rs]) for i in range(k)] for _, rs in groups]
+    per_seed = [
+        [finite_mean([r["not_aligned"][i] for r in rs]) for i in range(k)] for _, rs in groups
+    ]
     raw = results[0].get("raw")
     out: dict = {
         "raw_images": raw,
@@ -272,17 +208,3 @@ def runs_section(results_rows: list[dict]) -> list[str]:
             f"{f(r.get('effective_dimension'), 2)} | {r.get('betti_1')} |"
         )
     return lines
-
-
-def map_raw_columns(m: dict, rule: str) -> str:
-    """The map table's cell "holds against both nulls" of ``rule`` (``n/a`` where the raw
-    images do not apply, with why; empty for maps made before the second null)."""
-    raw = (m.get("raw") or {}).get(rule)
-    if raw is None:
-        return "n/a"
-    if not raw.get("applies"):
-        return f"n/a ({raw.get('why')})"
-    return f"**{raw['holds_both']}** (beyond the raw images in {raw['beyond_raw']})"
-
-
-RAW = RAW_IMAGES
