@@ -266,8 +266,8 @@ def test_a_garbled_summary_is_a_reason_to_run_again_in_reproduce(tmp_path):
 
 
 def test_experiment_json_read_by_the_api_is_named(tmp_path):
-    from factordiff.experiments.eval_noise import score_with_seeds
     from factordiff.experiments.exp1 import load_exp1_config
+    from factordiff.experiments.exp3.eval_noise import score_with_seeds
 
     (tmp_path / "experiment.json").write_text("[1")
     for call in (

@@ -81,8 +81,8 @@ def test_exp3_smoke_writes_table_summary_report_and_figures(tmp_path):
     with pytest.raises(ValueError, match="differs"):
         rejudge_experiment(exp, exp.config(name, overrides=["max_steps=7"]), tmp_path, "x")
     # the sampling noise of the budget check's scores: same sites, other sampling seeds
-    from factordiff.experiments.eval_noise import main as eval_noise_main
-    from factordiff.experiments.eval_noise import score_with_seeds
+    from factordiff.experiments.exp3.eval_noise import main as eval_noise_main
+    from factordiff.experiments.exp3.eval_noise import score_with_seeds
 
     noise = score_with_seeds(tmp_path, seeds=2)
     assert len(noise["runs"]) == len(table)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from factordiff.experiments.exp3 import Exp3Config, report_sections, verdicts_from_rows
-from factordiff.experiments.exp3_tables import (
+from factordiff.experiments.exp3.tables import (
     accuracy_table,
     extra,
     report_lines,

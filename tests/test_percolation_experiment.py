@@ -10,7 +10,6 @@ import pytest
 
 from factordiff.experiments import resolve_experiment, run_experiment
 from factordiff.experiments.captions import has_caption
-from factordiff.experiments.onset_rules import SimOnset
 from factordiff.experiments.percolation import (
     PercolationExpConfig,
     crossing,
@@ -22,6 +21,7 @@ from factordiff.experiments.percolation import (
     sweep_runs,
     verdicts_from_rows,
 )
+from factordiff.experiments.percolation.onset_rules import SimOnset
 from factordiff.experiments.sweep import LocalExecutor
 from factordiff.plotting import SEED_GID
 

@@ -7,8 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from factordiff.experiments.onset_calibration import calibrate
-from factordiff.experiments.onset_rules import (
+from factordiff.experiments.percolation import (
+    PercolationExpConfig,
+    PercolationExperiment,
+    percolation_config,
+)
+from factordiff.experiments.percolation.onset_calibration import calibrate
+from factordiff.experiments.percolation.onset_rules import (
     SimOnset,
     best_over_thresholds,
     factor_two_coverage,
@@ -18,12 +23,7 @@ from factordiff.experiments.onset_rules import (
     sharp_span,
     simulated_onset,
 )
-from factordiff.experiments.percolation import (
-    PercolationExpConfig,
-    PercolationExperiment,
-    percolation_config,
-)
-from factordiff.experiments.percolation_verdicts import verdicts_from_rows
+from factordiff.experiments.percolation.verdicts import verdicts_from_rows
 
 OLD_GRID = (0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.0)  # the quick grid until 2026-12-06
 

@@ -13,7 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from factordiff.experiments.exp3 import DATASETS, fit_exponents, fmt_number, threshold_sizes
+from factordiff.experiments.budgets import fmt_number
+from factordiff.experiments.exp3.config import DATASETS
+from factordiff.experiments.exp3.verdicts import fit_exponents, threshold_sizes
 
 
 def _finite(values) -> list[float]:
@@ -41,7 +43,7 @@ def stripes_per_n(rows: list[dict]) -> dict[int, int | None]:
 
 def size_table(rows: list[dict], sizes: dict, size_measure: str) -> list[dict]:
     """Per N: the size at the threshold of each dataset per seed (the ``sizes`` of
-    :func:`factordiff.experiments.exp3.threshold_sizes`) and their mean, the ratio bumps
+    :func:`factordiff.experiments.exp3.verdicts.threshold_sizes`) and their mean, the ratio bumps
     alone / bumps + stripes per seed and of the means, (b)'s stripes, and (b)'s images at its
     threshold with the share of them that are 2D bumps (when the stripes are one number)."""
     stripes = stripes_per_n(rows)

@@ -6,7 +6,7 @@ difference between the two is sampling noise. This measures that part: the last 
 of every run of a finished ``exp3`` folder scored at the very same lattice sites with
 ``seeds`` different sampling seeds, and the spread of its accuracy across them.
 
-    python -m factordiff.experiments.eval_noise runs/exp3-quick --seeds 3 [--json OUT]
+    python -m factordiff.experiments.exp3.eval_noise runs/exp3-quick --seeds 3 [--json OUT]
 
 Prints, per run, the accuracy under each seed and its range, then the largest range over
 runs and the mean standard deviation, beside the check's tolerance. Nothing is trained.
@@ -31,7 +31,8 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
     from dataclasses import replace
 
     from factordiff.experiments import EXPERIMENTS
-    from factordiff.experiments.exp3 import eval_sites, score_last_two
+    from factordiff.experiments.budgets import score_last_two
+    from factordiff.experiments.exp3.analysis import eval_sites
     from factordiff.experiments.skeleton import saved_config_matches
     from factordiff.experiments.sweep import plan_sweep
     from factordiff.jsonfiles import read_object
@@ -89,7 +90,7 @@ def score_with_seeds(folder: str | Path, seeds: int = 3, device: str = "cpu") ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m factordiff.experiments.eval_noise")
+    p = argparse.ArgumentParser(prog="python -m factordiff.experiments.exp3.eval_noise")
     p.add_argument("folder", help="a finished exp3 experiment folder")
     p.add_argument("--seeds", type=int, default=3, help="sampling seeds per run (>= 2)")
     p.add_argument("--json", help="also write the result to this file")

@@ -6,7 +6,7 @@ give back its own width exactly. :func:`calibrate` measures by how much, for eve
 shape of a preset (each sigma and overlap threshold) at its own place and moved through one
 grid step; ``sharp_tolerance`` is set above the largest ratio found (docs/rules.md).
 
-    python -m factordiff.experiments.onset_calibration [--json OUT]
+    python -m factordiff.experiments.percolation.onset_calibration [--json OUT]
 
 prints it for the quick and paper percolation presets (about 2 minutes on one core, most of
 it the N = 32 simulation).
@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from factordiff.experiments.onset_rules import (
+from factordiff.experiments.percolation.onset_rules import (
     LEVELS,
     SimOnset,
     factor_two_coverage,
@@ -116,9 +116,11 @@ def calibrate(
 def main(argv: list[str] | None = None) -> int:
     """Print the calibration of the onset rules for the quick and paper percolation presets
     (``--json PATH`` also writes it)."""
-    from factordiff.experiments.percolation import percolation_config
+    from factordiff.experiments.percolation.config import percolation_config
 
-    p = argparse.ArgumentParser(prog="python -m factordiff.experiments.onset_calibration")
+    p = argparse.ArgumentParser(
+        prog="python -m factordiff.experiments.percolation.onset_calibration"
+    )
     p.add_argument("--presets", default="percolation-quick,percolation")
     p.add_argument("--draws", type=int, default=128)
     p.add_argument("--json", default=None)

@@ -27,10 +27,11 @@ largest over sigma):
 Fed the simulated rise sampled on the run's share grid as if it were a model's accuracy,
 both statistics come out below their thresholds (tests/test_percolation_onsets.py): the
 width ratio is then the grid's own distortion of a width, which
-:func:`factordiff.experiments.onset_calibration.calibrate` measures over every simulated
-shape and every placement on the grid; ``sharp_tolerance`` is set above its largest value
-(docs/exp3.md, docs/rules.md). ``python -m factordiff.experiments.onset_calibration`` prints
-that calibration for the quick and paper presets.
+:func:`factordiff.experiments.percolation.onset_calibration.calibrate` measures over every
+simulated shape and every placement on the grid; ``sharp_tolerance`` is set above its
+largest value (docs/exp3.md, docs/rules.md).
+``python -m factordiff.experiments.percolation.onset_calibration`` prints that calibration
+for the quick and paper presets.
 """
 
 from __future__ import annotations
