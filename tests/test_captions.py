@@ -44,8 +44,8 @@ def figure_names(module: Path) -> set[str]:
 
 @pytest.mark.parametrize("experiment", ["exp1", "exp2", "exp3", "percolation"])
 def test_every_figure_an_experiment_writes_has_a_caption(experiment):
-    # the experiment's module and its siblings (exp1_map.py, exp3_tables.py, ...), and every
-    # module of its package where it is one (exp2/figures.py, exp2/analysis.py, ...)
+    # every module of the experiment's package (exp2/figures.py, exp1/sensitivity_map.py, ...),
+    # and a single-file experiment's module with its siblings (expN.py, expN_*.py)
     modules = [*SRC.glob(f"{experiment}*.py"), *SRC.glob(f"{experiment}/**/*.py")]
     assert modules, f"no module of {experiment} under {SRC}"
     names = set().union(*(figure_names(m) for m in modules))
