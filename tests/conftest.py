@@ -57,3 +57,15 @@ def run(trained_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(trained_run, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def exp1_tiny_finished(tmp_path_factory):
+    """A finished ``exp1-tiny`` experiment (fp32, its map included), run once for the suite;
+    tests that change it copy it first."""
+    from factordiff.cli import main
+
+    out = tmp_path_factory.mktemp("exp1-tiny") / "exp1"
+    argv = ["experiment", "exp1-tiny", "--out", str(out), "--no-progress", "--workers", "1"]
+    assert main(argv + ["--set", "run.train.precision=fp32"]) == 0
+    return out

@@ -38,13 +38,11 @@ def unused_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A finished ``exp1-tiny`` experiment (fp32); tests copy it before touching it."""
-    out = tmp_path_factory.mktemp("finished") / "exp1"
-    argv = ["experiment", "exp1-tiny", "--out", str(out), "--no-progress", "--workers", "1"]
-    assert main(argv + FP32) == 0
-    return out
+@pytest.fixture
+def finished(exp1_tiny_finished) -> Path:
+    """A finished ``exp1-tiny`` experiment (fp32; conftest's, run once per session); tests
+    copy it before touching it."""
+    return exp1_tiny_finished
 
 
 @pytest.fixture

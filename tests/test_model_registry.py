@@ -14,7 +14,7 @@ from torch import nn
 
 from factordiff.analysis import ActivationExtractor, PCASpectrum, analyze_run, condition_grid
 from factordiff.analysis.sensitivity import block_layers, resolve_layers
-from factordiff.config import RunConfig, apply_overrides, from_dict, to_dict
+from factordiff.config import RunConfig, apply_overrides, from_dict, saved_as_current, to_dict
 from factordiff.experiments.sweep import run_key
 from factordiff.model.base import Denoiser
 from factordiff.model.registry import (
@@ -26,7 +26,7 @@ from factordiff.model.registry import (
 from factordiff.model.unet import ConditionalUNet
 from factordiff.presets import preset_config
 from factordiff.sampling import load_checkpoint, sample_images
-from factordiff.training import _with_defaults, list_checkpoints, load_model, train
+from factordiff.training import list_checkpoints, load_model, train
 
 TOY = "toy-mlp"
 
@@ -194,6 +194,7 @@ def test_model_kind_changes_no_run_key_and_old_configs_load():
         assert run_key(cfg) == hashlib.sha256(text.encode()).hexdigest()[:12]
         assert from_dict(RunConfig, old).model.kind == "unet"  # loads at the default
         # ... and resuming such a run sees no change of config
-        assert _with_defaults({**old, "device": "cpu"}) == to_dict(cfg) | {"device": "cpu"}
+        resumed = saved_as_current(RunConfig, {**old, "device": "cpu"})
+        assert resumed == to_dict(cfg) | {"device": "cpu"}
     with registered(TOY, ToyMLP):
         assert run_key(toy_cfg()) != run_key(apply_overrides(toy_cfg(), ["model.kind=unet"]))

@@ -424,7 +424,7 @@ def test_page_in_headless_chromium(tiny, tmp_path):
 
 
 def test_a_rule_with_bars_stays_in_its_cell():
-    from factordiff.experiments.html_report import _cells
+    from factordiff.experiments.markdown_html import table_cells as _cells
     from factordiff.experiments.report import verdict_table
 
     v = {"claim": "c", "rule": "|fitted - 2| <= 0.5", "value": 1.6, "reproduced": True}

@@ -59,7 +59,7 @@ def test_run_key_leaves_the_device_out_and_follows_the_config():
 def test_run_key_of_a_config_from_before_label_encoding_is_unchanged():
     import hashlib
 
-    from factordiff.training import _with_defaults
+    from factordiff.config import RunConfig, saved_as_current
 
     for cfg in (tiny(), preset_config("exp1-quick")):
         old = to_dict(cfg)  # as written before model.label_encoding existed
@@ -68,8 +68,9 @@ def test_run_key_of_a_config_from_before_label_encoding_is_unchanged():
         del old["model"]["kind"]  # added later still (tests/test_model_registry.py)
         text = json.dumps(old, sort_keys=True, separators=(",", ":"))
         assert run_key(cfg) == hashlib.sha256(text.encode()).hexdigest()[:12]
-        # ... and resuming such a run sees no change of config
-        assert _with_defaults({**old, "device": "cpu"}) == to_dict(cfg) | {"device": "cpu"}
+        # ... and resuming such a run sees no change of config (factordiff.migrate)
+        resumed = saved_as_current(RunConfig, {**old, "device": "cpu"})
+        assert resumed == to_dict(cfg) | {"device": "cpu"}
     positional = apply_overrides(tiny(), ["model.label_encoding=positional"])
     assert run_key(positional) != run_key(tiny())
 
@@ -234,6 +235,18 @@ def test_experiment_skeleton_results_table_and_report(tmp_path):
     csv = pd.read_csv(tmp_path / "results.csv")
     assert csv["key"].tolist() == table["key"].tolist()
     assert sorted(table["key"]) == sorted(r.key for r in read_sweep(tmp_path))
+    # every saved config records its schema version (factordiff.migrate)
+    from factordiff.migrate import SCHEMA_VERSION
+    from factordiff.training import load_checkpoint
+
+    run_dir = tmp_path / "runs" / table["key"][0]
+    for saved in (
+        json.loads((tmp_path / "experiment.json").read_text()),
+        json.loads((tmp_path / "sweep.json").read_text())["runs"][0]["config"],
+        json.loads((run_dir / "config.json").read_text()),
+        load_checkpoint(run_dir / "checkpoints" / "latest.pt")["config"],
+    ):
+        assert saved["schema_version"] == SCHEMA_VERSION
 
     (v,) = summary["verdicts"]
     assert v["spread"]["seeds"] == [0, 1] and len(v["value"]) == 2
@@ -290,6 +303,7 @@ def test_combine_seeds_spread_and_rule():
 
 
 # ----------------------------------------------------------------------------- ray
+@pytest.mark.slow  # about 100 s on 2 idle cores, most of it Ray starting and retrying
 def test_ray_executor_retries_a_killed_worker(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'factordiff[ray]')")
     from factordiff.experiments.sweep import RayExecutor

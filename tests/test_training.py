@@ -337,3 +337,40 @@ def test_extend_refuses_a_budget_dependent_schedule(tmp_path):
     longer = tiny_cfg(**{**base, "train.epochs": 4, "train.checkpoint_epochs": "[0,2,4]"})
     with pytest.raises(RunExistsError, match="lr_schedule = 'cosine'.*allowed: 'constant'"):
         train(longer, tmp_path / "run", extend=True, progress=False)
+
+
+def test_a_finite_loss_blow_up_is_recorded_as_a_spike(tmp_path, capsys):
+    from factordiff.cli import main
+    from factordiff.loss_watch import LossSpikeWatch, loss_spikes
+
+    watch = LossSpikeWatch(factor=50)
+    losses = [0.01, 0.009, 0.011, 0.008, 0.01, 0.01, 0.6, 0.9, 0.8, 0.012, 0.011, 0.7]
+    spikes = [watch.observe(20 * i, x) for i, x in enumerate(losses)]
+    # one record per blow-up (not one per logged mean while it lasts), and again after recovery
+    assert [s["step"] for s in spikes if s] == [120, 220]
+    assert spikes[6]["median_before"] == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="factor = 1 is invalid"):
+        LossSpikeWatch(factor=1)
+
+    # in a run: the loss jumps x1000 after step 10 (a stand-in for rung2's blow-up)
+    cfg = tiny_cfg(**{"train.eval_every_epochs": 0, "train.log_every_steps": 1})
+    real = Trainer.train_step
+
+    def step(self, idx):
+        loss = real(self, idx)
+        return loss * 1000 if self.step > 10 else loss
+
+    orig = training.Trainer.train_step
+    training.Trainer.train_step = step
+    try:
+        code = main(
+            ["train", "--preset", "tiny", "--set", "train.eval_every_epochs=0"]
+            + ["--set", "train.log_every_steps=1", "--out", str(tmp_path / "run"), "--no-progress"]
+        )
+    finally:
+        training.Trainer.train_step = orig
+    assert code == 0
+    (spike,) = loss_spikes(tmp_path / "run")
+    assert spike["step"] == 11 and spike["spike_loss"] > 100 * spike["median_before"]
+    assert "warning: loss spike at step 11" in capsys.readouterr().err
+    assert cfg.train.log_every_steps == 1

@@ -25,6 +25,8 @@ _LAZY: dict[str, str] = {
     "get_preset": "factordiff.presets",
     "list_checkpoints": "factordiff.training",
     "load_model": "factordiff.training",
+    "load_run": "factordiff.api",
+    "open_experiment": "factordiff.api",
     "per_region": "factordiff.evaluation",
     "preset_config": "factordiff.presets",
     "preset_names": "factordiff.presets",
@@ -51,6 +53,8 @@ __all__ = [  # the keys of _LAZY and the version (a test checks that they agree)
     "get_preset",
     "list_checkpoints",
     "load_model",
+    "load_run",
+    "open_experiment",
     "per_region",
     "preset_config",
     "preset_names",
@@ -69,6 +73,7 @@ __all__ = [  # the keys of _LAZY and the version (a test checks that they agree)
 ]
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names as eager imports
+    from factordiff.api import load_run, open_experiment
     from factordiff.config import (
         DataConfig,
         DiffusionConfig,

@@ -7,13 +7,15 @@ function, so new commands (train, sample, evaluate, analyze, experiment) plug in
 
 Commands:
     factordiff list
-    factordiff train --preset NAME [--set section.key=value ...] [--out DIR] [--dry-run]
+    factordiff train --preset NAME [--config FILE.toml] [--set section.key=value ...]
+                     [--out DIR] [--dry-run] [--tensorboard]
                      (default DIR: runs/train/NAME; an experiment's is runs/NAME)
     factordiff sample RUN --labels "3.5,4.5;10,12" [--out DIR]
     factordiff evaluate RUN [--dataset PRESET] [--num-samples K]
     factordiff analyze RUN [--checkpoints all|last|EPOCHS] [--layer NAME] [--t STEP] [--out DIR]
     factordiff analyze RUN --layers all|L1,L2 --ts 999,500 --pooling flatten,mean --noise 1,16
-    factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--set KEY=VALUE ...]
+    factordiff experiment exp1 [--quick] [--out DIR] [--seeds 0,1,2] [--config FILE.toml]
+                          [--set KEY=VALUE ...]
                           [--variant NAME[,NAME...]]
                           [--executor local|ray] [--workers W] [--threads T] [--address A]
     factordiff reproduce [--scale quick|paper|tiny] [--only exp1,exp2] [--out DIR]
@@ -90,8 +92,9 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------------- runs
 def _resolve_run_config(args: argparse.Namespace):
-    """Preset -> --seed/--device -> --set overrides -> validated RunConfig."""
+    """Preset -> --config FILE -> --seed/--device -> --set overrides -> validated RunConfig."""
     from factordiff.config import apply_overrides
+    from factordiff.config_files import config_file_overrides
     from factordiff.presets import preset_config
 
     cfg = preset_config(args.preset)
@@ -100,15 +103,16 @@ def _resolve_run_config(args: argparse.Namespace):
         extra.insert(0, f"seed={args.seed}")
     if args.device is not None:
         extra.insert(0, f"device={args.device}")
+    extra = config_file_overrides(args.config, cfg, extra)  # the file first: the command line wins
     return apply_overrides(cfg, extra)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from factordiff.experiments import EXPERIMENTS
+    from factordiff.experiments.registry import experiments
     from factordiff.presets import get_preset, preset_names
 
     names = preset_names()
-    exp_presets = [p for exp in EXPERIMENTS.values() for p in exp.presets.values()]
+    exp_presets = [p for exp in experiments() for p in exp.presets.values()]
     width = max(map(len, names + [p.name for p in exp_presets]))
     print("run presets (factordiff train --preset NAME):")
     for name in names:
@@ -133,12 +137,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"(dry run: would train into {out.resolve()})")
         return 0
     print(f"training {cfg.name} into {out.resolve()}")
-    result = train(cfg, out, force=args.force, extend=args.extend, progress=not args.no_progress)
+    result = train(
+        cfg,
+        out,
+        force=args.force,
+        extend=args.extend,
+        progress=not args.no_progress,
+        tensorboard=args.tensorboard,
+    )
     acc = "n/a" if result.final_accuracy is None else f"{result.final_accuracy:.3f}"
     print(
         f"done: epoch {result.epoch}, step {result.step}, accuracy {acc}, "
         f"{result.train_seconds:.0f} s of training; run folder {out.resolve()}"
     )
+    for spike in result.loss_spikes:
+        from factordiff.loss_watch import describe
+
+        print(f"warning: {describe(spike)}", file=sys.stderr)
+    if args.tensorboard:
+        events = (out / "tensorboard").resolve()
+        print(f"TensorBoard events in {events}; view them with: tensorboard --logdir {out}")
     if args.evaluate:
         return _evaluate(out, None, None, args.device or "auto")
     return 0
@@ -328,10 +346,13 @@ def _print_verdicts(summary: dict) -> None:
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    from factordiff.config_files import config_file_overrides
     from factordiff.experiments import resolve_experiment
 
     exp, name = resolve_experiment(args.name, quick=args.quick)
     seeds = _experiment_seeds(args)
+    # --config FILE's values before --set's (the command line wins), for variants too
+    args.set = config_file_overrides(args.config, exp.config(name), args.set, seeds=seeds)
     if args.variant is not None:
         return _run_variants(args, exp, name, seeds)
     cfg = exp.config(name, seeds=seeds, overrides=args.set)
@@ -348,7 +369,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         _print_verdicts(rejudge_experiment(exp, cfg, out, args.rejudge))
         print(f"judged again: {out.resolve() / 'report.md'}")
         return 0
-    from factordiff.experiments.reproduce import run_experiment_with_progress
+    from factordiff.experiments.progress import run_experiment_with_progress
 
     print(f"{exp.title.format(name=name)} into {out.resolve()}")
     summary = run_experiment_with_progress(
@@ -544,6 +565,16 @@ def _cmd_sweep_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_config_option(p: argparse.ArgumentParser, example: str) -> None:
+    """--config FILE: the keys --set takes, as TOML tables (:mod:`factordiff.config_files`)."""
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of the keys --set takes, applied after the preset and before "
+        f"--set (which wins); e.g. a file of the lines {example}",
+    )
+
+
 def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list the run presets with their expected results")
     p.set_defaults(handler=_cmd_list)
@@ -557,6 +588,7 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set train.lr=3e-4 (repeatable)",
     )
+    _add_config_option(p, "'[train]' 'lr = 1e-3'")
     p.add_argument(
         "--out", help="run folder (default runs/train/PRESET; experiments use runs/NAME)"
     )
@@ -572,6 +604,12 @@ def _add_run_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--evaluate", action="store_true", help="evaluate the final checkpoint after")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write the metrics and a sample grid per evaluation as TensorBoard events "
+        'in RUN/tensorboard (pip install -e ".[tensorboard]"); not part of the config',
+    )
     p.set_defaults(handler=_cmd_train)
 
     p = sub.add_parser("sample", help="generate images for given labels from a run")
@@ -649,10 +687,24 @@ def _add_analyze_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_analyze)
 
 
+def _experiment_names() -> str:
+    """The registered experiments' names, ``exp1, exp2, exp3 or percolation`` (no torch)."""
+    from factordiff.experiments.registry import experiment_names
+
+    *head, tail = experiment_names()
+    return f"{', '.join(head)} or {tail}" if head else tail
+
+
 def _add_experiment_command(sub: argparse._SubParsersAction) -> None:
+    from factordiff.experiments.registry import experiment_help, experiment_names
+
+    about = "; ".join(f"{n}: {experiment_help(n)}" for n in experiment_names())
     p = sub.add_parser("experiment", help="run one of the paper's experiments end to end")
     p.add_argument(
-        "name", metavar="NAME", help="exp1, exp2, exp3 or percolation (or NAME-quick, NAME-tiny)"
+        "name",
+        metavar="NAME",
+        help=f"{_experiment_names()} (or a preset: NAME-quick, NAME-tiny; factordiff list). "
+        + about,
     )
     p.add_argument("--quick", action="store_true", help="the reduced CPU scale")
     p.add_argument("--out", help="output folder (default runs/NAME)")
@@ -666,6 +718,7 @@ def _add_experiment_command(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override, e.g. --set run.train.epochs=50 or --set grid=24",
     )
+    _add_config_option(p, "'seeds = [0, 1]' '[run.train]' 'epochs = 50'")
     p.add_argument(
         "--variant",
         metavar="NAME[,NAME...]",
@@ -697,14 +750,17 @@ def _add_reproduce_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quick", action="store_true", help="the reduced CPU scale (--scale quick, the default)"
     )
+    from factordiff.experiments.registry import SCALES, experiment_names
+
     p.add_argument(
         "--scale",
-        choices=["paper", "quick", "tiny"],
+        choices=list(SCALES),
         help="quick (the default: presets NAME-quick, reduced for a CPU; every seed the "
         "verdicts need, hours to days on 2 cores: docs/reproduce.md), paper (presets NAME, "
         "meant for a GPU: only when asked for) or tiny (the seconds-long smoke presets)",
     )
-    p.add_argument("--only", help="comma-separated subset of exp1,exp2,exp3,percolation")
+    only = ",".join(experiment_names())
+    p.add_argument("--only", help=f"comma-separated subset of {only}")
     p.add_argument(
         "--out",
         help="output folder (default runs/reproduce-SCALE, e.g. runs/reproduce-quick; the "

@@ -5,7 +5,9 @@ It is resolved once (preset -> ``--set`` overrides -> validation), printed, save
 ``config.json`` in the run folder and stored inside every checkpoint.
 
 Loading is strict: an unknown key or a value of the wrong type raises ``ValueError`` naming
-the key, the value and what is allowed; nothing is silently fixed.
+the key, the value and what is allowed; nothing is silently fixed. Saved configs carry a
+``schema_version``; an older one is upgraded through the migrations of
+:mod:`factordiff.migrate` before it is read, a newer one is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from factordiff import migrate
 from factordiff.model.registry import check_model_config, registered_kinds
 
 T = TypeVar("T")
@@ -28,9 +31,10 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, path: str) -> Any:
+def _coerce(value: Any, tp: Any, path: str, version: int | None = None) -> Any:
     """Check ``value`` against annotation ``tp`` and convert lossless cases (int -> float,
-    list -> tuple). Raises ``ValueError`` naming ``path`` on a mismatch."""
+    list -> tuple). Raises ``ValueError`` naming ``path`` on a mismatch. ``version``: the
+    schema version of the saved file a nested config comes from (:func:`from_dict`)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
@@ -43,7 +47,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
             if a is type(None):
                 continue
             try:
-                return _coerce(value, a, path)
+                return _coerce(value, a, path, version)
             except ValueError as e:
                 errors.append(str(e))
         raise ValueError(f"{path}: value {value!r} matches none of {tp}")
@@ -73,7 +77,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
             return value
         if not isinstance(value, dict):
             raise ValueError(f"{path}: expected a mapping for {_type_name(tp)}, got {value!r}")
-        return from_dict(tp, value, path)
+        return from_dict(tp, value, path, version)
     if tp is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{path}: expected true/false, got {value!r}")
@@ -96,15 +100,20 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     raise TypeError(f"{path}: unsupported annotation {tp!r}")
 
 
-def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
+def from_dict(cls: type[T], data: dict[str, Any], path: str = "", version: int | None = None) -> T:
     """Build dataclass ``cls`` from a mapping, strictly.
 
-    Unknown keys and wrongly typed values raise ``ValueError`` listing the valid keys."""
+    Unknown keys and wrongly typed values raise ``ValueError`` listing the valid keys. A saved
+    config is first upgraded to the current schema (:mod:`factordiff.migrate`): its
+    ``schema_version`` (top level; absent: the oldest) says which migrations it needs, and a
+    newer one than this code knows is refused. ``version``: the schema version of the file
+    a nested config comes from (passed down by the loader itself)."""
     if not isinstance(data, dict):
         raise ValueError(f"{path or cls.__name__}: expected a mapping, got {data!r}")
-    migrate = getattr(cls, "migrate_dict", None)
-    if callable(migrate):
-        data = migrate(dict(data))
+    if not path or migrate.has_migrations(cls.__name__):  # a saved file's top, or a run config
+        if migrate.VERSION_KEY in data or version is None:
+            version = migrate.saved_version(data)
+        data = migrate.upgrade(data, cls.__name__, version)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -116,7 +125,7 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
         )
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(value, hints[name], f"{path}.{name}" if path else name)
+        kwargs[name] = _coerce(value, hints[name], f"{path}.{name}" if path else name, version)
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if callable(validate):
@@ -133,6 +142,23 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def saved_as_current(cls: type, saved: Any) -> Any:
+    """Saved config ``saved`` of class ``cls`` as the current code reads it: upgraded through
+    its migrations (:mod:`factordiff.migrate`) and loaded (defaults for fields it does not
+    hold), as a plain dict. What resume and "is this the same config" compare. A config that
+    no longer loads is returned upgraded but as it is, so that a comparison names what
+    differs; one of a newer schema raises ``migrate.FutureSchemaError``."""
+    try:
+        return to_dict(from_dict(cls, saved))
+    except migrate.FutureSchemaError:
+        raise
+    except (ValueError, TypeError):
+        try:
+            return migrate.upgrade(saved, cls.__name__)
+        except ValueError:  # a garbled schema_version: compared as saved
+            return saved
 
 
 def json_ready(value: Any) -> Any:
@@ -507,17 +533,6 @@ class TrainConfig:
     num_threads: int = 0  # torch intra-op threads; 0 = factordiff.hardware.default_num_threads()
     log_every_steps: int = 20
 
-    @staticmethod
-    def migrate_dict(data: dict) -> dict:
-        """Configs written before ``precision`` existed carry ``bf16: true/false``."""
-        if "bf16" in data and "precision" not in data:
-            old = data.pop("bf16")
-            if isinstance(old, bool):
-                data["precision"] = "bf16" if old else "fp32"
-            else:
-                data["bf16"] = old  # let the strict loader name the bad key
-        return data
-
     def validate(self) -> None:
         check_fields(self, "train")
         _check(
@@ -632,7 +647,8 @@ class RunConfig:
         check_model_config(self.model, self.data)
 
     def to_json(self) -> str:
-        return json.dumps(to_dict(self), indent=2, allow_nan=False)
+        """The config as ``config.json`` holds it: with its ``schema_version`` first."""
+        return json.dumps(migrate.stamp(to_dict(self)), indent=2, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:

@@ -20,12 +20,13 @@ from factordiff.diffusion import GaussianDiffusion
 from factordiff.hardware import PrecisionChoice, autocast, resolve_precision
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "auto"):
-    """``(model, cfg, meta, device)``: a checkpoint's EMA weights on the resolved device."""
+def load_checkpoint(path: str | Path, device: str | torch.device = "auto", *, ema: bool = True):
+    """``(model, cfg, meta, device)``: a checkpoint's EMA weights (``ema=False``: its raw
+    weights) on the resolved device, in eval mode."""
     from factordiff.training import load_model, resolve_device
 
     dev = resolve_device(device)
-    model, cfg, meta = load_model(Path(path), ema=True, map_location=dev)
+    model, cfg, meta = load_model(Path(path), ema=ema, map_location=dev)
     return model, cfg, meta, dev
 
 

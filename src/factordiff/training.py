@@ -2,7 +2,7 @@
 
 A run lives in one folder::
 
-    RUN/config.json          the resolved RunConfig
+    RUN/config.json          the resolved RunConfig, with its schema_version (factordiff.migrate)
     RUN/metrics.jsonl        one JSON line per logging tick and per evaluation
     RUN/train.log            the log
     RUN/checkpoints/epoch-00010.pt   kept checkpoints (config.train.checkpoint_epochs + last)
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from diffusers.training_utils import EMAModel
 
-from factordiff.config import RunConfig, from_dict, json_ready, to_dict
+from factordiff.config import RunConfig, from_dict, json_ready, saved_as_current, to_dict
 from factordiff.diffusion import GaussianDiffusion
 from factordiff.hardware import (
     ThreadGovernor,
@@ -47,6 +47,9 @@ from factordiff.hardware import (
     environment_record,
     resolve_precision,
 )
+from factordiff.loss_watch import LossSpikeWatch
+from factordiff.loss_watch import describe as describe_spike
+from factordiff.migrate import FutureSchemaError, stamp
 from factordiff.model.base import Denoiser
 from factordiff.model.registry import build_model
 from factordiff.paths import check_writable_folder
@@ -220,6 +223,7 @@ class TrainResult:
     step: int
     final_accuracy: float | None
     train_seconds: float
+    loss_spikes: tuple[dict, ...] = ()  # factordiff.loss_watch records of this session
 
 
 class Trainer:
@@ -228,12 +232,27 @@ class Trainer:
     ``Trainer(cfg, run_dir).train()`` starts or resumes. Use :func:`train` for the usual
     call with the finished / config-mismatch checks."""
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, *, progress: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        run_dir: str | Path,
+        *,
+        progress: bool = True,
+        tensorboard: bool = False,
+    ) -> None:
         from factordiff.data import build_dataset, eval_conditions
 
         cfg.validate()
         self.cfg = cfg
         self.run_dir = Path(run_dir)
+        # An optional view of metrics.jsonl (factordiff.sinks), not part of the config: a
+        # missing tensorboard package fails here, before anything trains.
+        self.sink = None
+        if tensorboard:
+            from factordiff.sinks import TENSORBOARD_DIR, TensorBoardSink
+
+            self.sink = TensorBoardSink(self.run_dir / TENSORBOARD_DIR)
+        self.last_eval_images: torch.Tensor | None = None  # (M, 1, N, N) of the last evaluation
         self.progress = progress
         self.device = resolve_device(cfg.device)
         # 0 = our default: all usable cores, or one fewer while that is faster (another
@@ -274,6 +293,8 @@ class Trainer:
         self.step = 0
         self.train_seconds = 0.0  # wall time spent in training steps and evals (not I/O)
         self.last_accuracy: dict | None = None
+        self.loss_watch = LossSpikeWatch()
+        self.loss_spikes: list[dict] = []
 
     # -------------------------------------------------------------- state
     def ema_model(self) -> Denoiser:
@@ -287,7 +308,7 @@ class Trainer:
         ema_model = self.ema_model().state_dict() if self.ema is not None else None
         return {
             "format": CHECKPOINT_FORMAT,
-            "config": to_dict(self.cfg),
+            "config": stamp(to_dict(self.cfg)),  # with its schema_version (factordiff.migrate)
             "epoch": self.epoch,
             "step": self.step,
             "train_seconds": self.train_seconds,
@@ -333,8 +354,13 @@ class Trainer:
         )
 
     def _log_metrics(self, record: dict) -> None:
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
+        path = self.run_dir / "metrics.jsonl"
+        if self.sink is not None:  # opened before this session's first line (hides replays)
+            self.sink.start_after(path)
+        with open(path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.sink is not None:  # metrics.jsonl first: it is the source of truth
+            self.sink.write_record(record)
 
     # -------------------------------------------------------------- evaluation
     def evaluate(self) -> dict:
@@ -353,6 +379,7 @@ class Trainer:
             precision=self.precision,
             diffusion=self.diffusion,
         )
+        self.last_eval_images = images  # for the sink's sample grid (factordiff.sinks)
         return score_images(images, self.eval_labels, self.cfg.data, self.cfg).summary()
 
     def _should_eval(self, epoch: int) -> bool:
@@ -516,6 +543,7 @@ class Trainer:
                             "train_seconds": self.train_seconds + (now - t_epoch),
                         }
                         self._log_metrics(rec)
+                        self._watch_loss(rec)
                         bar.set_postfix(loss=f"{rec['loss']:.4f}")
                         tick_t, tick_images, losses = now, 0, []
                 self.epoch += 1
@@ -529,7 +557,16 @@ class Trainer:
             bar.close()
         self._write_state(finished=True)
         acc = None if self.last_accuracy is None else self.last_accuracy.get("accuracy")
-        return TrainResult(self.run_dir, self.epoch, self.step, acc, self.train_seconds)
+        return TrainResult(
+            self.run_dir, self.epoch, self.step, acc, self.train_seconds, tuple(self.loss_spikes)
+        )
+
+    def _watch_loss(self, rec: dict) -> None:
+        spike = self.loss_watch.observe(rec["step"], rec["loss"])
+        if spike is not None:
+            self._log_metrics(spike)
+            self.loss_spikes.append(spike)
+            log.warning(describe_spike(spike))
 
     def _run_eval(self, on_eval) -> None:
         t0 = time.perf_counter()
@@ -545,6 +582,13 @@ class Trainer:
         }
         rec.update({f"eval/{k}": v for k, v in summary.items()})
         self._log_metrics(rec)
+        if self.sink is not None and self.last_eval_images is not None:
+            self.sink.write_samples(
+                self.step,
+                self.last_eval_images,
+                self.eval_labels,
+                tolerance_px=self.cfg.eval.tolerance_px,
+            )
         log.info(
             "epoch %d step %d: accuracy %.3f (x %.3f, y %.3f)",
             self.epoch,
@@ -563,7 +607,8 @@ def read_metrics(path: str | Path) -> list[dict]:
 
     Replayed records (a resumed run logs the steps after its checkpoint again) are merged:
     the last record per ``(step, kind)`` is kept, ``kind`` being ``eval`` for evaluation
-    records, ``threads`` for thread choices and ``train`` otherwise, in the order of first
+    records, ``threads`` for thread choices, ``warning`` for loss spikes
+    (:mod:`factordiff.loss_watch`) and ``train`` otherwise, in the order of first
     appearance. An unterminated last
     line (a write cut short) is skipped; any other line that is not a JSON object raises
     ``ValueError`` naming the file and the line."""
@@ -588,7 +633,7 @@ def read_metrics(path: str | Path) -> list[dict]:
         kind = (
             "eval"
             if any(k.startswith("eval/") for k in rec)
-            else ("threads" if "threads" in rec else "train")
+            else ("threads" if "threads" in rec else ("warning" if "warning" in rec else "train"))
         )
         key = (rec.get("step"), kind)
         records[key] = rec
@@ -642,17 +687,10 @@ def run_state(run_dir: str | Path) -> dict | None:
 PLACEMENT_KEYS = ("device",)
 
 
-def _with_defaults(saved: dict) -> dict:
-    """A saved config as the current code reads it (fields added since it was written take
-    their defaults), so that resuming an older run does not see them as a change; as saved
-    when it does not load (the diff then names what differs)."""
-    try:
-        return to_dict(from_dict(RunConfig, saved))
-    except ValueError:
-        return saved
-
-
 def _config_diff(a: dict, b: dict, prefix: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
+    """``section.key: old -> new`` for each value that differs between config dicts ``a``
+    (a saved one, upgraded: :func:`factordiff.config.saved_as_current`) and ``b``; top-level
+    keys in ``ignore`` are skipped."""
     out = []
     for k in sorted(set(a) | set(b)):
         if not prefix and k in ignore:
@@ -678,7 +716,7 @@ def extension_problem(saved: dict, cfg: RunConfig, state: dict) -> str | None:
     differently) and every epoch the run kept a checkpoint for is still kept. Each step's
     randomness depends only on ``(seed, step)``, so the continued run equals one trained to
     the new budget from the start."""
-    old = from_dict(RunConfig, _with_defaults(saved))
+    old = from_dict(type(cfg), saved)  # upgraded through its migrations (factordiff.migrate)
     diff = _config_diff(to_dict(old), to_dict(cfg), ignore=PLACEMENT_KEYS)
     other = [d for d in diff if d.split(":")[0] not in EXTENDABLE_KEYS]
     if other:
@@ -724,6 +762,7 @@ def train(
     extend: bool = False,
     progress: bool = True,
     on_eval: Callable[[dict], None] | None = None,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Start, resume or (with ``force``) restart the run in ``run_dir``.
 
@@ -733,16 +772,29 @@ def train(
       continue from ``latest.pt`` to the new budget; the result equals a run trained to that
       budget from the start.
     - finished, or a different config: ``RunExistsError`` unless ``force`` (which clears
-      the folder's run files and starts over)."""
+      the folder's run files and starts over).
+
+    ``tensorboard=True`` also writes every ``metrics.jsonl`` record and a sample grid per
+    evaluation as TensorBoard events in ``RUN/tensorboard/`` (:mod:`factordiff.sinks`; needs
+    ``pip install -e ".[tensorboard]"``, checked before anything is written)."""
     run_dir = Path(run_dir)
     cfg.validate()
+    if tensorboard:
+        from factordiff.sinks import require_tensorboard
+
+        require_tensorboard()  # before --force clears anything
     check_writable_folder(run_dir)  # a file in the way or a read-only place: fail first
     cfg_path = run_dir / "config.json"
     if cfg_path.is_file():
         old = read_json(cfg_path)
         if not isinstance(old, dict):
             raise ValueError(f"{cfg_path} holds {old!r}; allowed: a run config (a JSON object)")
-        diff = _config_diff(_with_defaults(old), to_dict(cfg), ignore=PLACEMENT_KEYS)
+        try:  # compared upgraded (factordiff.migrate): a field added since is no change
+            old = saved_as_current(type(cfg), old)
+        except FutureSchemaError as e:
+            if not force:  # --force clears the folder: no need to read what it held
+                raise ValueError(f"{cfg_path}: {e}; or --force to train it again") from None
+        diff = _config_diff(old, to_dict(cfg), ignore=PLACEMENT_KEYS)
         state = run_state(run_dir) or {}
         if force:
             _clear_run(run_dir)
@@ -766,7 +818,7 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = None
     try:
-        trainer = Trainer(cfg, run_dir, progress=progress)
+        trainer = Trainer(cfg, run_dir, progress=progress, tensorboard=tensorboard)
     except Exception:
         if created:
             _remove_tree(run_dir)
@@ -790,6 +842,8 @@ def train(
     finally:
         logging.getLogger("factordiff").removeHandler(handler)
         handler.close()
+        if trainer.sink is not None:
+            trainer.sink.close()
 
 
 def _clear_run(run_dir: Path) -> None:

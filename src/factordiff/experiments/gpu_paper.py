@@ -21,17 +21,12 @@ import time
 from pathlib import Path
 
 SCALES = ("paper", "tiny")
-#: Per scale, each experiment's (preset, seeds, overrides); None = the preset's seeds.
-#: Exp 1's sensitivity map is on (``map_seeds`` keeps its default: the first seed).
+#: Each experiment's (seeds, overrides); None = the preset's seeds. Its preset at a scale is
+#: the registry's (``exp1`` / ``exp1-tiny``, ``exp2`` / ``exp2-smoke``). Exp 1's
+#: sensitivity map is on (``map_seeds`` keeps its default: the first seed).
 PLAN = {
-    "paper": {
-        "exp1": ("exp1", [0, 1, 2], ["sensitivity_map=true"]),
-        "exp2": ("exp2", None, ['parts=["main"]']),
-    },
-    "tiny": {
-        "exp1": ("exp1-tiny", [0, 1, 2], ["sensitivity_map=true"]),
-        "exp2": ("exp2-smoke", None, ['parts=["main"]']),
-    },
+    "exp1": ([0, 1, 2], ["sensitivity_map=true"]),
+    "exp2": (None, ['parts=["main"]']),
 }
 #: Worker processes sharing the one GPU by default. With the paper presets (3 Exp 1 runs of
 #: 8,000 steps, 9 Exp 2 runs of 3,000 steps, one batch size), the longest first: 3 workers
@@ -69,13 +64,16 @@ def _check_scale(scale: str) -> None:
 
 def plan_gpu_paper(scale: str, out: str | Path, device: str | None = None) -> list:
     """Resolve and validate both experiments' configs and sweeps (nothing is written);
-    a :class:`~factordiff.experiments.reproduce.Planned` per experiment."""
-    from factordiff.experiments.reproduce import plan_experiment
+    a :class:`~factordiff.experiments.planning.Planned` per experiment."""
+    from factordiff.experiments.planning import plan_experiment
+    from factordiff.experiments.registry import preset_for
 
     _check_scale(scale)
     return [
-        plan_experiment(name, preset, out, device, seeds=seeds, overrides=overrides)
-        for name, (preset, seeds, overrides) in PLAN[scale].items()
+        plan_experiment(
+            name, preset_for(name, scale), out, device, seeds=seeds, overrides=overrides
+        )
+        for name, (seeds, overrides) in PLAN.items()
     ]
 
 
@@ -83,7 +81,7 @@ def archive_members(out: str | Path) -> list[Path]:
     """The files of ``out`` that go into the archive (see the module docstring)."""
     out = Path(out)
     files = [out / TIMINGS_FILE]
-    for name in PLAN["paper"]:
+    for name in PLAN:
         files += [out / name / f for f in EXPERIMENT_FILES]
         files += [f for pattern in RUN_GLOBS for f in sorted((out / name).glob(pattern))]
     return [f for f in files if f.is_file() and f.suffix not in HEAVY_SUFFIXES]
@@ -137,7 +135,8 @@ def run_gpu_paper(
     "status", "error", "archive": {"path", "bytes", "members"}, ...}``."""
     import torch
 
-    from factordiff.experiments.reproduce import Progress, _Ticker, analyse_planned
+    from factordiff.experiments.progress import Progress, Ticker
+    from factordiff.experiments.reproduce import analyse_planned
     from factordiff.experiments.skeleton import check_run_inputs, finished, prepare_experiment
     from factordiff.experiments.sweep import make_executor, run_budget
     from factordiff.hardware import machine_description, usable_cores
@@ -206,7 +205,7 @@ def run_gpu_paper(
         atomic_write_text(out / TIMINGS_FILE, json.dumps(record, indent=2) + "\n")
 
     try:
-        with _Ticker(tracker.heartbeat, 60.0 if progress else 0):
+        with Ticker(tracker.heartbeat, 60.0 if progress else 0):
             # 1. Every run of both experiments in one pool, the longest first.
             t0 = time.perf_counter()
             todo = {}

@@ -1,6 +1,6 @@
 """The page's header (what made the results) and its Markdown twin.
 
-Both read the context :func:`factordiff.experiments.html_report.collect` builds, so the
+Both read the context :func:`factordiff.experiments.page_content.collect` builds, so the
 HTML page, the ``.md`` beside it and the README's Results table (:func:`readme_results`)
 come from the same data. Nothing here depends on when or where the page is built: the page
 of a folder is the same bytes wherever and whenever it is rebuilt.

@@ -13,7 +13,7 @@ is analysed (``analyse``: a row of metrics, plus anything its figures need), its
 
 Layout of ``OUT``::
 
-    OUT/experiment.json      the resolved experiment config
+    OUT/experiment.json      the resolved experiment config, with its schema_version
     OUT/sweep.json           the runs (see factordiff.experiments.sweep)
     OUT/runs/<key>/          one folder per run, named by a hash of its config
     OUT/results.csv|parquet  one row per run: flattened config values and metrics
@@ -44,6 +44,7 @@ from factordiff.experiments.judgement import (
     judge,
 )
 from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
+from factordiff.migrate import stamp
 from factordiff.provenance import provenance
 
 
@@ -277,6 +278,12 @@ class Experiment:
     name: str = ""
     title: str = ""
     presets: dict[str, ExperimentPreset] = {}
+    # Registration (factordiff.experiments.registry): the place in `factordiff reproduce`
+    # (lower runs first), the preset at each scale (paper, quick, tiny; each one of
+    # `presets`) and one line for listings (default: the title with the experiment's name).
+    order: int | None = None
+    scales: dict[str, str] = {}
+    help: str = ""
     # set by run_experiment(progress=...): an analysis that takes minutes per run may show
     # progress bars (stderr) when this is True
     show_progress: bool = False
@@ -434,7 +441,8 @@ def prepare_experiment(
         check_run_inputs(runs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "experiment.json", json.dumps(to_dict(cfg), indent=2) + "\n")
+    saved = stamp(to_dict(cfg))  # with its schema_version (factordiff.migrate)
+    atomic_write_text(out / "experiment.json", json.dumps(saved, indent=2) + "\n")
     write_sweep(out, runs, {"experiment": exp.name, "preset": getattr(cfg, "name", "")})
     return runs
 
@@ -649,19 +657,23 @@ def _train_seconds(run_dir: Path) -> float:
 
 def saved_config_matches(out: str | Path, cfg) -> bool:
     """Whether ``out/experiment.json`` holds config ``cfg``. The saved config is read back
-    through ``cfg``'s class first, so a field added since it was saved counts at its default
-    (the value that keeps old configs' behaviour); a saved config the class no longer reads
-    does not match. A missing file raises FileNotFoundError, an unreadable one ValueError
-    (both naming it)."""
+    through ``cfg``'s class first, upgraded through its migrations (factordiff.migrate), so
+    a field added since it was saved counts at the value the migration gives old configs (or
+    at its default where no migration names it); a saved config the class no longer reads
+    does not match. A missing file raises FileNotFoundError, an unreadable one or one of a
+    newer schema version ValueError (both naming it)."""
     from factordiff.config import from_dict
     from factordiff.jsonfiles import read_json
+    from factordiff.migrate import FutureSchemaError
 
+    path = Path(out) / "experiment.json"
     saved = read_json(
-        Path(out) / "experiment.json",
-        "an experiment config as factordiff experiment writes it (a JSON object)",
+        path, "an experiment config as factordiff experiment writes it (a JSON object)"
     )
     try:
         saved = to_dict(from_dict(type(cfg), saved))
+    except FutureSchemaError as e:
+        raise ValueError(f"{path}: {e}") from None
     except (ValueError, TypeError):
         return False
     return json.loads(json.dumps(saved)) == json.loads(json.dumps(to_dict(cfg)))

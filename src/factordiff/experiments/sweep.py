@@ -31,6 +31,7 @@ from typing import Any
 from factordiff.config import RunConfig, from_dict, to_dict
 from factordiff.hardware import set_thread_budget
 from factordiff.jsonfiles import expect, expect_object, is_type, read_object
+from factordiff.migrate import key_dict, stamp
 
 SWEEP_FILE = "sweep.json"
 RUNS_DIR = "runs"
@@ -56,22 +57,15 @@ class SweepFailed(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- run folders
-#: Config fields added after run keys were first written, with the value every earlier run
-#: had: at that value a field is left out of the key, so earlier sweeps' folders keep their
-#: names and rerunning their command resumes them.
-KEY_LEGACY_DEFAULTS: dict[tuple[str, str], Any] = {
-    ("model", "label_encoding"): "periodic",
-    ("model", "kind"): "unet",
-}
-
-
 def run_key(cfg: RunConfig) -> str:
-    """A short, stable hash of what a run computes: its config without the device."""
+    """A short, stable hash of what a run computes: its config without the device.
+
+    A field a migration added (:data:`factordiff.migrate.MIGRATIONS`) is left out while it
+    holds the value the migration gives old runs, so adding a config field renames no
+    existing run folder and rerunning an earlier sweep's command resumes it."""
     data = to_dict(cfg)
     data.pop("device", None)
-    for (section, name), value in KEY_LEGACY_DEFAULTS.items():
-        if data[section].get(name) == value:
-            del data[section][name]
+    data = key_dict(data, type(cfg).__name__)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
@@ -137,7 +131,9 @@ def write_sweep(root: str | Path, runs: list[SweepRun], meta: dict | None = None
     root.mkdir(parents=True, exist_ok=True)
     doc = {
         **(meta or {}),
-        "runs": [{"key": r.key, "params": r.params, "config": to_dict(r.config)} for r in runs],
+        "runs": [
+            {"key": r.key, "params": r.params, "config": stamp(to_dict(r.config))} for r in runs
+        ],
     }
     atomic_write_text(root / SWEEP_FILE, json.dumps(doc, indent=2) + "\n")
     return root / SWEEP_FILE
@@ -361,7 +357,9 @@ class LocalExecutor:
             try:
                 for r in runs:
                     try:
-                        done(r, self.task(to_dict(r.config), str(r.dir), threads, force), None)
+                        done(
+                            r, self.task(stamp(to_dict(r.config)), str(r.dir), threads, force), None
+                        )
                     except Exception as exc:  # recorded in failure.json by the task
                         done(r, None, f"{type(exc).__name__}: {exc}")
             finally:
@@ -382,7 +380,7 @@ class LocalExecutor:
             initargs=(threads,),
         ) as pool:
             futures = {
-                pool.submit(self.task, to_dict(r.config), str(r.dir), threads, force): r
+                pool.submit(self.task, stamp(to_dict(r.config)), str(r.dir), threads, force): r
                 for r in runs
             }
             for fut in as_completed(futures):
@@ -462,7 +460,10 @@ class RayExecutor:
             remote = ray.remote(max_retries=self.max_retries)(self.task)
             refs = {
                 remote.options(**self.resources(r.config)).remote(
-                    to_dict(r.config), str(r.dir), self.resources(r.config)["num_cpus"], force
+                    stamp(to_dict(r.config)),
+                    str(r.dir),
+                    self.resources(r.config)["num_cpus"],
+                    force,
                 ): r
                 for r in runs
             }

@@ -29,6 +29,9 @@ class Exp1(Experiment):
     name = "exp1"
     title = TITLE
     presets = PRESETS
+    order = 10
+    scales = {"paper": "exp1", "quick": "exp1-quick", "tiny": "exp1-tiny"}
+    help = "does the model factorize x and y? (periodic bumps, a torus)"
     variants = EXP1_VARIANTS
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:

@@ -26,6 +26,9 @@ class Exp2(Experiment):
     name = "exp2"
     title = "Experiment 2 ({name}): composition versus interpolation"
     presets = PRESETS
+    order = 20
+    scales = {"paper": "exp2", "quick": "exp2-quick", "tiny": "exp2-smoke"}
+    help = "composition versus interpolation"
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp2Config:
         return exp2_config(preset, seeds=seeds, overrides=overrides)

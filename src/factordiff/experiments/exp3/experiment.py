@@ -1,6 +1,6 @@
 """Experiment 3 on the skeleton: :class:`Exp3` wires the package's parts into one
 :class:`~factordiff.experiments.skeleton.Experiment`, and :data:`EXP3` is the instance the
-registry (``factordiff.experiments.EXPERIMENTS``) holds."""
+registry (``factordiff.experiments.registry``) holds."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ class Exp3(Experiment):
     name = "exp3"
     title = "Experiment 3 ({name}): how much data does a model need?"
     presets = PRESETS
+    order = 30
+    scales = {"paper": "exp3", "quick": "exp3-quick", "tiny": "exp3-tiny"}
+    help = "how much data does a model need?"
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp3Config:
         return exp3_config(preset, seeds=seeds, overrides=overrides)

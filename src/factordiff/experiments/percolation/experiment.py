@@ -1,7 +1,7 @@
 """The percolation experiment on the skeleton: :class:`PercolationExperiment` wires the
 package's parts into one :class:`~factordiff.experiments.skeleton.Experiment` and caches the
 simulated curves of a config; :data:`PERCOLATION` is the instance the registry
-(``factordiff.experiments.EXPERIMENTS``) holds."""
+(``factordiff.experiments.registry``) holds."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class PercolationExperiment(Experiment):
     name = "percolation"
     title = "Percolation ({name}): a sudden onset of learning above a critical data share"
     presets = PRESETS
+    order = 40
+    scales = {"paper": "percolation", "quick": "percolation-quick", "tiny": "percolation-tiny"}
+    help = "a sudden onset of learning above a critical data share"
 
     def __init__(self) -> None:
         self._sim: dict = {}  # simulated curves, computed once per config

@@ -1,0 +1,218 @@
+"""The registry of experiments: which experiments exist, in what order they run, and which
+preset each runs at every scale of a reproduction.
+
+An experiment declares, beside its hooks (:class:`~factordiff.experiments.skeleton.
+Experiment`)::
+
+    name = "exp1"                   # folder and command-line name
+    order = 10                      # its place in `factordiff reproduce` (lower runs first)
+    scales = {"paper": "exp1", "quick": "exp1-quick", "tiny": "exp1-tiny"}  # one per SCALES
+    help = "does the model factorize x and y?"  # one line for listings (default: its title)
+
+and is added with :func:`register_experiment` (``unregister_experiment`` takes it out).
+Everything that lists experiments reads this registry: ``factordiff list`` and ``factordiff
+experiment --help``, the reproduce plan and its scale map (``factordiff reproduce``), the
+report page's experiment folders and ``gpu-paper``'s presets. A new experiment is one
+:func:`register_experiment` call and no edit elsewhere.
+
+The paper's four experiments are registered by ``factordiff.experiments`` with
+:func:`register_lazy`: their module is imported only when the experiment itself is needed,
+so that listing their names (``factordiff --help``) loads no torch. A lazily registered
+experiment must declare the same ``name``, ``order`` and ``help`` as its entry (checked when
+it loads). This module imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+#: The scales of a reproduction: the paper's presets (meant for a GPU), the reduced CPU
+#: presets (``NAME-quick``) and the seconds-long smoke presets the tests use.
+SCALES = ("paper", "quick", "tiny")
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"  # a folder name and a command-line word
+
+
+@dataclass
+class _Entry:
+    """One registered experiment: its listing fields, and the experiment once loaded."""
+
+    name: str
+    order: int
+    help: str
+    target: str | None = None  # "module:attribute" of a lazily registered experiment
+    exp: Any = None
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(
+            f"experiment name = {name!r} is invalid; allowed: a letter, then letters, digits "
+            "or underscores (a folder name; presets add -quick, -tiny)"
+        )
+    if name in _REGISTRY:
+        raise ValueError(
+            f"experiment {name!r} is registered already; allowed: a new name, or "
+            f"unregister_experiment({name!r}) first"
+        )
+    return name
+
+
+def _check_order(name: str, order: Any) -> int:
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ValueError(
+            f"experiment {name!r}: order = {order!r} is invalid; allowed: an integer (its place "
+            "in the reproduction, lower first; the paper's experiments are 10, 20, 30, 40)"
+        )
+    return order
+
+
+def _help_of(exp: Any) -> str:
+    """The experiment's one-line help: its ``help``, else its title with its own name."""
+    text = getattr(exp, "help", "") or str(getattr(exp, "title", "")).format(name=exp.name)
+    if not isinstance(text, str) or not text.strip() or "\n" in text:
+        raise ValueError(
+            f"experiment {exp.name!r}: help = {text!r} is invalid; allowed: one non-empty line"
+        )
+    return text
+
+
+def check_experiment(exp: Any) -> None:
+    """``ValueError`` naming the bad field unless ``exp`` declares what the registry needs:
+    a preset for every scale of :data:`SCALES`, each one of its ``presets``."""
+    from factordiff.experiments.skeleton import Experiment
+
+    if not isinstance(exp, Experiment):
+        raise ValueError(
+            f"{exp!r} is invalid; allowed: an instance of "
+            "factordiff.experiments.skeleton.Experiment (a subclass with its hooks)"
+        )
+    presets, scales = getattr(exp, "presets", None), getattr(exp, "scales", None)
+    if not isinstance(presets, dict) or not presets:
+        raise ValueError(
+            f"experiment {exp.name!r}: presets = {presets!r} is invalid; allowed: a dict of "
+            "preset name -> ExperimentPreset, one for each scale at least"
+        )
+    if not isinstance(scales, dict) or sorted(scales) != sorted(SCALES):
+        raise ValueError(
+            f"experiment {exp.name!r}: scales = {scales!r} is invalid; allowed: a dict with "
+            f"one preset for each scale of {', '.join(SCALES)}"
+        )
+    bad = {s: p for s, p in scales.items() if p not in presets}
+    if bad:
+        raise ValueError(
+            f"experiment {exp.name!r}: scales {bad} name presets it does not have; allowed: "
+            f"{sorted(presets)}"
+        )
+    _check_order(exp.name, getattr(exp, "order", None))
+    _help_of(exp)
+
+
+# ----------------------------------------------------------------------------- registering
+def register_experiment(exp: Any) -> Any:
+    """Add experiment ``exp`` (an :class:`~factordiff.experiments.skeleton.Experiment`
+    instance declaring ``name``, ``order``, ``scales`` and optionally ``help``); returns it.
+    ``ValueError`` for a name already registered or a declaration the registry cannot use."""
+    _check_name(getattr(exp, "name", None))
+    check_experiment(exp)
+    _REGISTRY[exp.name] = _Entry(exp.name, exp.order, _help_of(exp), exp=exp)
+    return exp
+
+
+def register_lazy(name: str, target: str, *, order: int, help: str) -> None:
+    """Register the experiment at ``target`` (``"package.module:ATTRIBUTE"``) without
+    importing it: ``name``, ``order`` and ``help`` serve listings until it is needed."""
+    _check_name(name)
+    _check_order(name, order)
+    if not re.fullmatch(r"[\w.]+:\w+", target):
+        raise ValueError(
+            f"experiment {name!r}: target = {target!r} is invalid; allowed: "
+            "'package.module:ATTRIBUTE'"
+        )
+    _REGISTRY[name] = _Entry(name, order, help, target=target)
+
+
+def unregister_experiment(name: str) -> None:
+    """Take experiment ``name`` out of the registry (``ValueError`` when it is not in it)."""
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"experiment {name!r} is not registered; allowed: {', '.join(experiment_names())}"
+        )
+    del _REGISTRY[name]
+
+
+# ----------------------------------------------------------------------------- reading
+def experiment_names() -> list[str]:
+    """The registered experiments' names in reproduction order (``order``, then name)."""
+    return [e.name for e in sorted(_REGISTRY.values(), key=lambda e: (e.order, e.name))]
+
+
+def _entry(name: str) -> _Entry:
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"experiment {name!r} is invalid; allowed: {', '.join(experiment_names())}"
+        )
+    return _REGISTRY[name]
+
+
+def experiment_help(name: str) -> str:
+    """The one-line help of experiment ``name`` (loads nothing)."""
+    return _entry(name).help
+
+
+def get_experiment(name: str) -> Any:
+    """The experiment registered as ``name``, imported on first use when registered lazily."""
+    entry = _entry(name)
+    if entry.exp is None:
+        module, attribute = entry.target.split(":")
+        exp = getattr(importlib.import_module(module), attribute)
+        declared = {"name": exp.name, "order": getattr(exp, "order", None), "help": _help_of(exp)}
+        for field, value in declared.items():
+            if value != getattr(entry, field):
+                raise ValueError(
+                    f"{entry.target} declares {field} = {value!r} but is registered with "
+                    f"{field} = {getattr(entry, field)!r}; allowed: the same value in both"
+                )
+        check_experiment(exp)
+        entry.exp = exp
+    return entry.exp
+
+
+def experiments() -> list[Any]:
+    """Every registered experiment in reproduction order (each imported if it was not)."""
+    return [get_experiment(n) for n in experiment_names()]
+
+
+def check_scale(scale: str) -> str:
+    """``scale`` when it is one of :data:`SCALES`, else ``ValueError`` naming it."""
+    if scale not in SCALES:
+        raise ValueError(f"scale = {scale!r} is invalid; allowed: {', '.join(SCALES)}")
+    return scale
+
+
+def preset_for(name: str, scale: str) -> str:
+    """The preset of experiment ``name`` at ``scale`` (``exp2``, ``quick`` -> ``exp2-quick``;
+    ``exp2``, ``tiny`` -> ``exp2-smoke``)."""
+    check_scale(scale)
+    return get_experiment(name).scales[scale]
+
+
+__all__ = [
+    "SCALES",
+    "check_experiment",
+    "check_scale",
+    "experiment_help",
+    "experiment_names",
+    "experiments",
+    "get_experiment",
+    "preset_for",
+    "register_experiment",
+    "register_lazy",
+    "unregister_experiment",
+]
