@@ -58,7 +58,7 @@ class Progress:
 
     def _rates(self) -> tuple[dict[str, float], float | None]:
         """Seconds per weighted step of the finished runs: per experiment and over all."""
-        from factordiff.experiments.skeleton import _train_seconds
+        from factordiff.experiments.results import train_seconds
 
         per: dict[str, float] = {}
         all_s = all_w = 0.0
@@ -66,7 +66,7 @@ class Progress:
             s = w = 0.0
             for r in p.runs:
                 if finished(r):
-                    secs = _train_seconds(r.dir)
+                    secs = train_seconds(r.dir)
                     if secs > 0:
                         s += secs
                         w += self.total[r.key] * self.weight[r.key]

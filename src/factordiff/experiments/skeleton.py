@@ -20,32 +20,61 @@ Layout of ``OUT``::
     OUT/figures/*.png        the experiment's figures
     OUT/summary.json         numbers and verdicts
     OUT/report.md            the same, rendered by factordiff.experiments.report
+
+The parts :func:`run_experiment` calls live beside it, each re-exported here: verdicts over
+seeds (``verdict.py``), the analysis of the runs, serial or in spawned workers
+(``analysis_pool.py``), the results table, summary and report (``results.py``), and
+reading a finished folder back and judging it again (``rejudge.py``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factordiff.config import RunConfig, json_ready, to_dict
-from factordiff.experiments.judgement import (
-    METHOD,
-    NOT_JUDGED,
-    NOT_REPRODUCED,
-    REPRODUCED,
-    Rule,
-    combine,
-    judge,
+from factordiff.config import RunConfig, to_dict
+from factordiff.experiments.analysis_pool import analyse_runs
+from factordiff.experiments.rejudge import rejudge_experiment, saved_config_matches
+from factordiff.experiments.results import (
+    experiment_summary,
+    flatten,
+    results_table,
+    run_deviations,
+    train_seconds,
+    write_summary,
+    write_table,
 )
 from factordiff.experiments.sweep import SweepRun, make_executor, plan_sweep, write_sweep
+from factordiff.experiments.verdict import Verdict, combine_seeds
 from factordiff.migrate import stamp
-from factordiff.provenance import provenance
+
+__all__ = [
+    "Experiment",
+    "ExperimentPreset",
+    "Verdict",
+    "analyse_runs",
+    "check_run_inputs",
+    "check_seeds",
+    "check_shares",
+    "combine_seeds",
+    "describe_plan",
+    "finish_config",
+    "finished",
+    "flatten",
+    "precision_used",
+    "prepare_experiment",
+    "rejudge_experiment",
+    "results_table",
+    "run_deviations",
+    "run_experiment",
+    "saved_config_matches",
+    "train_seconds",
+    "write_table",
+]
 
 
 # ----------------------------------------------------------------------------- configs
@@ -91,170 +120,6 @@ def check_seeds(seeds) -> None:
     """Distinct seeds >= 0."""
     if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds = {list(seeds)} is invalid; allowed: distinct integers >= 0")
-
-
-# ----------------------------------------------------------------------------- verdicts
-@dataclass
-class Verdict:
-    """One claim of the paper, judged. Data, not prose: the report renders it.
-
-    ``value`` is the measured value (over seeds: the per-seed values), ``control`` the value
-    of a control or reference it is read against (None if none), ``control_passes`` whether
-    a control judged by the same rule passes it (None when no control rule applies; over
-    seeds: the per-seed values, ``control`` then too), ``spread`` its spread over
-    seeds (``{"mean", "std", "min", "max", "reproduced_in", "seeds"}``; None for one run),
-    ``detail`` anything else worth keeping (e.g. a trajectory over training)."""
-
-    claim: str
-    paper: str  # the paper's statement
-    rule: str  # how the measured value is judged (stated before the run, not tuned)
-    value: Any
-    reproduced: bool
-    control: Any = None
-    spread: dict | None = None
-    detail: dict = field(default_factory=dict)
-    control_passes: bool | list[bool] | None = None
-    # Why the claim cannot be judged from this run (e.g. its precondition, the step-budget
-    # check, failed); None when it is judged. A claim not judged is never reproduced.
-    not_judged: str | None = None
-    # Three answers (factordiff.experiments.judgement): the rules the claim is judged by over
-    # seeds and this seed's statistic for each, in the same order; over seeds, each rule's
-    # judgement (values per seed, n, interval, verdict). A verdict without rules is judged
-    # per run only (``reproduced``), as summaries written before the rules were.
-    rules: list[Rule] = field(default_factory=list)
-    statistics: list[float | None] = field(default_factory=list)
-    judgements: list[dict] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.not_judged is not None and self.reproduced:
-            raise ValueError(f"claim {self.claim!r}: a claim not judged cannot be reproduced")
-        if self.rules and len(self.statistics) != len(self.rules):
-            raise ValueError(
-                f"claim {self.claim!r}: {len(self.statistics)} statistic(s) for "
-                f"{len(self.rules)} rule(s); allowed: one per rule"
-            )
-
-    @property
-    def verdict(self) -> str:
-        """reproduced | not reproduced | inconclusive | not judged."""
-        if self.not_judged is not None:
-            return NOT_JUDGED
-        if self.judgements:
-            return combine([j["verdict"] for j in self.judgements])
-        return REPRODUCED if self.reproduced else NOT_REPRODUCED
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["verdict"] = self.verdict
-        return json_ready(out)
-
-
-def _numbers(values: list) -> list[float] | None:
-    """Per-seed values as floats (lists elementwise), or None when they are not numbers."""
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        return None
-
-
-def _stats(values: list[float]) -> dict:
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
-    return {"mean": mean, "std": std, "min": min(values), "max": max(values)}
-
-
-def _judged(claims: tuple[Verdict, ...], seeds: list[int]) -> list[dict]:
-    """Each rule of a claim judged over its per-seed statistics (empty without rules)."""
-    first = claims[0]
-    for c in claims[1:]:
-        if [r.describe() for r in c.rules] != [r.describe() for r in first.rules]:
-            raise ValueError(f"claim {first.claim!r}: the seeds were judged by different rules")
-    return [
-        judge(rule, [c.statistics[i] for c in claims], seeds).to_dict()
-        for i, rule in enumerate(first.rules)
-    ]
-
-
-def _holds(judgements: list[dict]) -> bool:
-    """Whether the rules' judgements together say reproduced."""
-    return combine([j["verdict"] for j in judgements]) == REPRODUCED
-
-
-def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdict]:
-    """One verdict per claim over the seeds (one seed included).
-
-    A claim with rules (:mod:`factordiff.experiments.judgement`) is judged from the interval of
-    each rule's statistic over seeds: reproduced, not reproduced or inconclusive (fewer seeds
-    than a rule's minimum: inconclusive). A claim without rules keeps the older rule over
-    seeds: reproduced when the per-run rule holds for every seed. The spread gives how many
-    seeds passed the per-run rule; numbers get mean / std / min / max (lists elementwise)."""
-    if len(per_seed) == 1:
-        out1 = []
-        for c in per_seed[0]:
-            if c.rules:
-                judgements = _judged((c,), list(seeds))
-                reproduced = _holds(judgements) and c.not_judged is None
-                c = replace(c, judgements=judgements, reproduced=reproduced)
-            out1.append(c)
-        return out1
-    out = []
-    for claims in zip(*per_seed):
-        first = claims[0]
-        judgements = _judged(claims, list(seeds))
-        values = [c.value for c in claims]
-        spread: dict[str, Any] = {
-            "seeds": list(seeds),
-            "reproduced_in": sum(c.reproduced for c in claims),
-        }
-        flat = _numbers(values)
-        if flat is not None:
-            spread.update(_stats(flat))
-        elif (
-            all(isinstance(v, list | tuple) for v in values) and len({len(v) for v in values}) == 1
-        ):
-            cols = [_numbers([v[i] for v in values]) for i in range(len(values[0]))]
-            if all(c is not None for c in cols):
-                stats = [_stats(c) for c in cols]
-                spread.update({k: [s[k] for s in stats] for k in ("mean", "std", "min", "max")})
-        over = (
-            f"; over seeds: the {METHOD} of each statistic on the claim's side"
-            if judgements
-            else "; over seeds: reproduced when it holds for every seed"
-        )
-        not_judged = _not_judged_over_seeds(claims, seeds)
-        reproduced = (
-            _holds(judgements) if judgements else all(c.reproduced for c in claims)
-        ) and not_judged is None
-        out.append(
-            Verdict(
-                claim=first.claim,
-                paper=first.paper,
-                rule=first.rule + over,
-                value=values,
-                reproduced=reproduced,
-                control=first.control
-                if first.control_passes is None
-                else [c.control for c in claims],
-                spread=spread,
-                detail={"per_seed": [c.detail for c in claims]}
-                if any(c.detail for c in claims)
-                else {},
-                control_passes=None
-                if first.control_passes is None
-                else [c.control_passes for c in claims],
-                not_judged=not_judged,
-                rules=list(first.rules),
-                statistics=[[c.statistics[i] for c in claims] for i in range(len(first.rules))],
-                judgements=judgements,
-            )
-        )
-    return out
-
-
-def _not_judged_over_seeds(claims, seeds) -> str | None:
-    """Why a claim is not judged over seeds: any seed where it is not judged makes it so."""
-    reasons = [f"seed {s}: {c.not_judged}" for s, c in zip(seeds, claims) if c.not_judged]
-    return "; ".join(reasons) if reasons else None
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -328,58 +193,7 @@ class Experiment:
         return []
 
 
-# ----------------------------------------------------------------------------- results table
-def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> ``{"a.b.c": value}``; lists become JSON text (one cell each)."""
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{name}."))
-        elif isinstance(v, list | tuple):
-            out[name] = json.dumps(to_dict(v))
-        else:
-            out[name] = v
-    return out
-
-
-def results_table(results: list[dict]):
-    """One row per run: ``key``, ``run_dir``, the params, the flattened config
-    (``config.<section>.<field>``) and the metrics of ``analyse``. A pandas DataFrame."""
-    import pandas as pd
-
-    rows = []
-    for r in results:
-        run: SweepRun = r["run"]
-        row: dict[str, Any] = {"key": run.key, "run_dir": str(run.dir)}
-        row.update({f"param.{k}": v for k, v in run.params.items()})
-        cfg = to_dict(run.config)
-        cfg.pop("device", None)
-        row.update(flatten(cfg, "config."))
-        row.update(json_ready(r["row"]))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def write_table(table, out: Path) -> list[Path]:
-    """``results.csv`` and ``results.parquet`` (read back with ``pd.read_parquet(path)``)."""
-    csv, parquet = out / "results.csv", out / "results.parquet"
-    for path, write in ((csv, table.to_csv), (parquet, table.to_parquet)):
-        tmp = path.with_name(path.name + ".tmp")
-        write(tmp, index=False)
-        tmp.replace(path)
-    return [csv, parquet]
-
-
 # ----------------------------------------------------------------------------- entry point
-def run_deviations(runs: list[SweepRun]) -> list[str]:
-    """The deviations from the paper's network that remain in any run of the sweep
-    (:func:`factordiff.ladder.deviations`), each once, in ladder order."""
-    from factordiff.ladder import deviations
-
-    return list(dict.fromkeys(d for r in runs for d in deviations(r.config)))
-
-
 def check_run_inputs(runs: list[SweepRun]) -> None:
     """Read what training and analysis read of each run that has a folder: ``state.json``
     and ``metrics.jsonl``, and of a finished run its ``config.json`` and every kept
@@ -477,15 +291,47 @@ def run_experiment(
     ``analysed`` (run key -> ``exp.analyse`` result) holds runs already analysed by the
     caller (``run_variants``). Returns the summary (also written to ``out/summary.json``
     and ``out/report.md``)."""
-    from factordiff.experiments.report import render_report
-    from factordiff.hardware import machine_description
-    from factordiff.training import atomic_write_text, resolve_device
+    from factordiff.training import resolve_device
 
     executor = executor if executor is not None else make_executor("local")
     runs = prepare_experiment(exp, cfg, out, device=device, executor=executor, force=force)
     out = Path(out)
     t_start = time.perf_counter()
+    train_missing(runs, out, executor, force=force, log=log, on_run_done=on_run_done)
+    device_used = str(resolve_device(runs[0].config.device))
 
+    t_an = time.perf_counter()
+    results = analysed_results(
+        exp, cfg, runs, analysed, workers=analysis_workers, log=log, progress=progress
+    )
+    analysis_seconds = time.perf_counter() - t_an
+    table_paths = write_table(results_table(results), out)
+    verdicts = exp.verdicts(cfg, results)
+    figures = exp.figures(cfg, results, out / "figures")
+    summary = experiment_summary(
+        exp,
+        cfg,
+        runs,
+        results,
+        command=command,
+        device_used=device_used,
+        executor=executor,
+        t_start=t_start,
+        analysis_seconds=analysis_seconds,
+        table_paths=table_paths,
+        verdicts=verdicts,
+        figures=figures,
+    )
+    return write_summary(exp, summary, out)
+
+
+def train_missing(
+    runs: list[SweepRun], out: Path, executor, *, force: bool, log=print, on_run_done=None
+) -> None:
+    """The training step of :func:`run_experiment`: with ``force`` delete every run folder
+    first; train the runs not finished on ``executor`` (a ``log`` line per run, or
+    ``on_run_done(run, result, error)``), then read what they wrote
+    (:func:`check_run_inputs`) before any analysis."""
     if force:
         # Start the runs over here, once: an executor's retry of a lost task then resumes
         # from the new checkpoints instead of starting over again.
@@ -505,136 +351,33 @@ def run_experiment(
     if todo:
         executor.run(todo, on_done=on_done)
         check_run_inputs(todo)  # what the runs trained now wrote, before any analysis
-    device_used = str(resolve_device(runs[0].config.device))
-
-    t_an = time.perf_counter()
-    if analysed is not None and all(r.key in analysed for r in runs):
-        results = [{"run": r, **analysed[r.key]} for r in runs]  # analysed by the caller
-    else:
-        results = [
-            {"run": r, **a}
-            for r, a in zip(
-                runs,
-                analyse_runs(
-                    exp,
-                    [(cfg, r) for r in runs],
-                    workers=analysis_workers,
-                    log=log,
-                    progress=progress,
-                ),
-                strict=True,
-            )
-        ]
-    analysis_seconds = time.perf_counter() - t_an
-    table = results_table(results)
-    table_paths = write_table(table, out)
-    verdicts = exp.verdicts(cfg, results)
-    figures = exp.figures(cfg, results, out / "figures")
-
-    name = getattr(cfg, "name", "") or exp.name
-    summary = {
-        "experiment": name,
-        "title": exp.title.format(name=name),
-        "command": command,
-        "device": device_used,
-        "machine": machine_description(device_used),
-        "provenance": provenance(),
-        "setting": exp.describe_setting(cfg),
-        "deviations": run_deviations(runs),
-        **({"variant": cfg.variant} if hasattr(cfg, "variant") else {}),
-        "wall_seconds": time.perf_counter() - t_start,
-        "train_seconds": float(sum(_train_seconds(r.dir) for r in runs)),
-        "analysis_seconds": analysis_seconds,
-        "executor": executor.describe(),
-        "seeds": sorted({r.config.seed for r in runs}),
-        "runs": [{"key": r.key, "params": r.params, "run_dir": str(r.dir)} for r in runs],
-        "table": [p.name for p in table_paths],
-        **exp.summary_extra(cfg, results),
-        "verdicts": [v.to_dict() for v in verdicts],
-        "figures": figures,
-    }
-    summary = json_ready(summary)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(out / "report.md", render_report(summary, exp.report_sections(summary)))
-    return summary
 
 
-def analyse_runs(
-    exp: Experiment, jobs: list, *, workers: int = 1, log=print, progress: bool = False
+def analysed_results(
+    exp: Experiment,
+    cfg,
+    runs: list[SweepRun],
+    analysed: dict[str, dict] | None,
+    *,
+    workers: int = 1,
+    log=print,
+    progress: bool = False,
 ) -> list[dict]:
-    """``exp.analyse(cfg, run, device)`` of every ``(cfg, run)`` in ``jobs``, in order.
-
-    ``workers`` > 1 analyses up to that many runs at once, each in a spawned process with
-    an equal share of the cores (an analysis is single-run work: forward passes, then PCA,
-    homology and UMAP on the CPU; a sweep's runs are independent). The experiment is looked
-    up by name in each process (``EXPERIMENTS``). With ``progress``, a line as each run's
-    analysis starts (serial) or is handed out (parallel) and as it ends; the experiment's
-    own progress bars only in serial mode (bars of several processes would interleave)."""
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"analysis workers = {workers!r} is invalid; allowed: an integer >= 1")
-    n = len(jobs)
-    exp = copy.copy(exp)  # the registered instance stays as it is
-    if workers == 1 or n <= 1:
-        exp.show_progress = progress
-        out = []
-        for i, (cfg, r) in enumerate(jobs, 1):
-            t_run = time.perf_counter()
-            if progress:
-                log(f"analysing run {i}/{n} {r.key} {r.params}")
-            out.append(exp.analyse(cfg, r, r.config.device))
-            if progress:
-                log(f"analysed run {i}/{n} in {time.perf_counter() - t_run:.0f} s")
-        return out
-
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from factordiff.hardware import usable_cores
-
-    procs = min(workers, n)
-    threads = max(1, usable_cores() // procs)
-    if progress:
-        log(f"analysing {n} runs, {procs} at a time ({threads} thread(s) each)")
-    t0 = time.perf_counter()
-    results: list[dict | None] = [None] * n
-    ctx = mp.get_context("spawn")  # fork after torch (or CUDA) has started is unsafe
-    with ProcessPoolExecutor(
-        max_workers=procs, mp_context=ctx, initializer=_analysis_worker_init, initargs=(threads,)
-    ) as pool:
-        futures = {
-            pool.submit(_analyse_in_worker, exp.name, cfg, r): i for i, (cfg, r) in enumerate(jobs)
-        }
-        for done, fut in enumerate(as_completed(futures), 1):
-            i = futures[fut]
-            results[i] = fut.result()  # a failed analysis fails the call, as in serial mode
-            if progress:
-                r = jobs[i][1]
-                log(
-                    f"analysed run {done}/{n} {r.key} {r.params} "
-                    f"({time.perf_counter() - t0:.0f} s since the start)"
-                )
-    return results  # type: ignore[return-value]
-
-
-def _analysis_worker_init(threads: int) -> None:
-    from factordiff.experiments.orphans import exit_with_parent
-    from factordiff.hardware import set_thread_budget
-
-    exit_with_parent()  # an analysis worker ends with the experiment
-
-    set_thread_budget(threads)
-    try:  # numpy's BLAS too (PCA, homology): one share of the cores per process
-        import threadpoolctl
-
-        threadpoolctl.threadpool_limits(threads)
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        pass
-
-
-def _analyse_in_worker(name: str, cfg, run: SweepRun) -> dict:
-    from factordiff.experiments import EXPERIMENTS
-
-    return EXPERIMENTS[name].analyse(cfg, run, run.config.device)
+    """The analysis step of :func:`run_experiment`: ``{"run": run, **exp.analyse(...)}`` per
+    run, in order; taken from ``analysed`` (run key -> result) when the caller analysed
+    every run already, else from :func:`analyse_runs`."""
+    if analysed is not None and all(r.key in analysed for r in runs):
+        return [{"run": r, **analysed[r.key]} for r in runs]  # analysed by the caller
+    return [
+        {"run": r, **a}
+        for r, a in zip(
+            runs,
+            analyse_runs(
+                exp, [(cfg, r) for r in runs], workers=workers, log=log, progress=progress
+            ),
+            strict=True,
+        )
+    ]
 
 
 def finished(run: SweepRun) -> bool:
@@ -642,41 +385,6 @@ def finished(run: SweepRun) -> bool:
     from factordiff.training import run_state
 
     return bool((run_state(run.dir) or {}).get("finished"))
-
-
-def _train_seconds(run_dir: Path) -> float:
-    """Training wall time recorded in a run's metrics (last logged ``train_seconds``)."""
-    from factordiff.training import read_metrics  # names file and line on a bad record
-
-    last = 0.0
-    if (Path(run_dir) / "metrics.jsonl").is_file():
-        for rec in read_metrics(run_dir):
-            last = max(last, float(rec.get("train_seconds", 0.0)))
-    return last
-
-
-def saved_config_matches(out: str | Path, cfg) -> bool:
-    """Whether ``out/experiment.json`` holds config ``cfg``. The saved config is read back
-    through ``cfg``'s class first, upgraded through its migrations (factordiff.migrate), so
-    a field added since it was saved counts at the value the migration gives old configs (or
-    at its default where no migration names it); a saved config the class no longer reads
-    does not match. A missing file raises FileNotFoundError, an unreadable one or one of a
-    newer schema version ValueError (both naming it)."""
-    from factordiff.config import from_dict
-    from factordiff.jsonfiles import read_json
-    from factordiff.migrate import FutureSchemaError
-
-    path = Path(out) / "experiment.json"
-    saved = read_json(
-        path, "an experiment config as factordiff experiment writes it (a JSON object)"
-    )
-    try:
-        saved = to_dict(from_dict(type(cfg), saved))
-    except FutureSchemaError as e:
-        raise ValueError(f"{path}: {e}") from None
-    except (ValueError, TypeError):
-        return False
-    return json.loads(json.dumps(saved)) == json.loads(json.dumps(to_dict(cfg)))
 
 
 def describe_plan(exp: Experiment, cfg, out: str | Path) -> str:
@@ -691,38 +399,3 @@ def describe_plan(exp: Experiment, cfg, out: str | Path) -> str:
         json.dumps(to_dict(cfg), indent=2)
         + f"\n(dry run: would write {Path(out).resolve()} with {len(runs)} run(s))"
     )
-
-
-def rejudge_experiment(exp: Experiment, cfg, out: str | Path, why: str) -> dict:
-    """Judge a finished experiment in ``out`` again with the current rules, from the rows its
-    summary.json stores: nothing is trained or scored. For a rule change made after the run
-    (``why`` says which, and the report says it too). Only experiments whose summary keeps
-    one row per run (``rows``: Experiment 3, percolation) can be judged again this way."""
-    from factordiff.experiments.report import render_report
-    from factordiff.jsonfiles import expect_list, read_summary
-    from factordiff.training import atomic_write_text
-
-    out = Path(out)
-    path = out / "summary.json"
-    if not path.is_file():
-        raise ValueError(f"--rejudge: {path} does not exist; allowed: a finished experiment folder")
-    summary = read_summary(path)
-    if not saved_config_matches(out, cfg):
-        raise ValueError(
-            f"--rejudge: the config in {out / 'experiment.json'} differs from {cfg.name!r}; "
-            "allowed: the preset, seeds and --set values the experiment ran with"
-        )
-    if "rows" not in summary:
-        raise ValueError(
-            f"--rejudge: {path} keeps no per-run rows ({summary.get('experiment')}); allowed: "
-            "experiments whose summary stores them (exp3, percolation)"
-        )
-    rows = expect_list(summary["rows"], path, "rows", dict)
-    verdicts = exp.verdicts(cfg, [{"row": r} for r in rows])
-    summary["verdicts"] = [v.to_dict() for v in verdicts]
-    date = time.strftime("%Y-%m-%d", time.gmtime())
-    summary["rejudged"] = [*summary.get("rejudged", []), {"date": date, "why": why}]
-    summary = json_ready(summary)
-    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(out / "report.md", render_report(summary, exp.report_sections(summary)))
-    return summary
