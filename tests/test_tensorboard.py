@@ -149,3 +149,18 @@ def test_missing_tensorboard_is_one_clear_error_before_anything_is_written(
     assert not run.exists()
     with pytest.raises(ImportError, match="not installed"):  # an ImportError to Python callers
         export_tensorboard(tmp_path)
+
+
+def test_force_clears_the_old_events_with_the_run(sink_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(sink_run, run)
+    assert list((run / "tensorboard").glob("events.*"))
+    train(
+        tiny_cfg(**{"train.epochs": 2, "train.checkpoint_epochs": "[0,2]"}),
+        run,
+        force=True,
+        progress=False,
+    )
+    assert not (run / "tensorboard").exists()  # retrained without the sink: no old events

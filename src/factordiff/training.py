@@ -850,6 +850,9 @@ def _clear_run(run_dir: Path) -> None:
     for name in ("config.json", "metrics.jsonl", "train.log", "state.json", "environment.json"):
         (run_dir / name).unlink(missing_ok=True)
     _remove_tree(checkpoint_dir(run_dir))
+    from factordiff.sinks import TENSORBOARD_DIR
+
+    _remove_tree(run_dir / TENSORBOARD_DIR)  # events of the old run would mix with the new
 
 
 def _remove_tree(path: Path) -> None:
