@@ -339,7 +339,7 @@ def test_extend_refuses_a_budget_dependent_schedule(tmp_path):
         train(longer, tmp_path / "run", extend=True, progress=False)
 
 
-def test_a_finite_loss_blow_up_is_recorded_as_a_spike(tmp_path, capsys):
+def test_a_finite_loss_blow_up_is_recorded_as_a_spike(tmp_path, capsys, monkeypatch):
     from factordiff.cli import main
     from factordiff.loss_watch import LossSpikeWatch, loss_spikes
 
@@ -360,15 +360,11 @@ def test_a_finite_loss_blow_up_is_recorded_as_a_spike(tmp_path, capsys):
         loss = real(self, idx)
         return loss * 1000 if self.step > 10 else loss
 
-    orig = training.Trainer.train_step
-    training.Trainer.train_step = step
-    try:
-        code = main(
-            ["train", "--preset", "tiny", "--set", "train.eval_every_epochs=0"]
-            + ["--set", "train.log_every_steps=1", "--out", str(tmp_path / "run"), "--no-progress"]
-        )
-    finally:
-        training.Trainer.train_step = orig
+    monkeypatch.setattr(training.Trainer, "train_step", step)
+    code = main(
+        ["train", "--preset", "tiny", "--set", "train.eval_every_epochs=0"]
+        + ["--set", "train.log_every_steps=1", "--out", str(tmp_path / "run"), "--no-progress"]
+    )
     assert code == 0
     (spike,) = loss_spikes(tmp_path / "run")
     assert spike["step"] == 11 and spike["spike_loss"] > 100 * spike["median_before"]

@@ -31,7 +31,7 @@ import torch
 from factordiff.config import RunConfig
 from factordiff.diffusion import GaussianDiffusion, check_labels
 from factordiff.jsonfiles import read_json
-from factordiff.runs import check_label_range, final_checkpoint
+from factordiff.runs import check_int, check_label_range, final_checkpoint, sampler_settings
 from factordiff.sampling import load_checkpoint, sample_images, score_images
 from factordiff.training import list_checkpoints
 
@@ -54,13 +54,6 @@ VERDICT_COLUMNS = [
 
 
 # ----------------------------------------------------------------------------- one run
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low
-    if not ok or (high is not None and value > high):
-        allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
-        raise ValueError(f"{name} = {value!r} is invalid; allowed: {allowed}")
-
-
 @dataclass(frozen=True, eq=False)
 class LoadedRun:
     """A checkpoint of a run, ready to sample: ``model`` (eval mode, on ``device``; the EMA
@@ -87,11 +80,9 @@ class LoadedRun:
         range; ``sampler`` and ``num_steps`` default to the run's ``eval`` settings; label
         k's noise comes from seed ``seed + k``, whatever the batch."""
         cfg = self.config
-        _check_int("seed", seed, 0)
+        check_int("seed", seed, 0)
         labels = check_labels(labels)
-        sampler = cfg.eval.sampler if sampler is None else sampler
-        num_steps = cfg.eval.num_steps if num_steps is None else num_steps
-        _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+        sampler, num_steps = sampler_settings(cfg, sampler, num_steps)
         check_label_range(labels, cfg.data)
         return sample_images(
             self.model,

@@ -150,10 +150,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"done: epoch {result.epoch}, step {result.step}, accuracy {acc}, "
         f"{result.train_seconds:.0f} s of training; run folder {out.resolve()}"
     )
-    for spike in result.loss_spikes:
+    if result.loss_spikes:
         from factordiff.loss_watch import describe
 
-        print(f"warning: {describe(spike)}", file=sys.stderr)
+        for spike in result.loss_spikes:
+            print(f"warning: {describe(spike)}", file=sys.stderr)
     if args.tensorboard:
         events = (out / "tensorboard").resolve()
         print(f"TensorBoard events in {events}; view them with: tensorboard --logdir {out}")

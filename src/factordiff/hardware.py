@@ -115,8 +115,15 @@ def cpu_native_bf16() -> bool:
 #: torch capabilities under which its own kernels have no bf16 path (ATEN_CPU_CAPABILITY lowers
 #: the capability below the CPU's), and oneDNN ISA caps below AVX-512 BF16 (ONEDNN_MAX_CPU_ISA).
 NO_BF16_CAPABILITIES = ("DEFAULT", "NO AVX", "AVX", "AVX2", "ZVECTOR", "VSX")
-NO_BF16_ONEDNN_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE")
-NO_BF16_ONEDNN_ISAS += ("AVX512_CORE_VNNI",)
+NO_BF16_ONEDNN_ISAS = (
+    "SSE41",
+    "AVX",
+    "AVX2",
+    "AVX2_VNNI",
+    "AVX2_VNNI_2",
+    "AVX512_CORE",
+    "AVX512_CORE_VNNI",
+)
 
 
 def cpu_detected_native_bf16() -> bool:

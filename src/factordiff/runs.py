@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from factordiff.config import DataConfig, json_ready
+from factordiff.config import DataConfig, RunConfig, json_ready
 from factordiff.diffusion import check_labels
 from factordiff.paths import check_writable_folder
 from factordiff.sampling import load_checkpoint, sample_images, score_images
@@ -94,12 +94,23 @@ def check_label_range(labels: torch.Tensor, cfg: DataConfig) -> None:
         )
 
 
-def _check_int(name: str, value, low: int, high: int | None = None) -> None:
+def check_int(name: str, value, low: int, high: int | None = None) -> None:
+    """``value`` is an integer in ``low..high`` (``high`` None: no upper bound), else a
+    ``ValueError`` naming it and what is allowed."""
     ok = not isinstance(value, bool) and isinstance(value, int | np.integer)
     ok = ok and value >= low and (high is None or value <= high)
     if not ok:
         allowed = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
         raise ValueError(f"{name} = {value!r} is invalid; allowed: {allowed}")
+
+
+def sampler_settings(cfg: RunConfig, sampler: str | None, num_steps: int | None) -> tuple:
+    """``(sampler, num_steps)`` to sample a run with: its ``eval`` settings where None; the
+    step count checked against the run's ``T``."""
+    sampler = cfg.eval.sampler if sampler is None else sampler
+    num_steps = cfg.eval.num_steps if num_steps is None else num_steps
+    check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+    return sampler, num_steps
 
 
 def _load(run_dir, checkpoint, device):
@@ -130,12 +141,10 @@ def sample_run(
     ``out`` cannot be written."""
     from factordiff.plotting import sample_grid_figure, save_figure
 
-    _check_int("seed", seed, 0)
+    check_int("seed", seed, 0)
     labels = check_labels(labels)
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
-    sampler = cfg.eval.sampler if sampler is None else sampler
-    num_steps = cfg.eval.num_steps if num_steps is None else num_steps
-    _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+    sampler, num_steps = sampler_settings(cfg, sampler, num_steps)
     check_label_range(labels, cfg.data)
     out = Path(out) if out else Path(run_dir) / "samples"
     check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
@@ -182,8 +191,8 @@ def evaluate_run(
     from factordiff.plotting import sample_grid_figure, save_figure
 
     if num_samples is not None:
-        _check_int("num_samples", num_samples, 1)
-    _check_int("seed", seed, 0)
+        check_int("num_samples", num_samples, 1)
+    check_int("seed", seed, 0)
     model, cfg, meta, path, dev = _load(run_dir, checkpoint, device)
     data_cfg = cfg.data
     if isinstance(dataset, str):
@@ -197,9 +206,7 @@ def evaluate_run(
         )
     n = cfg.eval.num_samples if num_samples is None else num_samples
     labels = eval_conditions(data_cfg, n, seed=seed)
-    sampler = cfg.eval.sampler if sampler is None else sampler
-    num_steps = cfg.eval.num_steps if num_steps is None else num_steps
-    _check_int("num_steps", num_steps, 1, cfg.diffusion.num_train_timesteps)
+    sampler, num_steps = sampler_settings(cfg, sampler, num_steps)
     out = Path(out) if out else Path(run_dir) / "eval"
     check_writable_folder(out)  # before sampling: a bad folder must not cost the samples
     t0 = time.perf_counter()
