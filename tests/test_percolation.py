@@ -8,24 +8,24 @@ import pytest
 from matplotlib.figure import Figure
 
 from factordiff import plotting
-from factordiff.config import DataConfig
-from factordiff.data import build_labels, lattice_labels, render_bump
-from factordiff.percolation import (
-    PercolationConfig,
-    axis_overlap,
+from factordiff.analysis.percolation_clusters import (
     cluster_labels,
     critical_lambda,
     kept_mask_from_labels,
     largest_cluster_sizes,
-    lattice_graph,
-    main,
     mass_ratio_curve,
-    overlap_closed_form,
-    overlap_rendered,
     sample_kept,
-    simulate_and_plot,
     steepest_lambda,
 )
+from factordiff.analysis.percolation_model import (
+    axis_overlap,
+    lattice_graph,
+    overlap_closed_form,
+    overlap_rendered,
+)
+from factordiff.analysis.percolation_sim import PercolationConfig, main, simulate_and_plot
+from factordiff.config import DataConfig
+from factordiff.data import build_labels, lattice_labels, render_bump
 
 
 # ----------------------------------------------------------------------------- overlap

@@ -3,7 +3,7 @@
 import pytest
 
 from factordiff.data import build_labels, get_dataset_preset
-from factordiff.experiments.scaling import describe_scaling, scaled_data_config
+from factordiff.data.rescale import describe_scaling, scaled_data_config
 
 
 def test_plus_hole_bounds_scale_with_n():

@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from factordiff import plotting
-from factordiff.scaling import fit_power_law, size_at_threshold, sizes_at_threshold
+from factordiff.analysis.power_law import fit_power_law, size_at_threshold, sizes_at_threshold
 
 
 def test_size_is_interpolated_in_log_size():

@@ -24,19 +24,21 @@ from factordiff.config import DiffusionConfig
 SAMPLERS = ("ddpm", "ddim", "dpm")
 
 
-def check_labels(labels, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``labels`` as a (M, 2) tensor of ``dtype`` with M >= 1 finite rows, else ``ValueError``."""
+def check_labels(labels, dtype: torch.dtype = torch.float32, num_factors: int = 2) -> torch.Tensor:
+    """``labels`` as an (M, F) tensor of ``dtype`` with M >= 1 finite rows and F =
+    ``num_factors`` (2 for every dataset today: mu_x, mu_y), else ``ValueError``."""
+    f = num_factors
+    what = "(mu_x, mu_y) in px" if f == 2 else f"{f} factor values"
     try:
         lab = torch.as_tensor(labels, dtype=dtype)
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(
-            f"labels {str(labels)[:60]!r} are invalid ({e}); allowed: an (M, 2) array of "
-            "(mu_x, mu_y) in px"
+            f"labels {str(labels)[:60]!r} are invalid ({e}); allowed: an (M, {f}) array of {what}"
         ) from e
-    if lab.ndim != 2 or lab.shape[0] < 1 or lab.shape[1] != 2:
+    if lab.ndim != 2 or lab.shape[0] < 1 or lab.shape[1] != f:
         raise ValueError(
-            f"labels shape {tuple(lab.shape)} is invalid; allowed: (M, 2) with M >= 1, one "
-            "(mu_x, mu_y) per image"
+            f"labels shape {tuple(lab.shape)} is invalid; allowed: (M, {f}) with M >= 1, one "
+            f"row of {what} per image"
         )
     bad = ~torch.isfinite(lab).all(dim=1)
     if bad.any():
@@ -162,7 +164,8 @@ class GaussianDiffusion:
                 f"num_steps = {num_steps!r} is invalid; allowed: an integer in "
                 f"1..{self.num_timesteps}"
             )
-        labels = check_labels(labels)
+        # F from the model (a factordiff Denoiser knows it); 2 for a plain module
+        labels = check_labels(labels, num_factors=getattr(model, "num_factors", 2))
         m = labels.shape[0]
         if seeds is None:
             seeds = [seed + k for k in range(m)]

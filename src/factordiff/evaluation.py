@@ -2,7 +2,10 @@
 
 :func:`score` judges a batch of model outputs against the labels they were conditioned on and
 returns :class:`Scores` (per-image verdicts); :meth:`Scores.summary` gives the accuracies and
-failure shares, :func:`per_region` the same per named region of label space.
+failure shares, :func:`per_region` the same per named region of label space. Steps 1-3 of
+the rule below (counting and locating) are :mod:`factordiff.detection`; the verdicts are here.
+Scoring reads a centre off a 2-D image, so its labels have F = 2 factors ``(mu_x, mu_y)``;
+labels of another F are refused by name.
 
 Detection rule
 --------------
@@ -52,21 +55,28 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
-from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from factordiff.config import DataConfig
 from factordiff.data.regions import Region
-from factordiff.data.render import coord_visible, images_to_unit, label_formulas
+from factordiff.data.render import (
+    check_xy_factors,
+    coord_visible,
+    images_to_unit,
+    label_formulas,
+)
+
+# The detection steps live in factordiff.detection; their public names stay importable here.
+from factordiff.detection import (  # noqa: F401  (bump_threshold, ...: re-exported)
+    bump_threshold,
+    detect_bumps,
+    detect_stripes,
+    max_bump_area,
+    stripe_threshold,
+)
 from factordiff.diffusion import check_labels
 
 STATUS_NAMES = ("correct", "wrong_location", "several", "none")
 CORRECT, WRONG_LOCATION, SEVERAL, NONE = range(4)
-
-_LOG_FLOOR = 1e-4  # values below are noise for the log-parabola; avoids log(<= 0)
-_MAX_SHIFT = 1.0  # px, three-point refinement (exact data never needs more than 0.5)
-_MAX_EDGE_SHIFT = 2.0  # px, two-point refinement at a frame edge (centre may lie outside)
 
 
 # ----------------------------------------------------------------------------- results
@@ -139,160 +149,6 @@ class Scores:
         return out
 
 
-# ----------------------------------------------------------------------------- detection
-def _log(v: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(v, _LOG_FLOOR))
-
-
-def _refine(
-    v_minus: np.ndarray,
-    v0: np.ndarray,
-    v_plus: np.ndarray,
-    has_minus: np.ndarray,
-    has_plus: np.ndarray,
-    sigma: float,
-) -> np.ndarray:
-    """Sub-pixel shift of a Gaussian peak from a pixel value and its neighbours, all (K,).
-
-    Three points: the vertex of the parabola through the logs. Two points (a frame edge):
-    ``log v(+1) - log v(0) = -(2 (x0 - mu) + 1) / (2 sigma^2)`` solved for ``mu``."""
-    lm, l0, lp = _log(v_minus), _log(v0), _log(v_plus)
-    den = lm - 2 * l0 + lp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        three = np.where(den < 0, 0.5 * (lm - lp) / den, 0.0)
-    three = np.clip(three, -_MAX_SHIFT, _MAX_SHIFT)
-    right_only = np.clip(0.5 + sigma**2 * (lp - l0), -_MAX_EDGE_SHIFT, _MAX_EDGE_SHIFT)
-    left_only = np.clip(-0.5 - sigma**2 * (lm - l0), -_MAX_EDGE_SHIFT, _MAX_EDGE_SHIFT)
-    return np.where(
-        has_minus & has_plus,
-        three,
-        np.where(has_plus, right_only, np.where(has_minus, left_only, 0.0)),
-    )
-
-
-def _neighbours(n: int, idx: np.ndarray, periodic: bool):
-    """Indices of the -1 / +1 neighbours of pixel ``idx`` (K,) and whether they exist."""
-    if periodic:
-        ones = np.ones(idx.shape, bool)
-        return (idx - 1) % n, (idx + 1) % n, ones, ones
-    return np.maximum(idx - 1, 0), np.minimum(idx + 1, n - 1), idx > 0, idx < n - 1
-
-
-def bump_threshold(cfg: DataConfig) -> float:
-    """``t_2d``: half the lowest peak pixel of an exactly rendered bump (raw intensity)."""
-    return 0.5 * float(np.exp(-1 / (8 * cfg.sigma_x**2) - 1 / (8 * cfg.sigma_y**2)))
-
-
-def stripe_threshold(sigma: float) -> float:
-    """``t_1d``: half the lowest peak pixel of an exactly rendered stripe of width sigma."""
-    return 0.5 * float(np.exp(-1 / (8 * sigma**2)))
-
-
-def max_bump_area(cfg: DataConfig) -> float:
-    """Most pixels a component above :func:`bump_threshold` may cover and still count as a
-    bump: four times the area ``2 pi sx sy ln(1 / t_2d)`` of the ellipse where an exactly
-    rendered bump exceeds the threshold (24 px at sigma = 1). OUR bound: a larger bright
-    region (a uniform image, a washed-out blob) is no bump and has no location."""
-    t = bump_threshold(cfg)
-    return 4.0 * 2.0 * np.pi * cfg.sigma_x * cfg.sigma_y * np.log(1.0 / t)
-
-
-def detect_bumps(u: np.ndarray, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Count bumps and locate single ones.
-
-    Args:
-        u: (B, N, N) raw intensities (bump peak 1).
-        cfg: sigma and periodicity.
-
-    Returns:
-        count (B,) int64 connected components above :func:`bump_threshold`, and centre
-        (B, 2) float64 ``(x, y)`` in px, NaN unless ``count == 1`` and that component is no
-        larger than :func:`max_bump_area` (a uniform image is one component with no
-        location, so it is never a correct bump, nor a correct blank).
-    """
-    b, n, _ = u.shape
-    mask = u > bump_threshold(cfg)  # NaN compares False: a NaN image has no bump
-    structure = np.zeros((3, 3, 3), bool)
-    structure[1] = True  # 8-connectivity inside each image, none across the batch
-    lab, nlab = ndimage.label(mask, structure=structure)
-    flat = lab.reshape(-1)
-    pos = np.flatnonzero(flat)
-    image_of = np.zeros(nlab, np.int64)
-    image_of[flat[pos] - 1] = pos // (n * n)  # every label lives in one image
-    area = np.bincount(flat[pos] - 1, minlength=nlab).astype(np.float64)  # (nlab,) pixels
-    if cfg.periodic and nlab:
-        # Merge components that touch across the wrapped edges (8-neighbourhood).
-        src, dst = [], []
-        for a, c in ((lab[:, :, 0], lab[:, :, -1]), (lab[:, 0, :], lab[:, -1, :])):
-            for s in (-1, 0, 1):
-                c_s = np.roll(c, s, axis=1)
-                both = (a > 0) & (c_s > 0)
-                src.append(a[both] - 1)
-                dst.append(c_s[both] - 1)
-        src, dst = np.concatenate(src), np.concatenate(dst)
-        graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(nlab, nlab))
-        ncomp, comp = connected_components(graph, directed=False)
-        comp_image = np.zeros(ncomp, np.int64)
-        comp_image[comp] = image_of
-        count = np.bincount(comp_image, minlength=b)
-        comp_area = np.bincount(comp, weights=area, minlength=ncomp)
-        oversize = np.bincount(comp_image, weights=comp_area > max_bump_area(cfg), minlength=b)
-    else:
-        count = np.bincount(image_of, minlength=b)
-        oversize = np.bincount(image_of, weights=area > max_bump_area(cfg), minlength=b)
-
-    centre = np.full((b, 2), np.nan)
-    one = np.flatnonzero((count == 1) & (oversize == 0))
-    if len(one):
-        img = u[one]  # (K, N, N)
-        arg = img.reshape(len(one), -1).argmax(axis=1)
-        i0, j0 = arg // n, arg % n
-        k = np.arange(len(one))
-        jm, jp, hjm, hjp = _neighbours(n, j0, cfg.periodic)
-        im, ip, him, hip = _neighbours(n, i0, cfg.periodic)
-        sx = _refine(img[k, i0, jm], img[k, i0, j0], img[k, i0, jp], hjm, hjp, cfg.sigma_x)
-        sy = _refine(img[k, im, j0], img[k, i0, j0], img[k, ip, j0], him, hip, cfg.sigma_y)
-        centre[one, 0] = j0 + 0.5 + sx
-        centre[one, 1] = i0 + 0.5 + sy
-        if cfg.periodic:
-            centre[one] %= n
-    return count, centre
-
-
-def detect_stripes(profile: np.ndarray, sigma: float, periodic: bool):
-    """Count and locate stripes in baseline-free profiles.
-
-    Args:
-        profile: (B, N) mean intensity per column (or row), baseline removed.
-        sigma: stripe width in px.
-        periodic: runs and neighbours wrap around.
-
-    Returns:
-        count (B,) int64 runs above :func:`stripe_threshold`, and position (B,) float64 in
-        px, NaN unless ``count == 1``.
-    """
-    b, n = profile.shape
-    mask = profile > stripe_threshold(sigma)
-    if periodic:
-        prev = np.roll(mask, 1, axis=1)
-    else:
-        prev = np.concatenate([np.zeros((b, 1), bool), mask[:, :-1]], axis=1)
-    count = (mask & ~prev).sum(axis=1)
-    if periodic:  # a run covering the whole circle has no start
-        count[mask.all(axis=1)] = 1
-    pos = np.full(b, np.nan)
-    one = np.flatnonzero(count == 1)
-    if len(one):
-        p = profile[one]
-        j0 = p.argmax(axis=1)
-        k = np.arange(len(one))
-        jm, jp, hm, hp = _neighbours(n, j0, periodic)
-        pos[one] = j0 + 0.5 + _refine(p[k, jm], p[k, j0], p[k, jp], hm, hp, sigma)
-        if periodic:
-            pos[one] %= n
-    return count.astype(np.int64), pos
-
-
 # ----------------------------------------------------------------------------- verdicts
 def _distance(a: np.ndarray, b: np.ndarray, cfg: DataConfig) -> np.ndarray:
     d = np.abs(a - b)
@@ -325,34 +181,23 @@ def _as_numpy_images(images, n: int) -> np.ndarray:
     return x
 
 
-def score(images, labels, cfg: DataConfig, tolerance_px: float = 1.0) -> Scores:
-    """Judge generated images against their conditioning labels (see the module docstring
-    for the detection rule).
-
-    Args:
-        images: (B, 1, N, N) or (B, N, N) model outputs in [-1, 1], torch or numpy.
-        labels: (B, 2) ``(mu_x, mu_y)`` in px, the conditions of the images.
-        cfg: the dataset config: scale, widths, periodicity, and which labels are bumps.
-        tolerance_px: largest distance (per axis) at which a centre is correct; > 0.
-
-    Returns:
-        :class:`Scores` with one entry per image.
-
-    Raises:
-        ValueError: shapes that do not match, or ``tolerance_px <= 0``.
-    """
-    if not tolerance_px > 0:
-        raise ValueError(f"tolerance_px = {tolerance_px!r} is invalid; allowed: a number > 0")
-    n = cfg.image_size
-    u = images_to_unit(_as_numpy_images(images, n), cfg)  # (B, N, N) raw intensity
+def _as_xy_labels(labels, b: int, what: str) -> np.ndarray:
+    """(B, 2) float64 labels, or ``ValueError``: F != 2 factors (``what`` is 2-D), not one
+    label per image, or a label that is not finite."""
     lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels, np.float64)
-    if lab.shape == (u.shape[0], 2) and len(lab):  # the right shape: each label must be finite
+    check_xy_factors(lab, what)
+    if lab.shape == (b, 2) and len(lab):  # the right shape: each label must be finite
         check_labels(lab, torch.float64)
-    if lab.shape != (u.shape[0], 2):
+    if lab.shape != (b, 2):
         raise ValueError(
-            f"labels shape {lab.shape} is invalid; allowed: ({u.shape[0]}, 2), one (mu_x, mu_y) "
-            "per image"
+            f"labels shape {lab.shape} is invalid; allowed: ({b}, 2), one (mu_x, mu_y) per image"
         )
+    return lab
+
+
+def _detect(u: np.ndarray, lab: np.ndarray, cfg: DataConfig):
+    """Detections of each image by its formula: ``(x_count, y_count, centre (B, 2),
+    visible (B, 2), is_bump)``, ``visible`` saying which axes should show something."""
     b = u.shape[0]
     visible = coord_visible(lab, cfg)  # (B, 2)
     is_bump = label_formulas(lab, cfg) == 0
@@ -376,7 +221,34 @@ def score(images, labels, cfg: DataConfig, tolerance_px: float = 1.0) -> Scores:
         row -= np.median(row, axis=1, keepdims=True)
         x_count[si], centre[si, 0] = detect_stripes(col, cfg.sigma_x, cfg.periodic)
         y_count[si], centre[si, 1] = detect_stripes(row, cfg.sigma_y, cfg.periodic)
+    return x_count, y_count, centre, visible, is_bump
 
+
+def score(images, labels, cfg: DataConfig, tolerance_px: float = 1.0) -> Scores:
+    """Judge generated images against their conditioning labels (see the module docstring
+    for the detection rule).
+
+    Args:
+        images: (B, 1, N, N) or (B, N, N) model outputs in [-1, 1], torch or numpy.
+        labels: (B, 2) ``(mu_x, mu_y)`` in px, the conditions of the images: scoring locates
+            a centre in a 2-D image, so it needs F = 2 factors.
+        cfg: the dataset config: scale, widths, periodicity, and which labels are bumps.
+        tolerance_px: largest distance (per axis) at which a centre is correct; > 0.
+
+    Returns:
+        :class:`Scores` with one entry per image.
+
+    Raises:
+        ValueError: shapes that do not match, labels of F != 2 factors, or
+        ``tolerance_px <= 0``.
+    """
+    if not tolerance_px > 0:
+        raise ValueError(f"tolerance_px = {tolerance_px!r} is invalid; allowed: a number > 0")
+    n = cfg.image_size
+    u = images_to_unit(_as_numpy_images(images, n), cfg)  # (B, N, N) raw intensity
+    b = u.shape[0]
+    lab = _as_xy_labels(labels, b, "scoring a 2-D image")
+    x_count, y_count, centre, visible, is_bump = _detect(u, lab, cfg)
     x_status = _axis_status(x_count, centre[:, 0], lab[:, 0], visible[:, 0], tolerance_px, cfg)
     y_status = _axis_status(y_count, centre[:, 1], lab[:, 1], visible[:, 1], tolerance_px, cfg)
     x_ok, y_ok = x_status == CORRECT, y_status == CORRECT
@@ -407,13 +279,15 @@ def per_region(scores: Scores, labels, regions: dict[str, Region]) -> dict[str, 
 
     Args:
         scores: scores of B images.
-        labels: (B, 2) the labels the images were conditioned on.
+        labels: (B, 2) the labels the images were conditioned on (regions are rectangles in
+            x and y: F = 2 factors).
         regions: name -> :class:`~factordiff.data.regions.Region`, e.g. ``dataset.regions``.
 
     Returns:
         name -> summary dict (with ``n`` = images in the region; NaN figures when 0).
     """
     lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels, np.float64)
+    check_xy_factors(lab, "a per-region breakdown (rectangles in x and y)")
     if lab.shape != (len(scores), 2):
         raise ValueError(f"labels shape {lab.shape} is invalid; allowed: ({len(scores)}, 2)")
     return {name: scores.subset(region.contains(lab)).summary() for name, region in regions.items()}

@@ -1,10 +1,12 @@
-"""Figures of the experiments' sweeps and of the percolation model: numbers in, ``Figure`` out.
+"""Figures of the percolation model and its experiment: numbers in, ``Figure`` out.
 
 A leaf like :mod:`factordiff.plotting` (which re-exports these functions): nothing here
 trains, samples, scores or judges; the experiment modules pass the numbers they saved and
 save what these return with :func:`save_figure`. Every figure that shows a quantity measured
 per seed draws every seed (a thin line each, gid ``"seed"``) beside the mean, and log axes
-are labelled in plain numbers (:func:`plain_log_axis`).
+are labelled in plain numbers (:func:`plain_log_axis`); those helpers are in
+:mod:`factordiff.plotting_common`, the Exp 3 figures in :mod:`factordiff.plotting_scaling`
+(both re-exported here, where they lived before).
 """
 
 from __future__ import annotations
@@ -16,81 +18,17 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-_SUPERSCRIPT = str.maketrans("0123456789.-", "⁰¹²³⁴⁵⁶⁷⁸⁹·⁻")
-
-#: The gid of the thin per-seed lines, so that a test (or a reader of the SVG) can find them.
-SEED_GID = "seed"
-
-
-def save_figure(fig: Figure, path, dpi: int = 110) -> None:
-    """Save ``fig`` as every experiment figure is saved: cropped to what is drawn
-    (``bbox_inches="tight"``), so no label is clipped at the figure's edge."""
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.05)
-
-
-def _sigma_colors(keys: Sequence[float]) -> dict[float, Any]:
-    """One colour per width, ordered from narrow (light) to wide (dark)."""
-    from matplotlib import colormaps
-
-    keys = sorted(set(keys))
-    cmap = colormaps["viridis"]
-    return {k: cmap(0.85 - 0.75 * i / max(1, len(keys) - 1)) for i, k in enumerate(keys)}
-
-
-def plain_log_axis(ax, axis: str = "x", values: Sequence[float] | None = None) -> None:
-    """A log axis labelled in plain numbers (``0.05``, ``16``), never ``5x10^-2``.
-
-    ``values``: label exactly these (e.g. the image sizes in the data) and nothing else;
-    otherwise 1, 2 and 5 times the powers of ten (more steps within one decade, the powers
-    alone over more than two). Minor ticks are never labelled, so labels cannot overlap.
-    Call after drawing: the limits decide the steps."""
-    from matplotlib.ticker import (
-        FixedLocator,
-        FuncFormatter,
-        LogLocator,
-        NullFormatter,
-        NullLocator,
-    )
-
-    a = ax.xaxis if axis == "x" else ax.yaxis
-    if values is not None:
-        a.set_major_locator(FixedLocator(sorted({float(v) for v in values})))
-        a.set_minor_locator(NullLocator())
-    else:
-        lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
-        decades = math.log10(hi / lo) if lo > 0 else math.inf
-        subs = (1.0, 2.0, 3.0, 5.0) if decades <= 1 else (1.0, 2.0, 5.0)
-        a.set_major_locator(LogLocator(base=10, subs=subs if decades <= 2.2 else (1.0,)))
-        a.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10)))
-    a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    a.set_minor_formatter(NullFormatter())
-
-
-def seed_lines(ax, x, per_seed, color, label: str | None = None, marker: str = ".") -> list:
-    """A thin line per seed (row of ``per_seed`` (S, K) against ``x`` (K,)), gid
-    :data:`SEED_GID`, NaN points left out; nothing for one seed (its mean is itself). The
-    first line carries ``label`` into a legend."""
-    per = np.atleast_2d(np.asarray(per_seed, dtype=float))
-    x = np.asarray(x, dtype=float)
-    if len(per) < 2:
-        return []
-    lines = []
-    for i, row in enumerate(per):
-        ok = np.isfinite(row)
-        (line,) = ax.plot(
-            x[ok],
-            row[ok],
-            "-",
-            marker=marker,
-            ms=3,
-            lw=0.7,
-            alpha=0.45,
-            color=color,
-            label=label if i == 0 and label else "_nolegend_",
-        )
-        line.set_gid(SEED_GID)
-        lines.append(line)
-    return lines
+from factordiff.plotting_common import (  # noqa: F401  (re-exported: plotting_exp.save_figure ...)
+    SEED_GID,
+    _sigma_colors,
+    plain_log_axis,
+    save_figure,
+    seed_lines,
+)
+from factordiff.plotting_scaling import (  # noqa: F401  (re-exported)
+    plot_accuracy_vs_share,
+    plot_threshold_size_scaling,
+)
 
 
 def plot_overlap_vs_spacing(
@@ -254,131 +192,6 @@ def plot_percolation_vs_accuracy(
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.legend(fontsize=7)
-    return fig
-
-
-def plot_threshold_size_scaling(
-    image_sizes: np.ndarray,
-    sizes: Mapping[str, np.ndarray],
-    fits: Mapping[str, Any] | None = None,
-    threshold: float = 0.6,
-    references: Mapping[float, str] | None = None,
-) -> Figure:
-    """Dataset size needed to reach an accuracy threshold against image size N, log-log,
-    with reference slopes (paper Fig. 5c).
-
-    Args:
-        image_sizes: (K,) image sizes N.
-        sizes: ``{dataset name: (K,) or (S, K) size at the threshold}``, NaN where a seed
-            never reached it. Markers: geometric mean over the finite seeds; error bars: their
-            min-max range; thin lines: each seed (:func:`seed_lines`).
-        fits: ``{dataset name: fit}`` with ``exponent``, ``prefactor``, ``ci_low``, ``ci_high``
-            (a :class:`~factordiff.scaling.PowerLawFit`), drawn as solid lines.
-        threshold: the accuracy threshold, for the axis label.
-        references: ``{exponent: label}`` of the reference slopes (default ``{1: "∝ N",
-            2: "∝ N²"}``), each a grey dashed line ``∝ N^exponent`` through the first data
-            point (the first dataset's mean at its smallest N), labelled in the legend and
-            at its end.
-
-    The x ticks are the image sizes that have a point, in plain numbers.
-    """
-    n = np.asarray(image_sizes, dtype=float)
-    fig = Figure(figsize=(5.4, 4.2), layout="constrained")
-    ax = fig.subplots()
-    anchor, with_point = None, np.zeros(len(n), bool)
-    for i, (name, y) in enumerate(sizes.items()):
-        y = np.asarray(y, dtype=float)
-        y = y[None] if y.ndim == 1 else y
-        color = f"C{i}"
-        finite = np.isfinite(y)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gmean = np.exp(np.nansum(np.log(np.where(finite, y, 1.0)), 0) / finite.sum(0))
-        ok = finite.any(0)
-        with_point |= ok
-        lo = np.nanmin(np.where(finite, y, np.nan)[:, ok], 0)
-        hi = np.nanmax(np.where(finite, y, np.nan)[:, ok], 0)
-        # clipped: rounding can put the geometric mean of equal values a hair outside them
-        yerr = np.clip(np.stack([gmean[ok] - lo, hi - gmean[ok]]), 0, None)
-        several = len(y) > 1
-        ax.errorbar(
-            n[ok],
-            gmean[ok],
-            yerr=yerr if several else None,
-            fmt="o",
-            color=color,
-            capsize=2,
-            label=f"{name}" + (" (geometric mean, range)" if several else ""),
-        )
-        seed_lines(ax, n, y, color, f"{name}, each of {len(y)} seeds")
-        if anchor is None and ok.any():
-            anchor = (n[ok][0], gmean[ok][0])
-        fit = (fits or {}).get(name)
-        if fit is not None:
-            ax.plot(
-                n,
-                fit.prefactor * n**fit.exponent,
-                "-",
-                color=color,
-                lw=1.1,
-                label=f"fit: exponent {fit.exponent:.2f} [{fit.ci_low:.2f}, {fit.ci_high:.2f}]",
-            )
-    if anchor is not None:
-        refs = references if references is not None else {1: "∝ N", 2: "∝ N²"}
-        n0, y0 = anchor
-        dashes = [(4, 2), (8, 3), (2, 2)]
-        for k, (p, label) in enumerate(sorted(refs.items())):
-            y_ref = y0 * (n / n0) ** p
-            ax.plot(n, y_ref, ls=(0, dashes[k % 3]), color="0.35", lw=1, label=label)
-            ax.annotate(
-                "N" + f"{p:g}".translate(_SUPERSCRIPT),
-                (n[-1], y_ref[-1]),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7,
-                color="0.3",
-            )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    plain_log_axis(ax, "x", n[with_point] if with_point.any() else n)
-    plain_log_axis(ax, "y")
-    ax.set_xlabel("image size N (px)")
-    ax.set_ylabel(f"training images for {threshold:.0%} accuracy")
-    ax.legend(fontsize=7)
-    return fig
-
-
-def plot_accuracy_vs_share(curves: Mapping[str, Mapping[str, tuple]], title: str = "") -> Figure:
-    """Accuracy against the subsampling share, one panel per dataset (paper Fig. 5a-b).
-
-    ``curves[dataset][metric] = (shares (K,), mean (K,), std (K,)[, per seed (S, K)])``; one
-    line per metric (``lattice``, ``heldout``) with its spread over seeds as error bars and,
-    when given, each seed as a thin line."""
-    fig = Figure(figsize=(4.4 * len(curves), 3.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(curves), squeeze=False)[0])
-    names = {"lattice": "whole lattice", "heldout": "held out of (a)'s training set"}
-    for ax, (dataset, metrics) in zip(axes, curves.items()):
-        for i, (metric, (x, mean, std, *per)) in enumerate(metrics.items()):
-            ax.errorbar(
-                x,
-                mean,
-                yerr=std,
-                fmt="o-",
-                color=f"C{i}",
-                capsize=2,
-                label=names.get(metric, metric) + " (mean ± std)",
-            )
-            if per:
-                seed_lines(ax, x, per[0], f"C{i}", "each seed" if i == 0 else None)
-        ax.set_xscale("log")
-        plain_log_axis(ax, "x")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("subsampling share of the lattice")
-        ax.set_ylabel("accuracy of 2D bumps")
-        ax.set_title(dataset)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
     return fig
 
 

@@ -18,6 +18,7 @@ from factordiff.config import (
     RunConfig,
     TrainConfig,
 )
+from factordiff.config.catalog import CATALOG, CatalogEntry
 from factordiff.ladder import DEVIATIONS, PAPER_NETWORK, deviations, rung_config, rung_description
 
 
@@ -174,11 +175,12 @@ def _tiny() -> RunConfig:
     )
 
 
-_PRESETS: dict[str, Preset] = {}
-
-
 def register(preset: Preset) -> None:
-    _PRESETS[preset.name] = preset
+    """Add run preset ``preset`` to the one catalog of named settings
+    (:data:`factordiff.config.catalog.CATALOG`, kind ``run``)."""
+    CATALOG.register(
+        CatalogEntry("run", preset.name, preset.description, preset.expected, value=preset)
+    )
 
 
 register(
@@ -256,13 +258,13 @@ for _k in range(len(DEVIATIONS) + 1):
 
 
 def preset_names() -> list[str]:
-    return sorted(_PRESETS)
+    return sorted(CATALOG.names("run"))
 
 
 def get_preset(name: str) -> Preset:
-    if name not in _PRESETS:
+    if not CATALOG.has("run", name):
         raise ValueError(f"unknown preset {name!r}; valid presets: {preset_names()}")
-    return _PRESETS[name]
+    return CATALOG.get("run", name).value
 
 
 def preset_config(name: str) -> RunConfig:

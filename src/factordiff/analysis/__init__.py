@@ -3,6 +3,12 @@ parallelism tests, persistent homology, and the ideal tori they are compared wit
 
 Works on factordiff runs (:func:`analyze_run`) and on any conditional PyTorch denoiser
 (:class:`ActivationExtractor` with ``forward_fn``). See ``docs/analysis.md``.
+
+Also here, imported from their own modules (not re-exported): the percolation model of data
+efficiency (:mod:`.percolation_model`: overlap graph; :mod:`.percolation_clusters`: clusters
+and mass ratio; :mod:`.percolation_sim`: the simulated study, ``python -m
+factordiff.analysis.percolation_sim``) and the power-law fits of data efficiency
+(:mod:`.power_law`). See ``docs/percolation.md``.
 """
 
 from factordiff.analysis.activations import (

@@ -13,18 +13,15 @@ the model sees at the start of sampling (``t = T - 1``); at smaller ``t`` it is 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+# POOLINGS and ForwardFn are defined with the hooks; they stay importable from here.
+from factordiff.analysis.capture import POOLINGS, ForwardFn, LayerCapture, pool
 from factordiff.analysis.grid import Representation
-
-ForwardFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], Any]
-
-POOLINGS = ("flatten", "mean", "max")
 
 #: Timestep used when neither ``t`` nor the model's ``T`` is known: the last step of the
 #: DDPM schedule ``T = 1000``.
@@ -67,23 +64,6 @@ def resolve_layer(model: nn.Module, layer: str | None) -> str:
     return layer
 
 
-def _first_tensor(output: Any, layer: str) -> torch.Tensor:
-    # Many blocks return tuples, e.g. a diffusers down block returns
-    # (hidden_states, skip_states); the representation is the first tensor.
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict):  # includes diffusers' BaseOutput
-        items = list(output.values())
-    elif isinstance(output, tuple | list):
-        items = list(output)
-    else:
-        items = []
-    for item in items:
-        if isinstance(item, torch.Tensor):
-            return item
-    raise TypeError(f"layer {layer!r} returned {type(output).__name__} with no tensor to capture")
-
-
 def num_timesteps_of(model: nn.Module, num_train_timesteps: int | None = None) -> int | None:
     """``T`` of the model's schedule: ``num_train_timesteps`` when given, else the model's
     ``num_train_timesteps`` attribute, else ``None`` (unknown)."""
@@ -118,14 +98,16 @@ def resolve_timesteps(
     return out
 
 
-def check_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Conditions as a float32 array (n_conditions, 2); ``ValueError`` on another shape or on
-    NaN / infinite labels (naming the first bad row)."""
+def check_labels(labels: np.ndarray | torch.Tensor, num_factors: int = 2) -> np.ndarray:
+    """Conditions as a float32 array (n_conditions, F), F = ``num_factors`` (2 for every
+    dataset today); ``ValueError`` on another shape or on NaN / infinite labels (naming the
+    first bad row)."""
     if torch.is_tensor(labels):
         labels = labels.detach().cpu().numpy()
     labels_np = np.asarray(labels, dtype=np.float32)
-    if labels_np.ndim != 2 or labels_np.shape[1] != 2 or len(labels_np) == 0:
-        raise ValueError(f"labels must have shape (n_conditions, 2), got {labels_np.shape}")
+    f = num_factors
+    if labels_np.ndim != 2 or labels_np.shape[1] != f or len(labels_np) == 0:
+        raise ValueError(f"labels must have shape (n_conditions, {f}), got {labels_np.shape}")
     bad = np.flatnonzero(~np.isfinite(labels_np).all(axis=1))
     if bad.size:
         raise ValueError(
@@ -133,20 +115,6 @@ def check_labels(labels: np.ndarray | torch.Tensor) -> np.ndarray:
             f"{labels_np[bad[0]].tolist()}"
         )
     return labels_np
-
-
-class _Captured(Exception):
-    """Raised by the hook to stop the forward pass once the layer's output is in hand."""
-
-
-def _pool(h: torch.Tensor, pooling: str) -> torch.Tensor:
-    """(B, C, *spatial) -> (B, d): all values, or the mean / max over the spatial dims."""
-    if pooling == "flatten" or h.ndim <= 2:
-        return h.flatten(1)
-    spatial = tuple(range(2, h.ndim))
-    if pooling == "mean":
-        return h.mean(dim=spatial)
-    return h.amax(dim=spatial)
 
 
 class ActivationExtractor:
@@ -284,92 +252,11 @@ class ActivationExtractor:
         ``{(layer, t, pooling): Representation}`` (names and ``t`` resolved), each equal to
         what :meth:`extract` gives with those settings."""
         image_size = self.check_params(model)
-        ts_resolved = resolve_timesteps(
-            model, list(ts) if ts is not None else [self.t], self.num_train_timesteps
+        names, ts_resolved, poolings = self._sweep_axes(model, layers, ts, poolings)
+        labels_np = _checked_conditions(model, labels)
+        totals, output_shapes = self._sum_over_noise(
+            model, labels_np, names, ts_resolved, poolings, image_size
         )
-        names = [resolve_layer(model, layer) for layer in (layers or [self.layer])]
-        poolings = list(poolings) if poolings is not None else [self.pooling]
-        for pooling in poolings:
-            if pooling not in POOLINGS:
-                raise ValueError(f"pooling = {pooling!r} is invalid; allowed: {list(POOLINGS)}")
-        for what, values in (("layers", names), ("ts", ts_resolved), ("poolings", poolings)):
-            if not values or len(set(values)) != len(values):
-                raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
-        labels_np = check_labels(labels)
-        data_cfg = getattr(model, "data_cfg", None)  # a factordiff model knows its data
-        if data_cfg is not None:
-            from factordiff.runs import check_label_range  # the check `sample` makes
-
-            check_label_range(torch.from_numpy(labels_np), data_cfg)
-        forward = self.forward_fn or default_forward
-        param = next(iter(model.parameters()), None)
-        device = param.device if param is not None else torch.device("cpu")
-        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-
-        gen = torch.Generator().manual_seed(int(self.seed))
-        noise = torch.randn(
-            (self.n_noise, self.in_channels, image_size, image_size), generator=gen
-        )  # (n_noise, C, N, N)
-        modules = dict(model.named_modules())
-        captured: dict[str, torch.Tensor] = {}
-
-        def make_hook(name: str):
-            def hook(_module, _inputs, output):
-                # The first call of a layer is kept; the hook returns None, so the model's
-                # own output is never replaced.
-                if name not in captured:
-                    captured[name] = _first_tensor(output, name)
-                if len(captured) == len(names):
-                    raise _Captured  # nothing after the last layer is needed
-
-            return hook
-
-        handles = [modules[name].register_forward_hook(make_hook(name)) for name in names]
-        was_training = model.training
-        model.eval()
-        # (layer, t, pooling) -> (n_conditions, d) float64 sum over noise draws
-        totals: dict[tuple[str, int, str], np.ndarray] = {}
-        output_shapes: dict[str, tuple[int, ...]] = {}
-        try:
-            with torch.no_grad():
-                for t_step in ts_resolved:
-                    for k in range(self.n_noise):
-                        chunks: dict[tuple[str, str], list[np.ndarray]] = {}
-                        for start in range(0, len(labels_np), self.batch_size):
-                            lab = torch.from_numpy(labels_np[start : start + self.batch_size])
-                            b = lab.shape[0]
-                            x_t = noise[k : k + 1].expand(b, -1, -1, -1).to(device, dtype)
-                            t = torch.full((b,), t_step, dtype=torch.long, device=device)
-                            captured.clear()
-                            try:
-                                forward(model, x_t, t, lab.to(device))
-                            except _Captured:
-                                pass
-                            for name in names:
-                                h = captured.get(name)
-                                if h is None:
-                                    raise RuntimeError(
-                                        f"layer {name!r} was not called during the forward "
-                                        "pass; choose a layer the forward pass uses"
-                                    )
-                                if h.shape[0] != b:
-                                    raise RuntimeError(
-                                        f"layer {name!r} output has batch size {h.shape[0]}, "
-                                        f"expected {b}; choose a layer with a batch dimension "
-                                        "first"
-                                    )
-                                output_shapes[name] = tuple(h.shape[1:])
-                                for pooling in poolings:
-                                    pooled = _pool(h.float(), pooling).cpu().numpy()
-                                    chunks.setdefault((name, pooling), []).append(pooled)
-                        for (name, pooling), parts in chunks.items():
-                            rep = np.concatenate(parts).astype(np.float64)  # (n_conditions, d)
-                            key = (name, t_step, pooling)
-                            totals[key] = rep if key not in totals else totals[key] + rep
-        finally:
-            for handle in handles:
-                handle.remove()
-            model.train(was_training)
         out = {}
         for name in names:
             for t_step in ts_resolved:
@@ -392,6 +279,95 @@ class ActivationExtractor:
                         },
                     )
         return out
+
+    def _sweep_axes(
+        self,
+        model: nn.Module,
+        layers: list[str | None] | None,
+        ts: list[int | None] | None,
+        poolings: list[str] | None,
+    ) -> tuple[list[str], list[int], list[str]]:
+        """``(layers, ts, poolings)`` of a sweep, resolved for ``model`` and checked (each a
+        non-empty list of distinct values); ``None`` means this extractor's own setting."""
+        ts_resolved = resolve_timesteps(
+            model, list(ts) if ts is not None else [self.t], self.num_train_timesteps
+        )
+        names = [resolve_layer(model, layer) for layer in (layers or [self.layer])]
+        poolings = list(poolings) if poolings is not None else [self.pooling]
+        for pooling in poolings:
+            if pooling not in POOLINGS:
+                raise ValueError(f"pooling = {pooling!r} is invalid; allowed: {list(POOLINGS)}")
+        for what, values in (("layers", names), ("ts", ts_resolved), ("poolings", poolings)):
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
+        return names, ts_resolved, poolings
+
+    def _sum_over_noise(
+        self,
+        model: nn.Module,
+        labels_np: np.ndarray,
+        names: list[str],
+        ts: list[int],
+        poolings: list[str],
+        image_size: int,
+    ) -> tuple[dict[tuple[str, int, str], np.ndarray], dict[str, tuple[int, ...]]]:
+        """``(totals, output_shapes)``: per (layer, t, pooling) the (n_conditions, d) float64
+        sum of the pooled captures over the noise draws, and per layer the captured shape."""
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        gen = torch.Generator().manual_seed(int(self.seed))
+        noise = torch.randn(
+            (self.n_noise, self.in_channels, image_size, image_size), generator=gen
+        )  # (n_noise, C, N, N)
+        totals: dict[tuple[str, int, str], np.ndarray] = {}
+        capture = LayerCapture(model, names, self.forward_fn or default_forward)
+        with capture, torch.no_grad():
+            for t_step in ts:
+                for k in range(self.n_noise):
+                    for (name, pooling), rep in self._one_draw(
+                        capture, noise[k : k + 1], t_step, labels_np, poolings, device, dtype
+                    ).items():
+                        key = (name, t_step, pooling)
+                        totals[key] = rep if key not in totals else totals[key] + rep
+        return totals, dict(capture.shapes)
+
+    def _one_draw(
+        self,
+        capture: LayerCapture,
+        noise: torch.Tensor,
+        t_step: int,
+        labels_np: np.ndarray,
+        poolings: list[str],
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> dict[tuple[str, str], np.ndarray]:
+        """``{(layer, pooling): (n_conditions, d) float64}`` for one noise draw (1, C, N, N)
+        at one timestep, one forward pass per batch of conditions."""
+        chunks: dict[tuple[str, str], list[np.ndarray]] = {}
+        for start in range(0, len(labels_np), self.batch_size):
+            lab = torch.from_numpy(labels_np[start : start + self.batch_size])
+            b = lab.shape[0]
+            x_t = noise.expand(b, -1, -1, -1).to(device, dtype)
+            t = torch.full((b,), t_step, dtype=torch.long, device=device)
+            for name, h in capture.run(x_t, t, lab.to(device)).items():
+                for pooling in poolings:
+                    pooled = pool(h.float(), pooling).cpu().numpy()
+                    chunks.setdefault((name, pooling), []).append(pooled)
+        return {key: np.concatenate(parts).astype(np.float64) for key, parts in chunks.items()}
+
+
+def _checked_conditions(model: nn.Module, labels: np.ndarray | torch.Tensor) -> np.ndarray:
+    """``labels`` checked (:func:`check_labels`); a factordiff model (one with ``data_cfg``)
+    also refuses labels outside the label range of its data, as ``factordiff sample`` does."""
+    # F from the model (a factordiff Denoiser knows it); 2 for a plain module
+    labels_np = check_labels(labels, getattr(model, "num_factors", 2))
+    data_cfg = getattr(model, "data_cfg", None)  # a factordiff model knows its data
+    if data_cfg is not None:
+        from factordiff.runs import check_label_range  # the check `sample` makes
+
+        check_label_range(torch.from_numpy(labels_np), data_cfg)
+    return labels_np
 
 
 def extract_representations(

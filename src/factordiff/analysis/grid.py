@@ -9,11 +9,18 @@ grid. Rows are ordered x-major: row ``k = i * n_y + j`` holds condition ``(x_i, 
 
 For periodic data these loops close (``x`` and ``x + N`` are the same image), which is why
 the ideal references are tori.
+
+Conditions of F factors (F = 2, ``(mu_x, mu_y)``, for all of today's data) form a product
+grid in the same order, first factor outermost (:func:`product_grid`), and a
+:class:`Representation` holds (n_conditions, F) labels with one grid side per factor. The
+loop analyses (:func:`check_grid_shape`) are 2-D and refuse F != 2.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +64,37 @@ def check_grid_side(n, name: str = "grid", min_side: int = MIN_GRID_SIDE) -> int
     return int(n)
 
 
+def product_grid(image_size: int, sides: Sequence[int]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Regular product grid of conditions of F = ``len(sides)`` factors, each over the label
+    range ``[0, image_size)`` with ``sides[f]`` points.
+
+    The grid is cell-centred, like factordiff's training lattice: factor ``f`` takes the values
+    ``(i + 0.5) * image_size / sides[f]`` (pixel centres when ``sides[f] == image_size``), so
+    for periodic data the spacing across the wrap (from the last point to the first plus
+    ``N``) equals the others.
+
+    Returns ``labels`` (prod(sides), F) float32, one column per factor, every combination once,
+    first factor outermost (row ``np.ravel_multi_index((i_0, ..., i_{F-1}), sides)`` holds
+    the ``i_f``-th value of each factor: x-major for F = 2), and ``shape = tuple(sides)``.
+    """
+    if not isinstance(image_size, int | np.integer) or image_size < 1:
+        raise ValueError(f"image_size = {image_size!r} is invalid; allowed: an integer >= 1")
+    sides = tuple(sides)
+    if not sides:
+        raise ValueError("sides = () is invalid; allowed: one grid side per factor, F >= 1")
+    names = ("n_x", "n_y") if len(sides) == 2 else [f"sides[{f}]" for f in range(len(sides))]
+    for name, n in zip(names, sides):
+        if not isinstance(n, int | np.integer) or n < 2:
+            raise ValueError(f"{name} = {n!r} is invalid; allowed: an integer >= 2")
+    axes = [(np.arange(n) + 0.5) * image_size / n for n in sides]  # (sides[f],) each
+    grids = np.meshgrid(*axes, indexing="ij")  # sides each, first factor outermost
+    labels = np.stack([g.ravel() for g in grids], axis=1).astype(np.float32)
+    return labels, tuple(int(n) for n in sides)
+
+
 def condition_grid(image_size: int, n_x: int, n_y: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Regular grid of conditions over the label range ``[0, image_size)``.
+    """Regular grid of conditions ``(mu_x, mu_y)`` over the label range ``[0, image_size)``:
+    the F = 2 :func:`product_grid`.
 
     The grid is cell-centred, like factordiff's training lattice: ``mu_x[i] = (i + 0.5) *
     image_size / n_x`` (pixel centres when ``n_x == image_size``), so for periodic data the
@@ -67,30 +103,57 @@ def condition_grid(image_size: int, n_x: int, n_y: int) -> tuple[np.ndarray, tup
     Returns ``labels`` (n_x * n_y, 2) float32 with columns ``(mu_x, mu_y)`` in pixels, ordered
     x-major (row ``i * n_y + j`` is ``(mu_x[i], mu_y[j])``), and ``shape = (n_x, n_y)``.
     """
-    if not isinstance(image_size, int | np.integer) or image_size < 1:
-        raise ValueError(f"image_size = {image_size!r} is invalid; allowed: an integer >= 1")
-    for name, n in (("n_x", n_x), ("n_y", n_y)):
-        if not isinstance(n, int | np.integer) or n < 2:
-            raise ValueError(f"{name} = {n!r} is invalid; allowed: an integer >= 2")
-    mu_x = (np.arange(n_x) + 0.5) * image_size / n_x  # (n_x,)
-    mu_y = (np.arange(n_y) + 0.5) * image_size / n_y  # (n_y,)
-    gx, gy = np.meshgrid(mu_x, mu_y, indexing="ij")  # (n_x, n_y) each, x-major
-    labels = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
-    return labels, (int(n_x), int(n_y))
+    return product_grid(image_size, (n_x, n_y))
 
 
-def check_grid_shape(grid_shape: tuple[int, int] | None, min_side: int = MIN_GRID_SIDE) -> None:
-    """Raise ``ValueError`` unless ``grid_shape`` is ``(n_x, n_y)`` with both >= ``min_side``."""
+def _require_grid(grid_shape: tuple[int, ...] | None) -> None:
     if grid_shape is None:
         raise ValueError(
             "this analysis needs conditions on a grid: pass grid_shape = (n_x, n_y) "
             "(see factordiff.analysis.condition_grid)"
+        )
+
+
+def check_grid_shape(grid_shape: tuple[int, ...] | None, min_side: int = MIN_GRID_SIDE) -> None:
+    """Raise ``ValueError`` unless ``grid_shape`` is ``(n_x, n_y)`` with both >= ``min_side``.
+
+    The loop analyses are 2-D (x-loops at fixed y and y-loops at fixed x), so a grid of
+    F != 2 factors is refused here, by name."""
+    _require_grid(grid_shape)
+    if len(grid_shape) != 2:
+        raise ValueError(
+            f"the loop analyses need F = 2 factors (x, y); got F = {len(grid_shape)} "
+            f"(grid_shape = {tuple(grid_shape)})"
         )
     n_x, n_y = grid_shape
     if n_x < min_side or n_y < min_side:
         raise ValueError(
             f"grid {n_x} x {n_y} is too small for the loop analyses; allowed: n_x, n_y >= "
             f"{min_side}"
+        )
+
+
+def _check_grid_order(labels: np.ndarray, shape: tuple[int, ...]) -> None:
+    """``ValueError`` unless the (n, F) ``labels`` are a product grid of ``shape`` in the order
+    of :func:`product_grid`: column ``f`` varies along grid axis ``f`` only.
+
+    The loop analyses index rows as (i, j); a wrongly ordered grid would silently mix x and y,
+    so the order is checked here, once."""
+    f_count = len(shape)
+    g = labels.reshape(*shape, f_count)
+    for f in range(f_count):
+        # g[:, :1, 0] and g[:1, :, 1] for F = 2: the column at the first index of every other axis
+        first = tuple(slice(None) if a == f else slice(0, 1) for a in range(f_count))
+        if np.allclose(g[(*first, f)], g[..., f]):
+            continue
+        if f_count == 2:
+            raise ValueError(
+                "labels are not an x-major grid: row i * n_y + j must hold "
+                "(mu_x[i], mu_y[j]); build them with condition_grid()"
+            )
+        raise ValueError(
+            f"labels are not a product grid of shape {shape} with the first factor outermost: "
+            f"column {f} must vary along grid axis {f} only; build them with product_grid()"
         )
 
 
@@ -101,15 +164,17 @@ class Representation:
     Attributes
     ----------
     X : (n_conditions, d) float array, row ``k`` is the representation of ``labels[k]``.
-    labels : (n_conditions, 2) float array, ``(mu_x, mu_y)`` in pixels.
-    grid_shape : ``(n_x, n_y)`` when the conditions form an x-major grid (see the module
-        docstring), else ``None`` (PCA and topology still work; the loop analyses do not).
+    labels : (n_conditions, F) float array, one column per factor in pixels: ``(mu_x, mu_y)``
+        for F = 2, all of today's data.
+    grid_shape : ``(n_x, n_y)`` (one side per factor) when the conditions form an x-major
+        grid (see the module docstring), else ``None`` (PCA and topology still work; the loop
+        analyses do not).
     metadata : JSON-ready facts recorded with the result (layer, t, pooling, seed, ...).
     """
 
     X: np.ndarray
     labels: np.ndarray
-    grid_shape: tuple[int, int] | None = None
+    grid_shape: tuple[int, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -117,25 +182,23 @@ class Representation:
         self.labels = np.asarray(self.labels)
         if self.X.ndim != 2:
             raise ValueError(f"X must have shape (n_conditions, d), got {self.X.shape}")
-        if self.labels.shape != (self.X.shape[0], 2):
+        n = self.X.shape[0]
+        if self.labels.ndim != 2 or self.labels.shape[0] != n or self.labels.shape[1] < 1:
             raise ValueError(
-                f"labels must have shape ({self.X.shape[0]}, 2) to match X, got {self.labels.shape}"
+                f"labels must have shape ({n}, F) to match X, one column per factor (F = 2: "
+                f"(mu_x, mu_y)), got {self.labels.shape}"
             )
         if self.grid_shape is not None:
-            n_x, n_y = (int(v) for v in self.grid_shape)
-            self.grid_shape = (n_x, n_y)
-            if n_x * n_y != self.X.shape[0]:
+            shape = tuple(int(v) for v in self.grid_shape)
+            if len(shape) != self.num_factors:
                 raise ValueError(
-                    f"grid_shape {self.grid_shape} does not match {self.X.shape[0]} conditions"
+                    f"grid_shape {shape} has {len(shape)} sides for labels of F = "
+                    f"{self.num_factors} factors; allowed: one side per factor"
                 )
-            # The loop analyses index rows as (i, j); a wrongly ordered grid would silently
-            # mix x and y, so check the x-major order here, once.
-            g = self.labels.reshape(n_x, n_y, 2)
-            if not (np.allclose(g[:, :1, 0], g[:, :, 0]) and np.allclose(g[:1, :, 1], g[:, :, 1])):
-                raise ValueError(
-                    "labels are not an x-major grid: row i * n_y + j must hold "
-                    "(mu_x[i], mu_y[j]); build them with condition_grid()"
-                )
+            self.grid_shape = shape
+            if math.prod(shape) != n:
+                raise ValueError(f"grid_shape {self.grid_shape} does not match {n} conditions")
+            _check_grid_order(self.labels, shape)
 
     @property
     def n_conditions(self) -> int:
@@ -145,9 +208,18 @@ class Representation:
     def dim(self) -> int:
         return int(self.X.shape[1])
 
+    @property
+    def num_factors(self) -> int:
+        """F, the label columns: 2 for ``(mu_x, mu_y)``."""
+        return int(self.labels.shape[1])
+
     def as_grid(self) -> np.ndarray:
-        """The representation as ``(n_x, n_y, d)``: ``[i, j]`` is condition ``(x_i, y_j)``."""
-        check_grid_shape(self.grid_shape, min_side=1)
+        """The representation as ``(n_x, n_y, d)``: ``[i, j]`` is condition ``(x_i, y_j)``
+        (``(*grid_shape, d)`` for F factors)."""
+        if self.num_factors == 2:
+            check_grid_shape(self.grid_shape, min_side=1)
+        else:
+            _require_grid(self.grid_shape)
         return self.X.reshape(*self.grid_shape, self.dim)
 
     def subgrid(self, step: int) -> Representation:
@@ -155,12 +227,14 @@ class Representation:
         ``step`` = 2 turns 32 x 32 into 16 x 16), metadata kept with ``subgrid_step`` added."""
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
             raise ValueError(f"step = {step!r} is invalid; allowed: an integer >= 1")
-        G = self.as_grid()[::step, ::step]
-        L = self.labels.reshape(*self.grid_shape, 2)[::step, ::step]
+        f = self.num_factors
+        every = (slice(None, None, step),) * f  # [::step, ::step] for F = 2
+        G = self.as_grid()[every]
+        L = self.labels.reshape(*self.grid_shape, f)[every]
         return Representation(
             X=G.reshape(-1, self.dim),
-            labels=L.reshape(-1, 2),
-            grid_shape=G.shape[:2],
+            labels=L.reshape(-1, f),
+            grid_shape=G.shape[:f],
             metadata={**self.metadata, "subgrid_step": int(step)},
         )
 

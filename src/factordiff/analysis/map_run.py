@@ -114,88 +114,53 @@ def analyze_map(
     pooling, epoch or a missing epoch-0 control) raises ``ValueError`` before any forward
     pass and writes nothing. Returns the ``map.json`` content with ``"out"``."""
     from factordiff import training
-    from factordiff.analysis.sensitivity import check_homology_step
 
     run_dir = Path(run_dir)
     run_cfg = training.read_run_config(run_dir)
-    ts_list, n_noise_list, pooling_list, rule_list = _parse_map_axes(
-        ts, n_noises, poolings, rules, topology
+    axes, selection = _check_map_args(
+        ts, n_noises, poolings, rules, topology, grid, n_dims, raw_null, homology_step, checkpoints
     )
-    shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
-    if raw_null and shape[0] != shape[1]:
-        raise ValueError(
-            f"grid = {list(shape)} is invalid with the raw-images null (it renders a square "
-            "grid); allowed: one side for both axes, or raw_null=False (--no-raw-null)"
-        )
-    homology_step = check_homology_step(homology_step)
-    selection = _parse_checkpoints(checkpoints)
     device = str(training.resolve_device(device))
     paths, chosen = _run_checkpoints(run_dir, selection, training)
-    extractor_params = {
-        "seed": seed,
-        "batch_size": batch_size,
-        "image_size": run_cfg.data.image_size,
-        "num_train_timesteps": run_cfg.diffusion.num_train_timesteps,
-    }
-    ts_list, layer_list = _check_on_first_model(
-        training,
-        chosen[0],
-        ts_list,
-        layers,
-        pooling_list,
-        n_noise_list,
-        extractor_params,
-        ema=ema,
-        device=device,
-    )
+    extractor_params = _extractor_params(run_cfg, seed, batch_size)
+    axes |= _check_on_first_model(training, chosen[0], layers, axes, extractor_params, ema, device)
     control_path = _control_checkpoint(training, run_dir, paths) if control else None
     out = Path(out) if out is not None else run_dir / "analysis" / "map"
     check_writable_folder(out.parent)
-    labels, shape = condition_grid(run_cfg.data.image_size, *shape)
-    settings = {
-        "run_dir": str(run_dir),
-        "layers": layer_list,
-        "ts": ts_list,
-        "poolings": pooling_list,
-        "n_noises": n_noise_list,
-        "rules": {r.name: r.statement for r in rule_list},
-        "control": None if control_path is None else control_path.name,
-        "grid": list(shape),
-        "image_size": run_cfg.data.image_size,
-        "periodic": run_cfg.data.periodic,
-        "seed": seed,
-        "ema": ema,
-        "device": device,
-        "n_dims": n_dims,
-        "topology": topology,
-        "homology_step": homology_step,
-        "raw_null": bool(raw_null),
-        "homology_points": (
-            len(range(0, shape[0], homology_step)) * len(range(0, shape[1], homology_step))
-            if topology
-            else 0
-        ),
-    }
+    settings = _map_settings(
+        run_dir, run_cfg, axes, control_path, seed, ema, device, n_dims, topology, raw_null
+    )
     with _staged_folder(out) as tmp:
         result, table = _map_checkpoints(
-            training,
-            chosen,
-            control_path,
-            run_cfg,
-            labels,
-            settings,
-            rule_list,
-            extractor_params,
-            progress,
+            training, chosen, control_path, run_cfg, settings, axes, extractor_params, progress
         )
         _write_map(tmp, result, table)
     log.info("sensitivity map written to %s", out)
     return json_ready(result | {"out": str(out)})
 
 
-def _parse_map_axes(ts, n_noises, poolings, rules, topology) -> tuple:
-    """``(ts, n_noises, poolings, rules)`` as lists, checked; ``b1_is_2`` is added to the
-    rules when ``topology`` is on. The timesteps are checked on the model later."""
+def _check_map_args(
+    ts, n_noises, poolings, rules, topology, grid, n_dims, raw_null, homology_step, checkpoints
+) -> tuple[dict, str | list[int]]:
+    """``(axes, selection)``: what the map reads (``ts``, ``n_noises``, ``poolings``,
+    ``rules``, ``grid`` and ``homology_step``) and the checkpoint selection, each checked
+    (``ValueError`` naming the bad value) before any checkpoint is read."""
+    from factordiff.analysis.sensitivity import check_homology_step
+
+    axes = _parse_map_axes(ts, n_noises, poolings, rules, topology)
+    shape = _parse_grid(grid, max(MIN_GRID_SIDE, n_dims + 1))
+    if raw_null and shape[0] != shape[1]:
+        raise ValueError(
+            f"grid = {list(shape)} is invalid with the raw-images null (it renders a square "
+            "grid); allowed: one side for both axes, or raw_null=False (--no-raw-null)"
+        )
+    axes |= {"grid": shape, "homology_step": check_homology_step(homology_step)}
+    return axes, _parse_checkpoints(checkpoints)
+
+
+def _parse_map_axes(ts, n_noises, poolings, rules, topology) -> dict:
+    """``{"ts", "n_noises", "poolings", "rules"}`` as lists, checked; ``b1_is_2`` is added to
+    the rules when ``topology`` is on. The timesteps are checked on the model later."""
     from factordiff.analysis.activations import POOLINGS
     from factordiff.analysis.sensitivity import _rule
 
@@ -208,27 +173,66 @@ def _parse_map_axes(ts, n_noises, poolings, rules, topology) -> tuple:
     rule_list = [_rule(r) for r in rules]
     if topology and "b1_is_2" not in [r.name for r in rule_list]:
         rule_list.append(_rule("b1_is_2"))
-    return ts_list, n_noise_list, pooling_list, rule_list
+    return {"ts": ts_list, "n_noises": n_noise_list, "poolings": pooling_list, "rules": rule_list}
+
+
+def _extractor_params(run_cfg, seed: int, batch_size: int) -> dict:
+    """The :class:`ActivationExtractor` settings every setting of the map shares."""
+    return {
+        "seed": seed,
+        "batch_size": batch_size,
+        "image_size": run_cfg.data.image_size,
+        "num_train_timesteps": run_cfg.diffusion.num_train_timesteps,
+    }
 
 
 def _check_on_first_model(
-    training, first: Path, ts_list, layers, poolings, n_noises, extractor_params, *, ema, device
-) -> tuple:
-    """``(ts, layers)`` resolved on the first model, which also checks every pooling and
-    number of noise draws, before any forward pass."""
+    training, first: Path, layers, axes: dict, extractor_params: dict, ema, device
+) -> dict:
+    """``{"ts", "layers"}`` resolved on the first model, which also checks every pooling
+    and number of noise draws of ``axes``, before any forward pass."""
     from factordiff.analysis.activations import resolve_timesteps
     from factordiff.analysis.sensitivity import resolve_layers
 
     model, _, _ = training.load_model(first, ema=ema, map_location=device)
-    ts_list = resolve_timesteps(model, ts_list, extractor_params["num_train_timesteps"])
+    ts_list = resolve_timesteps(model, axes["ts"], extractor_params["num_train_timesteps"])
     layer_list = resolve_layers(model, layers)
-    for p in poolings:
+    for p in axes["poolings"]:
         ActivationExtractor(pooling=p, **extractor_params).check_params(model)
-    for k in n_noises:
+    for k in axes["n_noises"]:
         if k < 1:
             raise ValueError(f"n_noise = {k} is invalid; allowed: an integer >= 1")
     del model
-    return ts_list, layer_list
+    return {"ts": ts_list, "layers": layer_list}
+
+
+def _map_settings(
+    run_dir, run_cfg, axes, control_path, seed, ema, device, n_dims, topology, raw_null
+) -> dict:
+    """The ``settings`` of ``map.json``, in the order they are written."""
+    shape, step = axes["grid"], axes["homology_step"]
+    return {
+        "run_dir": str(run_dir),
+        "layers": axes["layers"],
+        "ts": axes["ts"],
+        "poolings": axes["poolings"],
+        "n_noises": axes["n_noises"],
+        "rules": {r.name: r.statement for r in axes["rules"]},
+        "control": None if control_path is None else control_path.name,
+        "grid": list(shape),
+        "image_size": run_cfg.data.image_size,
+        "periodic": run_cfg.data.periodic,
+        "seed": seed,
+        "ema": ema,
+        "device": device,
+        "n_dims": n_dims,
+        "topology": topology,
+        "homology_step": step,
+        "raw_null": bool(raw_null),
+        "homology_points": (
+            len(range(0, shape[0], step)) * len(range(0, shape[1], step)) if topology else 0
+        ),
+    }
 
 
 def _control_checkpoint(training, run_dir: Path, paths: list[Path]) -> Path:
@@ -246,26 +250,19 @@ def _control_checkpoint(training, run_dir: Path, paths: list[Path]) -> Path:
 
 
 def _map_checkpoints(
-    training,
-    chosen,
-    control_path,
-    run_cfg,
-    labels,
-    settings,
-    rule_list,
-    extractor_params,
-    progress,
+    training, chosen, control_path, run_cfg, settings, axes, extractor_params, progress
 ) -> tuple[dict, list[dict]]:
     """``(result, table)``: the map of every chosen checkpoint with the seconds it took, and
-    its CSV lines."""
+    its CSV lines (``axes["rules"]``: the :class:`Rule` objects to judge)."""
     import time
 
     from factordiff.analysis.nulls import map_raw_reading, raw_images_summary
     from factordiff.analysis.sensitivity import map_counts, map_table, sensitivity_map
 
     ema, device, topology = settings["ema"], settings["device"], settings["topology"]
+    rule_list = axes["rules"]
     rule_names = [r.name for r in rule_list]
-    shape = tuple(settings["grid"])
+    labels, shape = condition_grid(run_cfg.data.image_size, *settings["grid"])
     control_model = None
     if control_path is not None:
         control_model, _, _ = training.load_model(control_path, ema=ema, map_location=device)

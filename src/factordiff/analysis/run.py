@@ -113,26 +113,14 @@ def analyze_run(
     run_cfg, t, shape, selection = _check_run_args(
         training, run_dir, checkpoints, t, grid, n_dims, figure_format
     )
-    image_size = run_cfg.data.image_size
     device = str(training.resolve_device(device))  # the one device rule of factordiff
     _, paths = _run_checkpoints(run_dir, selection, training)
+    extract = {"pooling": pooling, "seed": seed, "n_noise": n_noise, "batch_size": batch_size}
     layer, extractor = _checked_extractor(
-        training,
-        paths[0],
-        run_cfg,
-        layer=layer,
-        t=t,
-        pooling=pooling,
-        seed=seed,
-        n_noise=n_noise,
-        batch_size=batch_size,
-        ema=ema,
-        device=device,
+        training, paths[0], run_cfg, layer=layer, t=t, ema=ema, device=device, **extract
     )
     out = Path(out) if out is not None else run_dir / "analysis" / _slug(f"{layer}_t{t}_{pooling}")
     check_writable_folder(out.parent)
-
-    labels, shape = condition_grid(image_size, *shape)
     analysis_params = {
         "n_dims": n_dims,
         "topology": topology,
@@ -140,50 +128,74 @@ def analyze_run(
         "umap_dims": tuple(umap_dims),
         "random_state": random_state,
     }
-    settings = {
-        "run_dir": str(run_dir),
-        "layer": layer,
-        "t": t,
-        "pooling": pooling,
-        "seed": seed,
-        "n_noise": n_noise,
-        "grid": list(shape),
-        "image_size": image_size,
-        "periodic": run_cfg.data.periodic,
-        "ema": ema,
-        "device": device,
-        "reference_noise_std": reference_noise_std,
-        "figures": figures,
-        **{k: list(v) if isinstance(v, tuple) else v for k, v in analysis_params.items()},
-    }
+    options = dict(ema=ema, device=device, reference_noise_std=reference_noise_std, figures=figures)
+    settings = _run_settings(run_dir, run_cfg, shape, extractor, analysis_params, options)
     with _staged_folder(out) as tmp:
-        refs = _fit_references(
-            tmp, labels, shape, image_size, analysis_params, reference_noise_std, random_state
+        summary = _write_analysis(
+            tmp, training, paths, extractor, settings, analysis_params, figure_format, progress
         )
-        entries, dim = [], None
-        for path in progress_bar(
-            paths, desc="analysing checkpoints", unit="checkpoints", disable=not progress
-        ):
-            log.info("analysing %s (layer %s, t = %d)", path.name, layer, t)
-            analysis, meta, dim = _analyse_checkpoint(
-                training,
-                path,
-                extractor,
-                labels,
-                shape,
-                dim,
-                ema,
-                device,
-                analysis_params | {"periodic": run_cfg.data.periodic},
-            )
-            entries.append(
-                _write_checkpoint(
-                    tmp, path, meta, analysis, refs, image_size, figures, figure_format
-                )
-            )
-        summary = _write_run_summary(tmp, settings, refs, entries, figures, figure_format)
     log.info("analysis written to %s", out)
     return json_ready(summary | {"out": str(out)})
+
+
+def _run_settings(run_dir, run_cfg, shape, extractor, analysis_params, options) -> dict:
+    """The ``settings`` of the summary: what was analysed and how (``options``: ``ema``,
+    ``device``, ``reference_noise_std`` and ``figures``), in the order they are written."""
+    return {
+        "run_dir": str(run_dir),
+        "layer": extractor.layer,
+        "t": extractor.t,
+        "pooling": extractor.pooling,
+        "seed": extractor.seed,
+        "n_noise": extractor.n_noise,
+        "grid": list(shape),
+        "image_size": run_cfg.data.image_size,
+        "periodic": run_cfg.data.periodic,
+        "ema": options["ema"],
+        "device": options["device"],
+        "reference_noise_std": options["reference_noise_std"],
+        "figures": options["figures"],
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in analysis_params.items()},
+    }
+
+
+def _write_analysis(
+    tmp: Path, training, paths, extractor, settings, analysis_params, figure_format, progress
+) -> dict:
+    """Analyse every checkpoint of ``paths`` on the grid of ``settings``, beside the ideal
+    tori, into ``tmp``: their folders, the training curve and ``summary.json`` (returned)."""
+    image_size, figures = settings["image_size"], settings["figures"]
+    labels, shape = condition_grid(image_size, *settings["grid"])
+    refs = _fit_references(
+        tmp,
+        labels,
+        shape,
+        image_size,
+        analysis_params,
+        settings["reference_noise_std"],
+        analysis_params["random_state"],
+    )
+    params = analysis_params | {"periodic": settings["periodic"]}
+    entries, dim = [], None
+    for path in progress_bar(
+        paths, desc="analysing checkpoints", unit="checkpoints", disable=not progress
+    ):
+        log.info("analysing %s (layer %s, t = %d)", path.name, extractor.layer, extractor.t)
+        analysis, meta, dim = _analyse_checkpoint(
+            training,
+            path,
+            extractor,
+            labels,
+            shape,
+            dim,
+            settings["ema"],
+            settings["device"],
+            params,
+        )
+        entries.append(
+            _write_checkpoint(tmp, path, meta, analysis, refs, image_size, figures, figure_format)
+        )
+    return _write_run_summary(tmp, settings, refs, entries, figures, figure_format)
 
 
 def _check_run_args(training, run_dir, checkpoints, t, grid, n_dims, figure_format) -> tuple:

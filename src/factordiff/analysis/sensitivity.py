@@ -191,29 +191,9 @@ def sensitivity_map(
     ``pooling``, ``n_noise``, ``effective_dimension``, ``betti`` and per rule
     ``{"value", "passes"[, "control_value", "control_passes", "reproduced"]}``.
     ``progress``: a bar (stderr) over the (n_noise, t) passes."""
-    from factordiff.analysis.activations import resolve_timesteps
-
-    rule_objs = [_rule(r) for r in rules]
-    if len({r.name for r in rule_objs}) != len(rule_objs):
-        raise ValueError(f"rules = {[r.name for r in rule_objs]} is invalid; allowed: distinct")
-    needs_betti = [r.name for r in rule_objs if r.name in BETTI_RULES]
-    if needs_betti and not topology:
-        raise ValueError(f"rules {needs_betti} need Betti numbers: pass topology=True")
-    if not n_noises or any(not isinstance(k, int) or k < 1 for k in n_noises):
-        raise ValueError(f"n_noises = {n_noises!r} is invalid; allowed: integers >= 1")
-    if len(set(n_noises)) != len(n_noises):
-        raise ValueError(f"n_noises = {list(n_noises)} is invalid; allowed: distinct values")
-    check_homology_step(homology_step)
-    extractor_params = dict(extractor_params or {})
-    # Everything is checked before the first forward pass (a bad t or layer costs nothing).
-    layers = [resolve_layer(model, layer) for layer in layers]
-    ts = resolve_timesteps(model, list(ts), extractor_params.get("num_train_timesteps"))
-    for what, values in (("layers", layers), ("ts", ts), ("poolings", list(poolings))):
-        if not values or len(set(values)) != len(values):
-            raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
-    ActivationExtractor(**extractor_params).check_params(model)
-    for pooling in poolings:
-        ActivationExtractor(pooling=pooling, **extractor_params).check_params(model)
+    rule_objs, layers, ts, extractor_params = _check_map_request(
+        model, rules, layers, ts, poolings, n_noises, topology, homology_step, extractor_params
+    )
     analysis_params = {**analysis_params, "topology": topology}
     rows = []
     bar = progress_bar(
@@ -230,38 +210,79 @@ def sensitivity_map(
                 else None
             )
             for (layer, t_step, pooling), summary in trained.items():
-                row: dict[str, Any] = {
-                    "layer": layer,
-                    "t": t_step,
-                    "pooling": pooling,
-                    "n_noise": n_noise,
-                    "effective_dimension": summary["effective_dimension"],
-                    "betti": summary.get("betti"),
-                }
-                if controls is not None:
-                    c = controls[(layer, t_step, pooling)]
-                    row["control_effective_dimension"] = c["effective_dimension"]
-                    row["control_betti"] = c.get("betti")
-                for rule in rule_objs:
-                    if controls is None:
-                        row[rule.name] = {
-                            "value": rule.value(summary),
-                            "passes": bool(rule.passes(summary)),
-                        }
-                    else:
-                        v = judge(summary, controls[(layer, t_step, pooling)], rule)
-                        row[rule.name] = {
-                            "value": v.trained_value,
-                            "passes": v.trained_passes,
-                            "control_value": v.control_value,
-                            "control_passes": v.control_passes,
-                            "reproduced": v.reproduced,
-                        }
-                rows.append(json_ready(row))
+                setting = {"layer": layer, "t": t_step, "pooling": pooling, "n_noise": n_noise}
+                c = None if controls is None else controls[(layer, t_step, pooling)]
+                rows.append(_map_row(setting, summary, c, rule_objs))
             bar.update()
     bar.close()
     rows.sort(key=lambda r: (layers.index(r["layer"]), -r["t"], r["pooling"], r["n_noise"]))
     return rows
+
+
+def _check_map_request(
+    model: nn.Module,
+    rules: Sequence[str | Rule],
+    layers: Sequence[str | None],
+    ts: Sequence[int | None],
+    poolings: Sequence[str],
+    n_noises: Sequence[int],
+    topology: bool,
+    homology_step: int,
+    extractor_params: dict[str, Any] | None,
+) -> tuple[list[Rule], list[str], list[int], dict[str, Any]]:
+    """``(rules, layers, ts, extractor_params)`` of :func:`sensitivity_map`, resolved for
+    ``model`` and checked (``ValueError`` naming the bad value), all before the first forward
+    pass, so a bad t or layer costs nothing."""
+    from factordiff.analysis.activations import resolve_timesteps
+
+    rule_objs = [_rule(r) for r in rules]
+    if len({r.name for r in rule_objs}) != len(rule_objs):
+        raise ValueError(f"rules = {[r.name for r in rule_objs]} is invalid; allowed: distinct")
+    needs_betti = [r.name for r in rule_objs if r.name in BETTI_RULES]
+    if needs_betti and not topology:
+        raise ValueError(f"rules {needs_betti} need Betti numbers: pass topology=True")
+    if not n_noises or any(not isinstance(k, int) or k < 1 for k in n_noises):
+        raise ValueError(f"n_noises = {n_noises!r} is invalid; allowed: integers >= 1")
+    if len(set(n_noises)) != len(n_noises):
+        raise ValueError(f"n_noises = {list(n_noises)} is invalid; allowed: distinct values")
+    check_homology_step(homology_step)
+    extractor_params = dict(extractor_params or {})
+    layers = [resolve_layer(model, layer) for layer in layers]
+    ts = resolve_timesteps(model, list(ts), extractor_params.get("num_train_timesteps"))
+    for what, values in (("layers", layers), ("ts", ts), ("poolings", list(poolings))):
+        if not values or len(set(values)) != len(values):
+            raise ValueError(f"{what} = {values!r} is invalid; allowed: distinct values")
+    ActivationExtractor(**extractor_params).check_params(model)
+    for pooling in poolings:
+        ActivationExtractor(pooling=pooling, **extractor_params).check_params(model)
+    return rule_objs, layers, ts, extractor_params
+
+
+def _map_row(setting: dict, summary: dict, control: dict | None, rules: list[Rule]) -> dict:
+    """One JSON-ready row of the map: the ``setting`` (layer, t, pooling, n_noise), its
+    effective dimension and Betti numbers, and per rule its value and verdict; with the
+    ``control``'s summary of the same setting, the control rule's verdict."""
+    row: dict[str, Any] = {
+        **setting,
+        "effective_dimension": summary["effective_dimension"],
+        "betti": summary.get("betti"),
+    }
+    if control is not None:
+        row["control_effective_dimension"] = control["effective_dimension"]
+        row["control_betti"] = control.get("betti")
+    for rule in rules:
+        if control is None:
+            row[rule.name] = {"value": rule.value(summary), "passes": bool(rule.passes(summary))}
+        else:
+            v = judge(summary, control, rule)
+            row[rule.name] = {
+                "value": v.trained_value,
+                "passes": v.trained_passes,
+                "control_value": v.control_value,
+                "control_passes": v.control_passes,
+                "reproduced": v.reproduced,
+            }
+    return json_ready(row)
 
 
 def count_holding(rows: list[dict], rule: str) -> tuple[int, int]:

@@ -5,6 +5,8 @@
 - :mod:`~factordiff.data.regions`: regions of label space (holes and their sections).
 - :mod:`~factordiff.data.datasets`: lattices, holes, subsampling, mixtures -> :class:`Dataset`.
 - :mod:`~factordiff.data.presets`: named datasets of the paper's experiments.
+- :mod:`~factordiff.data.rescale`: the paper's N = 32 geometry moved to another image size
+  (not re-exported here).
 """
 
 from factordiff.data.datasets import (

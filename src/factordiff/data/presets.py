@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from factordiff.config import DataConfig
+from factordiff.config.catalog import CATALOG, CatalogEntry
 
 if TYPE_CHECKING:
     from factordiff.data.datasets import Dataset
@@ -78,8 +79,12 @@ _PRESETS: dict[str, tuple[DataConfig, str]] = {
     ),
 }
 
-DATASET_PRESETS: dict[str, DataConfig] = {k: v[0] for k, v in _PRESETS.items()}
-DATASET_DESCRIPTIONS: dict[str, str] = {k: v[1] for k, v in _PRESETS.items()}
+# Each preset goes into the one catalog of named settings (kind "data"); the two dicts below
+# are views of it for the callers that read them, in the order above.
+for _name, (_cfg, _text) in _PRESETS.items():
+    CATALOG.register(CatalogEntry("data", _name, _text, value=_cfg))
+DATASET_PRESETS: dict[str, DataConfig] = {k: CATALOG.get("data", k).value for k in _PRESETS}
+DATASET_DESCRIPTIONS: dict[str, str] = {k: CATALOG.get("data", k).description for k in _PRESETS}
 
 
 def get_dataset_preset(name: str) -> DataConfig:
@@ -88,11 +93,11 @@ def get_dataset_preset(name: str) -> DataConfig:
     Raises:
         ValueError: an unknown name; the message lists the valid ones.
     """
-    if name not in DATASET_PRESETS:
+    if not CATALOG.has("data", name):
         raise ValueError(
-            f"dataset = {name!r} is not a preset; allowed: one of {sorted(DATASET_PRESETS)}"
+            f"dataset = {name!r} is not a preset; allowed: one of {CATALOG.names('data')}"
         )
-    return dataclasses.replace(DATASET_PRESETS[name])
+    return dataclasses.replace(CATALOG.get("data", name).value)
 
 
 def resolve_dataset_preset(name: str, overrides: list[str] | tuple[str, ...] = ()) -> DataConfig:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from factordiff.config import HOLE_KINDS, DataConfig
-from factordiff.data.render import COORD_EPS
+from factordiff.data.render import COORD_EPS, check_xy_factors
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class Region:
     def contains(self, labels: torch.Tensor | np.ndarray) -> np.ndarray:
         """(B, 2) labels ``(mu_x, mu_y)`` -> (B,) bool membership."""
         lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels, np.float64)
+        check_xy_factors(lab, "a region of label space (rectangles in x and y)")
         lab = lab.reshape(-1, 2)
         inside = np.zeros(len(lab), bool)
         for r in self.include:

@@ -43,10 +43,33 @@ _BUMP, _SOS = 0, 1
 COORD_EPS = 1e-5
 
 
+#: The factors of a label, in column order: the centre of the stripe or bump in px, x (the
+#: column coordinate) then y (the row coordinate). Every dataset of factordiff has these F = 2.
+FACTOR_NAMES = ("mu_x", "mu_y")
+
+
+def label_factors(cfg: DataConfig) -> tuple[str, ...]:
+    """The factors of the labels of ``cfg``'s dataset, one per label column: F =
+    ``len(label_factors(cfg))``. :data:`FACTOR_NAMES` for every kind today; a model's label
+    encoder and the sampling path take F from here, so a dataset of other factors is declared
+    once, here."""
+    return FACTOR_NAMES
+
+
+def check_xy_factors(labels, what: str) -> None:
+    """``ValueError`` when (B, F) ``labels`` have F != 2: ``what`` (a step that draws or reads
+    a 2-D image, such as rendering a bump or locating its centre) is genuinely 2-D. Other
+    shapes are left to the caller's own check."""
+    shape = tuple(np.shape(labels))
+    if len(shape) == 2 and shape[1] != 2:
+        raise ValueError(f"{what} needs F = 2 factors (x, y); got F = {shape[1]}")
+
+
 def _as_labels(labels: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Labels as a float64 tensor of shape (B, 2); raises ValueError on another shape."""
     t = torch.as_tensor(np.asarray(labels) if not torch.is_tensor(labels) else labels)
     t = t.detach().to("cpu", torch.float64)
+    check_xy_factors(t, "rendering an image")
     if t.ndim != 2 or t.shape[1] != 2:
         raise ValueError(f"labels must have shape (B, 2) = (mu_x, mu_y) rows; got {tuple(t.shape)}")
     return t

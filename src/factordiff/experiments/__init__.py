@@ -13,10 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from factordiff.config.catalog import CATALOG
 from factordiff.experiments.registry import (
     experiment_names,
     experiments,
     get_experiment,
+    preset_for,
     register_experiment,
     register_lazy,
     unregister_experiment,
@@ -66,17 +68,18 @@ def __getattr__(name: str) -> Any:
 
 def preset_names() -> list[str]:
     """Every experiment preset, e.g. ``exp1``, ``exp1-quick``."""
-    return sorted(p for exp in experiments() for p in exp.presets)
+    experiments()  # every experiment loaded, so that the catalog holds all their presets
+    return sorted(CATALOG.names("experiment"))
 
 
 def resolve_experiment(name: str, quick: bool = False) -> tuple[Experiment, str]:
     """``(experiment, preset)`` of a name such as ``exp1`` (``--quick``: ``exp1-quick``)."""
     if quick and name in experiment_names():
-        return get_experiment(name), get_experiment(name).scales["quick"]
+        return get_experiment(name), preset_for(name, "quick")
     preset = name + ("-quick" if quick and not name.endswith("-quick") else "")
-    for exp in experiments():
-        if preset in exp.presets:
-            return exp, preset
+    experiments()
+    if CATALOG.has("experiment", preset):
+        return get_experiment(CATALOG.get("experiment", preset).owner), preset
     raise ValueError(f"unknown experiment {name!r}; valid experiments: {preset_names()}")
 
 

@@ -133,16 +133,43 @@ def run_gpu_paper(
     anything is written. Returns the timings record: ``{"scale", "device", "gpu", "torch",
     "factordiff", "git_commit", "command", "phases": {phase: seconds}, "total_seconds",
     "status", "error", "archive": {"path", "bytes", "members"}, ...}``."""
-    import torch
-
     from factordiff.experiments.progress import Progress, Ticker
-    from factordiff.experiments.reproduce import analyse_planned
-    from factordiff.experiments.skeleton import check_run_inputs, finished, prepare_experiment
-    from factordiff.experiments.sweep import make_executor, run_budget
-    from factordiff.hardware import machine_description, usable_cores
+
+    dev, out, archive, executor, planned = _plan(scale, out, archive, device, workers)
+    say = log if progress else (lambda *_: None)
+    tracker = Progress(planned, parallel=executor.workers, log=say)
+    record = _timings_record(scale, command, dev, executor, planned)
+    plan = "; ".join(
+        f"{n} ({e['preset']}) {e['runs']} runs, {e['steps']:,} steps"
+        for n, e in record["experiments"].items()
+    )
+    log(f"gpu-paper, {scale} scale, on {record['machine']} into {out.resolve()}: {plan}")
+    t_all = time.perf_counter()
+    try:
+        with Ticker(tracker.heartbeat, 60.0 if progress else 0):
+            _train(planned, executor, device, tracker, record["phases"], log)
+            _analyse(planned, executor, command, device, say, tracker, progress, record, log)
+        record["status"] = "done"
+        _save_timings(record, out, t_all)  # the copy inside the archive: all phases but its own
+        t0 = time.perf_counter()
+        record["archive"] = write_archive(out, archive, max_archive_bytes)
+        record["phases"]["archive"] = time.perf_counter() - t0
+    except BaseException as exc:  # what exists still comes back (if it can), then the error
+        _pack_what_exists(record, exc, out, archive, max_archive_bytes, t_all, log)
+        raise
+    _save_timings(record, out, t_all)
+    return record
+
+
+def _plan(scale: str, out, archive, device: str, workers: int | None):
+    """The plan step of :func:`run_gpu_paper`: the scale, device and archive name checked,
+    the executor made, both experiments planned and the runs already there read; nothing
+    is written. Returns ``(device, out, archive, executor, planned)``."""
+    from factordiff.experiments.skeleton import check_run_inputs
+    from factordiff.experiments.sweep import make_executor
+    from factordiff.hardware import usable_cores
     from factordiff.paths import check_writable_folder
-    from factordiff.provenance import provenance
-    from factordiff.training import atomic_write_text, resolve_device
+    from factordiff.training import resolve_device
 
     _check_scale(scale)
     dev = resolve_device(device)  # an unknown device, or cuda without a GPU: refused here
@@ -167,10 +194,20 @@ def run_gpu_paper(
         check_writable_folder(folder)
     for p in planned:  # garbled files of an earlier call: refused, nothing written
         check_run_inputs(p.runs)
+    return dev, out, archive, executor, planned
 
-    say = log if progress else (lambda *_: None)
-    tracker = Progress(planned, parallel=executor.workers, log=say)
-    record = {
+
+def _timings_record(scale: str, command: str, dev, executor, planned) -> dict:
+    """``timings.json`` as it starts: the machine, versions, executor and each experiment's
+    runs and optimizer steps; its phases are filled in as they end."""
+    import torch
+
+    from factordiff.experiments.sweep import run_budget
+    from factordiff.hardware import machine_description
+    from factordiff.provenance import provenance
+
+    on_gpu = dev.type == "cuda"
+    return {
         "scale": scale,
         "command": command,
         "device": str(dev),
@@ -192,57 +229,59 @@ def run_gpu_paper(
         "status": "running",
         "error": None,
     }
-    phases = record["phases"]
-    plan = "; ".join(
-        f"{n} ({e['preset']}) {e['runs']} runs, {e['steps']:,} steps"
-        for n, e in record["experiments"].items()
-    )
-    log(f"gpu-paper, {scale} scale, on {record['machine']} into {out.resolve()}: {plan}")
-    t_all = time.perf_counter()
 
-    def save() -> None:
-        record["total_seconds"] = time.perf_counter() - t_all
-        atomic_write_text(out / TIMINGS_FILE, json.dumps(record, indent=2) + "\n")
 
+def _train(planned, executor, device, tracker, phases: dict, log) -> None:
+    """The train step: every run of both experiments in one pool, the longest first."""
+    from factordiff.experiments.skeleton import finished, prepare_experiment
+
+    t0 = time.perf_counter()
+    todo = {}
+    for p in planned:
+        runs = prepare_experiment(p.exp, p.cfg, p.out, device=device)
+        todo[p.name] = [r for r in runs if not finished(r)]
+    tracker.start_pool({n: len(rs) for n, rs in todo.items()}, executor.describe())
     try:
-        with Ticker(tracker.heartbeat, 60.0 if progress else 0):
-            # 1. Every run of both experiments in one pool, the longest first.
-            t0 = time.perf_counter()
-            todo = {}
-            for p in planned:
-                runs = prepare_experiment(p.exp, p.cfg, p.out, device=device)
-                todo[p.name] = [r for r in runs if not finished(r)]
-            tracker.start_pool({n: len(rs) for n, rs in todo.items()}, executor.describe())
-            try:
-                executor.run([r for rs in todo.values() for r in rs], on_done=tracker.on_done)
-            finally:
-                tracker.end_pool()
-            phases["train"] = time.perf_counter() - t0
-            log(f"training: {phases['train']:.0f} s")
-            # 2. Each experiment's analysis (its runs are finished: nothing trains here).
-            for i, p in enumerate(planned, start=1):
-                t0 = time.perf_counter()
-                tracker.start(p, i, "its analysis")
-                analyse_planned(
-                    p, executor, command, device, say, tracker, progress, executor.workers
-                )
-                phases[p.name] = time.perf_counter() - t0
-                log(f"{p.name}: analysed in {phases[p.name]:.0f} s")
-        record["status"] = "done"
-        save()  # the copy inside the archive: every phase but the archive's own
+        executor.run([r for rs in todo.values() for r in rs], on_done=tracker.on_done)
+    finally:
+        tracker.end_pool()
+    phases["train"] = time.perf_counter() - t0
+    log(f"training: {phases['train']:.0f} s")
+
+
+def _analyse(planned, executor, command, device, say, tracker, progress, record, log) -> None:
+    """The analyse step: each experiment's analysis (its runs are finished: nothing trains
+    here), its seconds a phase of ``record``."""
+    from factordiff.experiments.reproduce import analyse_planned
+
+    phases = record["phases"]
+    for i, p in enumerate(planned, start=1):
         t0 = time.perf_counter()
-        record["archive"] = write_archive(out, archive, max_archive_bytes)
-        phases["archive"] = time.perf_counter() - t0
-    except BaseException as exc:  # what exists still comes back (if it can), then the error
-        record["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        save()
-        try:
-            record["archive"] = write_archive(out, archive, max_archive_bytes)
-            log(f"{record['status']}: wrote the archive of what exists, {archive}")
-        except Exception as archive_exc:  # e.g. over the size limit: the error says so
-            log(f"{record['status']}; no archive either: {archive_exc}")
-        save()
-        raise
-    save()
-    return record
+        tracker.start(p, i, "its analysis")
+        analyse_planned(p, executor, command, device, say, tracker, progress, executor.workers)
+        phases[p.name] = time.perf_counter() - t0
+        log(f"{p.name}: analysed in {phases[p.name]:.0f} s")
+
+
+def _save_timings(record: dict, out: Path, t_all: float) -> None:
+    """``OUT/timings.json``, with the seconds since ``t_all`` as its total."""
+    from factordiff.training import atomic_write_text
+
+    record["total_seconds"] = time.perf_counter() - t_all
+    atomic_write_text(out / TIMINGS_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def _pack_what_exists(
+    record: dict, exc: BaseException, out: Path, archive: Path, max_bytes: int, t_all, log
+) -> None:
+    """The pack step after a failure or an interruption: its status and error in
+    ``timings.json``, and the archive of what exists (when it fits)."""
+    record["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    record["error"] = f"{type(exc).__name__}: {exc}"
+    _save_timings(record, out, t_all)
+    try:
+        record["archive"] = write_archive(out, archive, max_bytes)
+        log(f"{record['status']}: wrote the archive of what exists, {archive}")
+    except Exception as archive_exc:  # e.g. over the size limit: the error says so
+        log(f"{record['status']}; no archive either: {archive_exc}")
+    _save_timings(record, out, t_all)

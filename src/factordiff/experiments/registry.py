@@ -19,7 +19,9 @@ The paper's four experiments are registered by ``factordiff.experiments`` with
 :func:`register_lazy`: their module is imported only when the experiment itself is needed,
 so that listing their names (``factordiff --help``) loads no torch. A lazily registered
 experiment must declare the same ``name``, ``order`` and ``help`` as its entry (checked when
-it loads). This module imports nothing but the standard library.
+it loads). Each experiment's presets and variants go into the one catalog of named
+settings (:mod:`factordiff.config.catalog`) when it is registered or loaded. This module
+imports nothing but the standard library and that catalog.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import importlib
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from factordiff.config.catalog import CATALOG, CatalogEntry
 
 #: The scales of a reproduction: the paper's presets (meant for a GPU), the reduced CPU
 #: presets (``NAME-quick``) and the seconds-long smoke presets the tests use.
@@ -121,8 +125,36 @@ def register_experiment(exp: Any) -> Any:
     ``ValueError`` for a name already registered or a declaration the registry cannot use."""
     _check_name(getattr(exp, "name", None))
     check_experiment(exp)
+    _catalog(exp)
     _REGISTRY[exp.name] = _Entry(exp.name, exp.order, _help_of(exp), exp=exp)
     return exp
+
+
+def _catalog(exp: Any) -> None:
+    """Put ``exp``'s presets (with the scale each serves) and its variants into the one
+    catalog of named settings; a preset name another experiment holds is refused, and
+    nothing of ``exp`` is left behind then."""
+    scale_of = {preset: scale for scale, preset in exp.scales.items()}
+    try:
+        for name, preset in exp.presets.items():
+            CATALOG.register(
+                CatalogEntry(
+                    "experiment",
+                    name,
+                    preset.description,
+                    preset.expected,
+                    value=preset,
+                    owner=exp.name,
+                    scale=scale_of.get(name, ""),
+                )
+            )
+        for name, variant in (getattr(exp, "variants", None) or {}).items():
+            CATALOG.register(
+                CatalogEntry("variant", name, variant.description, value=variant, owner=exp.name)
+            )
+    except ValueError:
+        CATALOG.remove_owner(exp.name)
+        raise
 
 
 def register_lazy(name: str, target: str, *, order: int, help: str) -> None:
@@ -144,6 +176,7 @@ def unregister_experiment(name: str) -> None:
         raise ValueError(
             f"experiment {name!r} is not registered; allowed: {', '.join(experiment_names())}"
         )
+    CATALOG.remove_owner(name)
     del _REGISTRY[name]
 
 
@@ -180,6 +213,7 @@ def get_experiment(name: str) -> Any:
                     f"{field} = {getattr(entry, field)!r}; allowed: the same value in both"
                 )
         check_experiment(exp)
+        _catalog(exp)
         entry.exp = exp
     return entry.exp
 
@@ -200,7 +234,8 @@ def preset_for(name: str, scale: str) -> str:
     """The preset of experiment ``name`` at ``scale`` (``exp2``, ``quick`` -> ``exp2-quick``;
     ``exp2``, ``tiny`` -> ``exp2-smoke``)."""
     check_scale(scale)
-    return get_experiment(name).scales[scale]
+    get_experiment(name)  # loaded, so that its presets are in the catalog
+    return CATALOG.at_scale(name, scale).name
 
 
 __all__ = [

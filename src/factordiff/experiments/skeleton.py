@@ -23,8 +23,9 @@ Layout of ``OUT``::
 
 The parts :func:`run_experiment` calls live beside it, each re-exported here: verdicts over
 seeds (``verdict.py``), the analysis of the runs, serial or in spawned workers
-(``analysis_pool.py``), the results table, summary and report (``results.py``), and
-reading a finished folder back and judging it again (``rejudge.py``).
+(``analysis_pool.py``), the results table, summary and report (``results.py``),
+reading a finished folder back and judging it again (``rejudge.py``), and what every
+experiment's config uses: seeds, overrides, precision, checks (``configs.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ from typing import Any
 
 from factordiff.config import RunConfig, to_dict
 from factordiff.experiments.analysis_pool import analyse_runs
+from factordiff.experiments.configs import (
+    check_seeds,
+    check_shares,
+    finish_config,
+    precision_used,
+)
 from factordiff.experiments.rejudge import rejudge_experiment, saved_config_matches
 from factordiff.experiments.results import (
     experiment_summary,
@@ -75,51 +82,6 @@ __all__ = [
     "train_seconds",
     "write_table",
 ]
-
-
-# ----------------------------------------------------------------------------- configs
-def finish_config(cfg, seeds=None, overrides=None):
-    """An experiment preset's config with ``seeds`` (a list: one run each) and dotted
-    ``key=value`` overrides applied, then validated: what every experiment's ``config``
-    ends with."""
-    from dataclasses import replace
-
-    from factordiff.config import apply_overrides
-
-    if seeds:
-        cfg = replace(cfg, seeds=tuple(seeds))
-    if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    cfg.validate()
-    return cfg
-
-
-def precision_used(run: RunConfig) -> str:
-    """The precision ``run`` computes in on this machine (``train.precision`` resolved), for
-    the setting line of a report."""
-    from factordiff.hardware import resolve_precision
-    from factordiff.training import resolve_device
-
-    return resolve_precision(run.train.precision, resolve_device(run.device)).used
-
-
-def check_shares(name: str, values) -> None:
-    """2 or more strictly increasing shares in (0, 1] (data shares, kept shares lambda)."""
-    if (
-        len(values) < 2
-        or list(values) != sorted(set(values))
-        or not all(0 < v <= 1 for v in values)
-    ):
-        raise ValueError(
-            f"{name} = {list(values)} is invalid; allowed: 2 or more strictly increasing "
-            "shares in (0, 1]"
-        )
-
-
-def check_seeds(seeds) -> None:
-    """Distinct seeds >= 0."""
-    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds = {list(seeds)} is invalid; allowed: distinct integers >= 0")
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -283,7 +245,8 @@ def run_experiment(
     before the analysis rewrites anything (:func:`check_run_inputs`).
 
     ``executor``: a LocalExecutor or RayExecutor (default: the local one). ``force`` deletes
-    the sweep's run folders and trains every run again. ``device`` places the runs (not part of their identity). ``on_run_done(run, result, error)`` is called as each run
+    the sweep's run folders and trains every run again. ``device`` places the runs (not
+    part of their identity). ``on_run_done(run, result, error)`` is called as each run
     finishes or fails instead of the default ``log`` line (e.g. a progress line). ``progress``:
     a ``log`` line as each run's analysis starts and ends, and the experiment's own progress
     bars inside a long analysis (``Experiment.show_progress``). ``analysis_workers`` > 1

@@ -14,7 +14,8 @@ experiment lists its variants in ``Experiment.variants``; ``factordiff experimen
 
 Each variant is a whole experiment in its own folder, so everything an experiment reports
 (its analysis, its spread over seeds) is reported per variant unchanged; training them in
-one executor call keeps the workers busy across variants.
+one executor call keeps the workers busy across variants. The overview (``variants.json``,
+``variants.md``) is built in :mod:`factordiff.experiments.variants_overview`, re-exported here.
 """
 
 from __future__ import annotations
@@ -26,12 +27,30 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from factordiff.config import apply_overrides, json_ready, to_dict
-from factordiff.jsonfiles import expect_object, invalid, read_summary
+from factordiff.config import apply_overrides, to_dict
+from factordiff.experiments.variants_overview import (
+    VARIANTS_FILE,
+    VARIANTS_REPORT,
+    overview_of_folders,
+    variants_overview,
+    write_overview,
+)
 from factordiff.paths import check_writable_folder
 
-VARIANTS_FILE = "variants.json"
-VARIANTS_REPORT = "variants.md"
+__all__ = [  # what this module defines, and what it re-exports from variants_overview
+    "VARIANTS_FILE",
+    "VARIANTS_REPORT",
+    "ExperimentVariant",
+    "apply_variant",
+    "describe_variant_plans",
+    "overview_of_folders",
+    "parse_variant_names",
+    "resolve_variants",
+    "run_variants",
+    "variant_configs",
+    "variants_overview",
+    "write_overview",
+]
 
 
 @dataclass(frozen=True)
@@ -58,11 +77,18 @@ def parse_variant_names(text: str) -> list[str]:
 def resolve_variants(exp, names: list[str]) -> list[ExperimentVariant]:
     """The variants ``names`` of experiment ``exp``; an unknown name is a ValueError naming
     the allowed ones."""
-    registry: dict[str, ExperimentVariant] = getattr(exp, "variants", {}) or {}
-    if not registry:
-        from factordiff.experiments import EXPERIMENTS
+    from factordiff.config.catalog import CATALOG
+    from factordiff.experiments.registry import experiment_names, experiments, get_experiment
 
-        have = sorted(n for n, e in EXPERIMENTS.items() if getattr(e, "variants", None))
+    if exp.name in experiment_names():
+        get_experiment(exp.name)  # loaded, so that its variants are in the catalog
+        # the one catalog of named settings holds every registered experiment's variants
+        registry = {e.name: e.value for e in CATALOG.entries("variant", exp.name)}
+    else:  # an experiment object that was never registered carries its own
+        registry = dict(getattr(exp, "variants", None) or {})
+    if not registry:
+        experiments()
+        have = sorted({e.owner for e in CATALOG.entries("variant")})
         raise ValueError(
             f"experiment {exp.name!r} has no training variants; --variant is available for: {have}"
         )
@@ -130,85 +156,25 @@ def run_variants(
     Every config and every run is validated, and two variants that would train the same
     run are refused, before anything is written. Returns the overview written to
     ``out/variants.json`` (also rendered as ``out/variants.md``)."""
-    from factordiff.experiments.skeleton import analyse_runs, check_run_inputs, run_experiment
-    from factordiff.experiments.sweep import (
-        SweepFailed,
-        check_executor,
-        make_executor,
-        plan_sweep,
-        run_status,
-        write_sweep,
-    )
-    from factordiff.training import atomic_write_text, run_state
+    from factordiff.experiments.skeleton import check_run_inputs, run_experiment
+    from factordiff.experiments.sweep import SweepFailed, make_executor
 
     out = Path(out)
-    planned = {}
-    for name, cfg in cfgs.items():
-        cfg.validate()
-        runs = plan_sweep(out / name, exp.runs(cfg), device=device)
-        exp.check(cfg, runs)
-        planned[name] = runs
-    owner: dict[str, str] = {}
-    for name, runs in planned.items():
-        for r in runs:
-            if r.key in owner:
-                raise ValueError(
-                    f"variants {owner[r.key]!r} and {name!r} train the same run config "
-                    f"({r.params}, key {r.key}); give one of them"
-                )
-            owner[r.key] = name
-
+    planned, owner = _plan_variants(exp, cfgs, out, device)
     executor = executor if executor is not None else make_executor("local")
-    check_writable_folder(out)  # a file in the way: refused before anything is written
-    all_runs = [r for runs in planned.values() for r in runs]
-    check_executor(executor)  # a Ray cluster that does not answer: nothing written
-    if not force:  # a garbled metrics.jsonl or checkpoint: refused before anything is written
-        check_run_inputs(all_runs)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, runs in planned.items():  # `factordiff sweep status OUT/<variant>` works now
-        (out / name).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            out / name / "experiment.json", json.dumps(to_dict(cfgs[name]), indent=2) + "\n"
-        )
-        write_sweep(out / name, runs, {"experiment": exp.name, "preset": cfgs[name].name})
-    if force:
-        for r in all_runs:
-            shutil.rmtree(r.dir, ignore_errors=True)
-    todo = [r for r in all_runs if not (run_state(r.dir) or {}).get("finished")]
-    log(
-        f"{len(cfgs)} variant(s) x {len(all_runs) // max(1, len(cfgs))} run(s) in {out}; "
-        f"{len(todo)} to train ({executor.describe()})"
-    )
-
-    def on_done(r, result: dict | None, error: str | None) -> None:
-        where = f"{owner[r.key]} {r.key} {r.params}"
-        if error is None:
-            log(f"  {result['status']} {where} in {result['seconds']:.0f} s")
-        else:
-            log(f"  FAILED {where}: {error}")
-
+    todo = _write_variants(exp, cfgs, planned, out, executor, force, log)
     failure = None
     if todo:
         try:
-            executor.run(todo, on_done=on_done)
+            executor.run(todo, on_done=_variant_logger(owner, log))
         except SweepFailed as e:  # the variants whose runs all finished are still analysed
             failure = e
-    failed = {
-        name: f"{len(bad)} run(s) did not finish: "
-        + "; ".join(f"{st['params']} ({st['key']}): {st['error'] or st['status']}" for st in bad)
-        for name, runs in planned.items()
-        if (bad := [st for st in map(run_status, runs) if st["status"] != "done"])
-    }
+    failed = _unfinished_variants(planned)
     if failure is not None and len(failed) == len(cfgs):
         raise failure
-    ok_runs = [r for r in all_runs if owner[r.key] not in failed]
     check_run_inputs([r for r in todo if owner[r.key] not in failed])  # before any analysis
-
-    analysed = None
-    if analysis_workers > 1:  # every variant's runs in one pool, not one variant at a time
-        jobs = [(cfgs[owner[r.key]], r) for r in ok_runs]
-        done = analyse_runs(exp, jobs, workers=analysis_workers, log=log, progress=progress)
-        analysed = {r.key: a for r, a in zip(ok_runs, done, strict=True)}
+    ok_runs = [r for runs in planned.values() for r in runs if owner[r.key] not in failed]
+    analysed = _pooled_analysis(exp, cfgs, ok_runs, owner, analysis_workers, log, progress)
     summaries = {}
     for name, cfg in cfgs.items():
         if name in failed:
@@ -233,6 +199,98 @@ def run_variants(
     return doc
 
 
+def _plan_variants(exp, cfgs: dict[str, Any], out: Path, device: str | None):
+    """The planning step of :func:`run_variants`: each variant's config validated and its
+    sweep planned in ``out/<name>`` (``{name: [SweepRun]}``), and each run key's variant;
+    two variants that would train the same run are refused."""
+    from factordiff.experiments.sweep import plan_sweep
+
+    planned = {}
+    for name, cfg in cfgs.items():
+        cfg.validate()
+        runs = plan_sweep(out / name, exp.runs(cfg), device=device)
+        exp.check(cfg, runs)
+        planned[name] = runs
+    owner: dict[str, str] = {}
+    for name, runs in planned.items():
+        for r in runs:
+            if r.key in owner:
+                raise ValueError(
+                    f"variants {owner[r.key]!r} and {name!r} train the same run config "
+                    f"({r.params}, key {r.key}); give one of them"
+                )
+            owner[r.key] = name
+    return planned, owner
+
+
+def _write_variants(exp, cfgs, planned, out: Path, executor, force: bool, log) -> list:
+    """Reach ``executor`` and read the runs already there (nothing written before), then
+    write each variant's ``experiment.json`` and ``sweep.json`` (with ``force``, delete its
+    run folders); the runs still to train, with a ``log`` line on them."""
+    from factordiff.experiments.skeleton import check_run_inputs
+    from factordiff.experiments.sweep import check_executor, write_sweep
+    from factordiff.training import atomic_write_text, run_state
+
+    check_writable_folder(out)  # a file in the way: refused before anything is written
+    all_runs = [r for runs in planned.values() for r in runs]
+    check_executor(executor)  # a Ray cluster that does not answer: nothing written
+    if not force:  # a garbled metrics.jsonl or checkpoint: refused before anything is written
+        check_run_inputs(all_runs)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, runs in planned.items():  # `factordiff sweep status OUT/<variant>` works now
+        (out / name).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            out / name / "experiment.json", json.dumps(to_dict(cfgs[name]), indent=2) + "\n"
+        )
+        write_sweep(out / name, runs, {"experiment": exp.name, "preset": cfgs[name].name})
+    if force:
+        for r in all_runs:
+            shutil.rmtree(r.dir, ignore_errors=True)
+    todo = [r for r in all_runs if not (run_state(r.dir) or {}).get("finished")]
+    log(
+        f"{len(cfgs)} variant(s) x {len(all_runs) // max(1, len(cfgs))} run(s) in {out}; "
+        f"{len(todo)} to train ({executor.describe()})"
+    )
+    return todo
+
+
+def _variant_logger(owner: dict[str, str], log):
+    """The executor's ``on_done``: a ``log`` line per run, naming its variant."""
+
+    def on_done(r, result: dict | None, error: str | None) -> None:
+        where = f"{owner[r.key]} {r.key} {r.params}"
+        if error is None:
+            log(f"  {result['status']} {where} in {result['seconds']:.0f} s")
+        else:
+            log(f"  FAILED {where}: {error}")
+
+    return on_done
+
+
+def _unfinished_variants(planned) -> dict[str, str]:
+    """The variants with a run not done (name -> why), from the run folders."""
+    from factordiff.experiments.sweep import run_status
+
+    return {
+        name: f"{len(bad)} run(s) did not finish: "
+        + "; ".join(f"{st['params']} ({st['key']}): {st['error'] or st['status']}" for st in bad)
+        for name, runs in planned.items()
+        if (bad := [st for st in map(run_status, runs) if st["status"] != "done"])
+    }
+
+
+def _pooled_analysis(exp, cfgs, ok_runs, owner, workers: int, log, progress: bool):
+    """With ``workers`` > 1, every variant's runs analysed in one pool, not one variant at
+    a time (run key -> analysis); else None (each variant's experiment analyses its own)."""
+    from factordiff.experiments.skeleton import analyse_runs
+
+    if workers <= 1:
+        return None
+    jobs = [(cfgs[owner[r.key]], r) for r in ok_runs]
+    done = analyse_runs(exp, jobs, workers=workers, log=log, progress=progress)
+    return {r.key: a for r, a in zip(ok_runs, done, strict=True)}
+
+
 def describe_variant_plans(exp, cfgs: dict[str, Any], out: str | Path) -> str:
     """The dry run of :func:`run_variants`: each variant's folder and resolved config as
     JSON, and a line on what a run would write into ``out``; nothing is written."""
@@ -243,164 +301,3 @@ def describe_variant_plans(exp, cfgs: dict[str, Any], out: str | Path) -> str:
     runs = sum(len(exp.runs(cfg)) for cfg in cfgs.values())
     parts.append(f"(dry run: would write {out} with {len(cfgs)} variant(s), {runs} run(s))")
     return "\n".join(parts)
-
-
-def write_overview(doc: dict, out: Path) -> None:
-    """``out/variants.json`` and its rendering ``out/variants.md``."""
-    from factordiff.experiments.report import render_variants
-    from factordiff.training import atomic_write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / VARIANTS_FILE, json.dumps(doc, indent=2) + "\n")
-    atomic_write_text(out / VARIANTS_REPORT, render_variants(doc))
-
-
-def variants_overview(
-    exp,
-    summaries: dict[str, dict],
-    command: str,
-    folders: dict[str, str] | None = None,
-    failed: dict[str, str] | None = None,
-) -> dict:
-    """Each claim's verdict in each variant (with how many seeds it held in) and the count
-    of variants in which it holds. A claim holds in a variant when that variant's verdict
-    (over its seeds, by the experiment's rule) is "reproduced". A variant whose summary has
-    a sensitivity map (Experiment 1) also gets, per mapped rule, the settings in which it
-    holds. ``folders``: each variant's folder as the overview names it (default: its
-    name, the layout of :func:`run_variants`). ``failed``: variants not judged (name ->
-    why), listed with their error and counted in no claim."""
-    from factordiff.experiments.judgement import verdict_of
-
-    registry = getattr(exp, "variants", {})
-
-    def about(name: str) -> dict:
-        return {
-            "description": registry[name].description if name in registry else "",
-            "folder": (folders or {}).get(name, name),
-        }
-
-    variants = {}
-    for name, s in summaries.items():
-        verdicts = []
-        for v in s["verdicts"]:
-            spread = v.get("spread") or {}
-            seeds = spread.get("seeds", s.get("seeds", []))
-            held = spread.get("reproduced_in", int(bool(v["reproduced"])))
-            verdicts.append(
-                {
-                    "claim": v["claim"],
-                    "reproduced": v["reproduced"],
-                    # reproduced | not reproduced | inconclusive | not judged (older
-                    # summaries: from `reproduced`)
-                    "verdict": verdict_of(v),
-                    "reproduced_in": held,
-                    "seeds": seeds,
-                    "value": v.get("value"),
-                    "mean": spread.get("mean"),
-                    "std": spread.get("std"),
-                }
-            )
-        variants[name] = {
-            **about(name),
-            "setting": s.get("setting", ""),
-            "train_seconds": s.get("train_seconds"),
-            "verdicts": verdicts,
-        }
-        smap = s.get("sensitivity_map")
-        if smap:
-            variants[name]["map"] = {
-                rule: {
-                    "claim": smap.get("claims", {}).get(rule, rule),
-                    "holds": c["holds"],
-                    "settings": c["settings"],
-                }
-                for rule, c in smap["counts"].items()
-            }
-    claims = []
-    if variants:
-        first = next(iter(variants.values()))["verdicts"]
-        for i, v in enumerate(first):
-            holds = [n for n, d in variants.items() if d["verdicts"][i]["reproduced"]]
-            claims.append({"claim": v["claim"], "holds_in": holds, "of": len(variants)})
-    return json_ready(
-        {
-            "experiment": exp.name,
-            "command": command,
-            "variants": variants,
-            "claims": claims,
-            "failed": {name: {**about(name), "error": why} for name, why in (failed or {}).items()},
-        }
-    )
-
-
-def overview_of_folders(folders: list[str | Path], out: str | Path, command: str = "") -> dict:
-    """The overview of variants run by separate commands (or on other machines): each of
-    ``folders`` is a finished experiment folder (its ``summary.json`` names its variant),
-    all of one experiment preset. Writes ``out/variants.json`` and ``out/variants.md``
-    (each variant's folder named relative to ``out``). A folder without a summary, two
-    folders of one variant, different presets or claims raise ``ValueError`` before
-    anything is written. Returns the overview."""
-    import os
-
-    from factordiff.experiments import preset_names, resolve_experiment
-
-    if not folders:
-        raise ValueError("no folders given; allowed: one or more finished experiment folders")
-    out = Path(out)
-    check_writable_folder(out)  # a file in the way: refused before anything is read or written
-    summaries: dict[str, dict] = {}
-    where: dict[str, str] = {}
-    preset = None
-    for folder in map(Path, folders):
-        path = folder / "summary.json"
-        if not path.is_file():
-            raise ValueError(
-                f"{folder} has no summary.json; allowed: a finished experiment folder "
-                "(factordiff experiment ... --out FOLDER)"
-            )
-        s = read_summary(path)
-        smap = s.get("sensitivity_map")
-        if smap:
-            smap = expect_object(
-                smap, path, "sensitivity_map", required={"counts": dict}, optional={"claims": dict}
-            )
-            for rule, c in smap["counts"].items():
-                expect_object(
-                    c,
-                    path,
-                    f"sensitivity_map.counts.{rule}",
-                    "a JSON object with holds and settings (integers)",
-                    required={"holds": int, "settings": int},
-                )
-        try:
-            resolve_experiment(s.get("experiment") or "")
-        except ValueError:
-            raise invalid(
-                path, "experiment", s.get("experiment"), f"a preset name: {preset_names()}"
-            ) from None
-        name = s.get("variant")
-        if not name:
-            raise ValueError(
-                f"{path} names no variant; allowed: folders of an experiment with variants"
-            )
-        if name in summaries:
-            raise ValueError(
-                f"{where[name]} and {folder} are both variant {name!r}; give one of them"
-            )
-        if preset is not None and s.get("experiment") != preset:
-            raise ValueError(
-                f"{folder} is preset {s.get('experiment')!r}, the others {preset!r}; "
-                "allowed: folders of one preset"
-            )
-        preset = s.get("experiment")
-        claims = [v["claim"] for v in s["verdicts"]]
-        first = next(iter(summaries.values()), None)
-        if first is not None and claims != [v["claim"] for v in first["verdicts"]]:
-            raise ValueError(f"{folder} judges other claims than {next(iter(where.values()))}")
-        summaries[name] = s
-        where[name] = str(folder)
-    exp, _ = resolve_experiment(preset)
-    rel = {n: os.path.relpath(Path(f).resolve(), out.resolve()) for n, f in where.items()}
-    doc = variants_overview(exp, summaries, command, folders=rel)
-    write_overview(doc, out)
-    return doc

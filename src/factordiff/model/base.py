@@ -3,8 +3,9 @@
 A denoiser is a ``torch.nn.Module`` built from a run's ``(ModelConfig, DataConfig)`` that
 
 - predicts from ``forward(x_t, t, labels)``: ``x_t`` (B, 1, N, N) float, ``t`` (B,) long
-  timesteps in ``[0, T - 1]``, ``labels`` (B, F) float conditions in pixels (F = 2 today:
-  ``(mu_x, mu_y)``); it returns a tensor of ``x_t``'s shape (epsilon, v or x_0, as
+  timesteps in ``[0, T - 1]``, ``labels`` (B, F) float conditions in pixels, one column per
+  factor of the data (:attr:`Denoiser.num_factors`, from
+  :func:`factordiff.data.render.label_factors`; F = 2 today: ``(mu_x, mu_y)``); it returns a tensor of ``x_t``'s shape (epsilon, v or x_0, as
   ``diffusion.prediction_type`` says; the model does not need to know which);
 - names the layers the representation analysis may hook, in forward order
   (:meth:`Denoiser.analysis_layers`: what a sensitivity map reads for ``layers="all"``), and
@@ -24,20 +25,24 @@ import torch
 from torch import nn
 
 from factordiff.config import DataConfig, ModelConfig
+from factordiff.data.render import label_factors
 
 
 class Denoiser(nn.Module, abc.ABC):
     """Base class of factordiff's denoisers ``eps_theta(x_t, t, labels)``.
 
-    ``__init__(model_cfg, data_cfg)`` stores both configs and ``image_size`` (N): the data a
-    model is trained on travels with it, so the analysis refuses conditions outside its label
-    range (:class:`factordiff.analysis.ActivationExtractor`), as sampling does."""
+    ``__init__(model_cfg, data_cfg)`` stores both configs, ``image_size`` (N) and
+    ``num_factors`` (F, the label columns ``forward`` takes, derived from the data, not a
+    config field): the data a model is trained on travels with it, so the analysis refuses
+    conditions outside its label range (:class:`factordiff.analysis.ActivationExtractor`), as
+    sampling does."""
 
     def __init__(self, model_cfg: ModelConfig, data_cfg: DataConfig) -> None:
         super().__init__()
         self.model_cfg = model_cfg
         self.data_cfg = data_cfg
         self.image_size = data_cfg.image_size
+        self.num_factors = len(label_factors(data_cfg))
 
     @abc.abstractmethod
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

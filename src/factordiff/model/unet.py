@@ -1,7 +1,8 @@
-"""The conditional UNet: a diffusers ``UNet2DModel`` plus a label encoder for (mu_x, mu_y).
+"""The conditional UNet: a diffusers ``UNet2DModel`` plus a label encoder for F factors.
 
-Design (after the paper's Fig. 7): sinusoidal encodings of the timestep, of ``mu_x`` and of
-``mu_y`` are combined into one embedding that is fed into every residual block of the UNet.
+Design (after the paper's Fig. 7): sinusoidal encodings of the timestep and of each factor of
+the label (``mu_x`` and ``mu_y``: F = 2 for all of today's data) are combined into one
+embedding that is fed into every residual block of the UNet.
 We reuse diffusers' ``UNet2DModel`` (well tested, any layer reachable by name) with
 ``class_embed_type="identity"``: the UNet computes ``emb = MLP_t(sin(t)) + c`` and we supply
 ``c = MLP_c(concat(sin(mu_x), sin(mu_y)))``. A sum of two MLP outputs is what the paper's
@@ -20,7 +21,11 @@ Label encoding (:class:`LabelEncoder`, ``model.label_encoding``):
   ``i = 0..K-1``. No period is built in, so a torus in the data has to be learned from the
   images (the paper's "positional encodings" of mu_x and mu_y, as we read them).
 
-Both give ``2K`` features per coordinate and feed the same MLP.
+Both give ``2K`` features per coordinate, ``2 F K`` in all, and feed the same MLP. F is the
+model's ``num_factors``, derived from the data (:func:`factordiff.data.render.label_factors`),
+so the first layer's width follows the labels and no config field (nor run key) holds it.
+The pixel-coordinate features (``model.coord_frequencies``) are of the image's two axes, not
+of the labels: they stay 2-D whatever F.
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ POSITIONAL_MAX_PERIOD = 10_000
 
 
 class LabelEncoder(nn.Module):
-    """Sinusoidal features of (mu_x, mu_y), concatenated, then a two-layer MLP.
+    """Sinusoidal features of each factor of the label, concatenated, then a two-layer MLP.
 
-    Input ``labels`` (B, 2) in pixels; output (B, emb_dim). ``encoding``: ``periodic``
-    (frequencies ``2 pi k / period``, labels shifted by ``offset``) or ``positional``
-    (transformer-style, of the raw label; ``period`` and ``offset`` unused)."""
+    Input ``labels`` (B, F) in pixels, F = ``num_factors`` (2 for ``(mu_x, mu_y)``); output
+    (B, emb_dim). ``encoding``: ``periodic`` (frequencies ``2 pi k / period``, labels shifted
+    by ``offset``, the same for every factor) or ``positional`` (transformer-style, of the raw
+    label; ``period`` and ``offset`` unused)."""
 
     def __init__(
         self,
@@ -58,40 +64,49 @@ class LabelEncoder(nn.Module):
         num_frequencies: int,
         emb_dim: int,
         encoding: str = "periodic",
+        num_factors: int = 2,
     ) -> None:
         super().__init__()
         if encoding not in LABEL_ENCODINGS:
             raise ValueError(
                 f"encoding = {encoding!r} is invalid; allowed: one of {list(LABEL_ENCODINGS)}"
             )
+        if isinstance(num_factors, bool) or not isinstance(num_factors, int) or num_factors < 1:
+            raise ValueError(f"num_factors = {num_factors!r} is invalid; allowed: an integer >= 1")
         self.encoding = encoding
+        self.num_factors = num_factors
         self.num_frequencies = int(num_frequencies)
         self.period = float(period)
         self.offset = float(offset)
         k = torch.arange(1, num_frequencies + 1, dtype=torch.float32)
         self.register_buffer("freqs", 2 * math.pi * k / self.period, persistent=False)  # (K,)
         self.mlp = nn.Sequential(
-            nn.Linear(4 * num_frequencies, emb_dim),
+            nn.Linear(2 * num_factors * num_frequencies, emb_dim),
             nn.SiLU(),
             nn.Linear(emb_dim, emb_dim),
         )
 
     def features(self, labels: torch.Tensor) -> torch.Tensor:
-        """(B, 2) labels -> (B, 4K) features: [sin x, cos x, sin y, cos y] (periodic) or
-        [cos x, sin x, cos y, sin y] (positional), K of each."""
+        """(B, F) labels -> (B, 2FK) features, factor by factor: [sin x, cos x, sin y, cos y,
+        ...] (periodic) or [cos x, sin x, cos y, sin y, ...] (positional), K of each."""
+        if labels.ndim != 2 or labels.shape[1] != self.num_factors:
+            raise ValueError(
+                f"labels shape {tuple(labels.shape)} is invalid; allowed: (B, "
+                f"{self.num_factors}), one value per factor (num_factors = {self.num_factors})"
+            )
+        b = labels.shape[0]
         if self.encoding == "positional":
-            b = labels.shape[0]
             # cos/sin first as in UNet2DModel's own timestep encoding (flip_sin_to_cos)
             feats = get_timestep_embedding(
-                labels.float().reshape(-1),  # (2B,): x0, y0, x1, y1, ...
+                labels.float().reshape(-1),  # (FB,): x0, y0, x1, y1, ... for F = 2
                 2 * self.num_frequencies,
                 flip_sin_to_cos=True,
                 downscale_freq_shift=0,
                 max_period=POSITIONAL_MAX_PERIOD,
-            )  # (2B, 2K)
-            return feats.reshape(b, 4 * self.num_frequencies)
-        ang = (labels.float() - self.offset)[:, :, None] * self.freqs  # (B, 2, K)
-        feats = torch.cat([ang.sin(), ang.cos()], dim=-1)  # (B, 2, 2K)
+            )  # (FB, 2K)
+            return feats.reshape(b, 2 * self.num_factors * self.num_frequencies)
+        ang = (labels.float() - self.offset)[:, :, None] * self.freqs  # (B, F, K)
+        feats = torch.cat([ang.sin(), ang.cos()], dim=-1)  # (B, F, 2K)
         return feats.flatten(1)
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
@@ -99,10 +114,11 @@ class LabelEncoder(nn.Module):
 
 
 class ConditionalUNet(Denoiser):
-    """Denoiser ``eps_theta(x_t, t, (mu_x, mu_y))`` for N x N grayscale images; the model of
+    """Denoiser ``eps_theta(x_t, t, labels)`` for N x N grayscale images; the model of
     ``model.kind = "unet"``.
 
-    ``forward(x_t (B, 1, N, N), t (B,) long, labels (B, 2) float) -> (B, 1, N, N)``.
+    ``forward(x_t (B, 1, N, N), t (B,) long, labels (B, F) float) -> (B, 1, N, N)``, F =
+    ``num_factors`` of the data (2 today: ``(mu_x, mu_y)``).
 
     Named submodules (for activation analysis): ``label_encoder``, ``unet.conv_in``,
     ``unet.down_blocks.{i}``, ``unet.mid_block``, ``unet.up_blocks.{i}``, ``unet.conv_out``
@@ -129,6 +145,7 @@ class ConditionalUNet(Denoiser):
             num_frequencies=model_cfg.num_frequencies,
             emb_dim=emb_dim,
             encoding=model_cfg.label_encoding,
+            num_factors=self.num_factors,
         )
         self.coord_frequencies = model_cfg.coord_frequencies
         if self.coord_frequencies:

@@ -164,6 +164,22 @@ def _verdict(
     )
 
 
+def _torus_verdict(final: dict, control: dict, answer: dict, m: int, per_seed: str) -> Verdict:
+    """The claim "torus topology", from the Betti numbers of the terminal representation
+    (``final``) and of the control; the raw images' are reported, not judged."""
+    return _verdict(
+        "torus topology: two long H1 bars (Betti numbers 1, 2, 1)",
+        "the representation of the periodic model has the topology of a torus",
+        "Betti numbers of the terminal representation read by the documented "
+        "bar-gap rule (docs/analysis.md); passes when b1 = 2 (the raw images' Betti "
+        "numbers are reported, not judged: on the 32 x 32 grid they are a torus, b1 = 2, "
+        "and no representation can be nearer)",
+        answer,
+        torus_rules(_betti_of(final), _betti_of(control), m),
+        per_seed,
+    )
+
+
 def gradual_verdict(sims: list[float], m: int) -> Verdict:
     """The claim "factorization emerges gradually", read from the x-on-y similarity ``sims``
     at every kept checkpoint, from epoch 0 (the untrained network, itself the control)."""
@@ -225,17 +241,7 @@ def verdicts(
     per_seed = _PER_SEED_RULE + (_PER_SEED_RAW if raw is not None else "")
     sims = [c["summary"]["factorization"]["orthogonality_xy"] for c in checkpoints]
     return [
-        _verdict(
-            "torus topology: two long H1 bars (Betti numbers 1, 2, 1)",
-            "the representation of the periodic model has the topology of a torus",
-            "Betti numbers of the terminal representation read by the documented "
-            "bar-gap rule (docs/analysis.md); passes when b1 = 2 (the raw images' Betti "
-            "numbers are reported, not judged: on the 32 x 32 grid they are a torus, b1 = 2, "
-            "and no representation can be nearer)",
-            answers["torus"],
-            torus_rules(_betti_of(final), _betti_of(control), m),
-            per_seed,
-        ),
+        _torus_verdict(final, control, answers["torus"], m, per_seed),
         _verdict(
             "x and y factorized: x-loops orthogonal to y-loops",
             "x and y are encoded in nearly orthogonal subspaces (Clifford-like torus)",

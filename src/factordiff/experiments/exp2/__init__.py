@@ -17,7 +17,7 @@ seed of ``seeds``).
 
 Every run trains on one step budget (``run.train.max_steps``), so that no run gets more
 compute for having more data. The plus hole, margin and squares are stated at N = 32 and
-scaled to ``image_size`` (``factordiff.experiments.scaling``); the lesions (in lattice
+scaled to ``image_size`` (``factordiff.data.rescale``); the lesions (in lattice
 columns) and the rim (in px) are stated at ``image_size`` (:mod:`.designs`).
 
 Each finished run is evaluated per section of label space (:func:`evaluate_run_sections`): for

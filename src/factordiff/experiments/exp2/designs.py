@@ -38,9 +38,9 @@ PAPER_RIM_WIDTH = 2.0  # px at N = 32: our default rim (the `stripes` dataset pr
 
 def scaled(preset: str, n: int, **changes) -> DataConfig:
     """Dataset preset ``preset`` with ``changes``, moved to N = ``n``
-    (:func:`factordiff.experiments.scaling.scaled_data_config`)."""
+    (:func:`factordiff.data.rescale.scaled_data_config`)."""
     from factordiff.data import get_dataset_preset
-    from factordiff.experiments.scaling import scaled_data_config
+    from factordiff.data.rescale import scaled_data_config
 
     return scaled_data_config(replace(get_dataset_preset(preset), **changes), n)
 

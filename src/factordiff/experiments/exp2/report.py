@@ -40,7 +40,7 @@ def cpu_description() -> str:
 def describe_setting(cfg: Exp2Config) -> str:
     """One line naming the training setting and the scaling of the geometry."""
     from factordiff.data import get_dataset_preset
-    from factordiff.experiments.scaling import describe_scaling
+    from factordiff.data.rescale import describe_scaling
 
     run = cfg.run
     ref = get_dataset_preset("sos-plus-hole+stripes")  # hole band and margin at N = 32

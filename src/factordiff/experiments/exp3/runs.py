@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from factordiff.config import DataConfig, RunConfig
+from factordiff.data.rescale import scaled_data_config
 from factordiff.experiments.budgets import with_step_budget
 from factordiff.experiments.exp3.config import DATASETS, Exp3Config
-from factordiff.experiments.scaling import scaled_data_config
 
 
 def dataset_config(

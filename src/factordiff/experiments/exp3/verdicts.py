@@ -23,11 +23,11 @@ from factordiff.experiments.skeleton import Verdict
 
 def threshold_sizes(rows: list[dict], cfg: Exp3Config) -> dict:
     """Per dataset: sizes at the threshold, ``(S, K)`` over seeds x image sizes, with
-    statuses and bounds (see :func:`factordiff.scaling.sizes_at_threshold`).
+    statuses and bounds (see :func:`factordiff.analysis.power_law.sizes_at_threshold`).
 
     For one (dataset, N, seed) the curve is accuracy (``threshold_metric``) against the
     dataset size (``size_measure``) over the shares."""
-    from factordiff.scaling import sizes_at_threshold
+    from factordiff.analysis.power_law import sizes_at_threshold
 
     seeds = sorted({r["seed"] for r in rows})
     sizes_n = sorted({r["N"] for r in rows})
@@ -65,7 +65,7 @@ def threshold_sizes(rows: list[dict], cfg: Exp3Config) -> dict:
 def fit_exponents(sizes: dict, cfg: Exp3Config) -> dict:
     """Per dataset: the power-law fit of size against N (None when fewer than two N have a
     finite size), and the per-seed exponents."""
-    from factordiff.scaling import fit_power_law
+    from factordiff.analysis.power_law import fit_power_law
 
     fits = {}
     for dataset, d in sizes.items():

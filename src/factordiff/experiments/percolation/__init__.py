@@ -7,7 +7,7 @@ accuracy of 2D bumps at frame lattice sites, the final training loss (the last l
 of ``metrics.jsonl``), a validation loss (the diffusion loss of the EMA model on lattice
 sites held out of its training set, at fixed noise and timesteps) and, optionally, a UMAP of
 the final representation. Beside them, the simulated largest-cluster mass ratio for the same
-sigma and lattice (:mod:`factordiff.percolation`, thresholds 0.005 and 0.05).
+sigma and lattice (:mod:`factordiff.analysis.percolation_model`, thresholds 0.005 and 0.05).
 
 Claims: the onset is sharp, comes earlier for wider bumps, and sits near the simulated
 percolation threshold, each measured on every seed's own curves and judged from its interval
@@ -36,8 +36,8 @@ gate are shared with Experiment 3 and live in :mod:`factordiff.experiments.budge
 public name callers imported from the former ``percolation``, ``percolation_verdicts`` and
 ``onset_rules`` modules is re-exported here.
 
-Not to be confused with :mod:`factordiff.percolation`, the percolation model itself (the
-overlap graph and its simulated mass ratio).
+Not to be confused with :mod:`factordiff.analysis.percolation_model`, the percolation model
+itself (the overlap graph and its simulated mass ratio).
 """
 
 from __future__ import annotations

@@ -50,9 +50,10 @@ def analyse_run(cfg: PercolationExpConfig, run: SweepRun, device: str) -> dict:
     ratio of the run's own kept sites, and (optionally) the final representation."""
     import torch
 
+    from factordiff.analysis.percolation_clusters import cluster_labels, kept_mask_from_labels
+    from factordiff.analysis.percolation_model import lattice_graph
     from factordiff.data import build_labels, render_images
     from factordiff.diffusion import GaussianDiffusion
-    from factordiff.percolation import cluster_labels, kept_mask_from_labels, lattice_graph
     from factordiff.training import list_checkpoints, load_model, resolve_device
 
     rc = run.config
@@ -111,7 +112,8 @@ def analyse_run(cfg: PercolationExpConfig, run: SweepRun, device: str) -> dict:
 # ----------------------------------------------------------------------------- simulation
 def simulate_curves(cfg: PercolationExpConfig, spacing: float) -> dict:
     """``{(sigma, threshold): MassRatioCurve}`` on the experiment's lattice."""
-    from factordiff.percolation import lattice_graph, mass_ratio_curve
+    from factordiff.analysis.percolation_clusters import mass_ratio_curve
+    from factordiff.analysis.percolation_model import lattice_graph
 
     k = len(frame_lattice(cfg.image_size, cfg.run.data))
     lo = max(1.0 / k, 1e-3)  # below one kept site per lattice the curve is meaningless

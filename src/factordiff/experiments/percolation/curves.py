@@ -27,10 +27,10 @@ from factordiff.experiments.percolation.onset_rules import (
 
 def crossing(lambdas, accuracy, level: float) -> tuple[float, str]:
     """Where an accuracy-vs-lambda curve first reaches ``level`` (interpolated in log
-    lambda, :func:`factordiff.scaling.size_at_threshold`): ``(lambda, status)``; for a curve
-    that never reaches it ``(inf, 'never_reached')``, for one at or above it at the
+    lambda, :func:`factordiff.analysis.power_law.size_at_threshold`): ``(lambda, status)``;
+    for a curve that never reaches it ``(inf, 'never_reached')``, for one at or above it at the
     smallest lambda ``(that lambda, 'reached_at_smallest')`` (an upper bound)."""
-    from factordiff.scaling import size_at_threshold
+    from factordiff.analysis.power_law import size_at_threshold
 
     r = size_at_threshold(lambdas, accuracy, level)
     if r.status == "interpolated":

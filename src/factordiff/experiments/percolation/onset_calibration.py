@@ -84,7 +84,8 @@ def calibrate(
     distortion of each: at the onset's own place (``at_place``) and with its midpoint moved
     through one grid step around ``centre`` (``phases`` placements; ``centre`` None: the
     geometric middle of the grid's finest stretch)."""
-    from factordiff.percolation import lattice_graph, mass_ratio_curve
+    from factordiff.analysis.percolation_clusters import mass_ratio_curve
+    from factordiff.analysis.percolation_model import lattice_graph
 
     grid = np.asarray(grid, np.float64)
     steps = np.diff(np.log(grid))

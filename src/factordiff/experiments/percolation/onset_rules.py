@@ -2,7 +2,8 @@
 
 The paper reads the onset of learning against the percolation of the overlap graph. Two of
 its claims are judged here against the simulated largest-cluster mass ratio at the *same* N,
-sigma and overlap threshold (:mod:`factordiff.percolation`), not against a fixed factor.
+sigma and overlap threshold (:mod:`factordiff.analysis.percolation_model`), not against a
+fixed factor.
 
 **The simulated onset.** The mean mass ratio m(lambda) (largest cluster / kept sites) of a
 finite lattice starts high (a few kept sites are large shares of themselves), falls to a
@@ -74,9 +75,9 @@ class SimOnset:
 
 def first_reach(lambdas, values, level: float) -> float:
     """Where ``values`` first reach ``level``, interpolated linearly in log lambda (the rule
-    of the trained crossings, :func:`factordiff.scaling.size_at_threshold`); NaN when never
-    reached or already reached at the first point."""
-    from factordiff.scaling import size_at_threshold
+    of the trained crossings, :func:`factordiff.analysis.power_law.size_at_threshold`); NaN
+    when never reached or already reached at the first point."""
+    from factordiff.analysis.power_law import size_at_threshold
 
     r = size_at_threshold(np.asarray(lambdas, np.float64), np.asarray(values), level)
     return r.size if r.status == "interpolated" else math.nan
