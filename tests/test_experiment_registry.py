@@ -230,3 +230,51 @@ def test_a_lazy_entry_that_disagrees_with_its_experiment_is_refused_when_loaded(
             get_experiment("toy5")
     finally:
         unregister_experiment("toy5")
+
+
+# ----------------------------------------------------------------------------- packages
+def test_a_package_with_a_listing_is_registered_without_importing_it(tmp_path, monkeypatch):
+    """An experiment package beside the paper's four needs its listing.toml and nothing
+    else: register_packaged lists it from the file and imports it only when it is needed."""
+    from factordiff.experiments.registry import read_listing, register_packaged
+
+    pkg = tmp_path / "toy6pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "listing.toml").write_text(
+        'name = "toy6"\norder = 60\nhelp = "a packaged toy"\ntarget = "toy6pkg.experiment:TOY6"\n'
+    )
+    (pkg / "experiment.py").write_text(
+        "from pathlib import Path\n"
+        "from factordiff.experiments.registry import read_listing\n"
+        "from factordiff.experiments.skeleton import Experiment, ExperimentPreset\n"
+        "LISTING = read_listing(Path(__file__).with_name('listing.toml'))\n"
+        "class Toy6(Experiment):\n"
+        "    name, order, help = LISTING['name'], LISTING['order'], LISTING['help']\n"
+        "    title = 'toy6'\n"
+        "    scales = {'paper': 'toy6', 'quick': 'toy6-quick', 'tiny': 'toy6-tiny'}\n"
+        "    presets = {p: ExperimentPreset(p, 'a toy', 'nothing', 'tiny')\n"
+        "               for p in scales.values()}\n"
+        "TOY6 = Toy6()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert register_packaged(tmp_path) == ["toy6"]
+    try:
+        assert "toy6pkg.experiment" not in sys.modules  # listed, not imported
+        assert experiment_names()[-1] == "toy6"
+        assert preset_for("toy6", "quick") == "toy6-quick"  # now imported
+        assert get_experiment("toy6").help == "a packaged toy"
+    finally:
+        unregister_experiment("toy6")
+    # the paper's four come the same way, each listing agreeing with its experiment
+    for name in PAPER_FOUR:
+        exp = get_experiment(name)
+        assert exp.__module__.startswith(f"factordiff.experiments.{name}.")
+    (pkg / "listing.toml").write_text('name = "toy6"\norder = "60"\nhelp = "x"\ntarget = "a:b"\n')
+    with pytest.raises(
+        ValueError, match=r"listing.toml: order = '60' is invalid; allowed: an integer"
+    ):
+        read_listing(pkg / "listing.toml")
+    (pkg / "listing.toml").write_text('name = "toy6"\norder = 60\n')
+    with pytest.raises(ValueError, match=r"keys \['name', 'order'\] are invalid; allowed: exactly"):
+        read_listing(pkg / "listing.toml")

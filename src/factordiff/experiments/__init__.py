@@ -1,8 +1,8 @@
 """The paper's experiments on one skeleton (``skeleton.py``), run as sweeps (``sweep.py``).
 
 Each experiment is in the registry (:mod:`factordiff.experiments.registry`); the paper's
-four are registered here without importing them (:func:`~factordiff.experiments.registry.
-register_lazy`), so that ``import factordiff.experiments`` and listing the experiments' names
+four are registered here from their ``listing.toml`` without importing them
+(:func:`~factordiff.experiments.registry.register_packaged`), so that ``import factordiff.experiments`` and listing the experiments' names
 load no torch. ``resolve_experiment`` turns a command-line name (``exp1``, ``exp1-quick``)
 into the experiment and its preset. ``EXPERIMENTS`` (name -> experiment, in reproduction
 order), ``Experiment``, ``Verdict`` and ``run_experiment`` are imported on first use.
@@ -11,6 +11,7 @@ order), ``Experiment``, ``Verdict`` and ``run_experiment`` are imported on first
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from factordiff.config.catalog import CATALOG
@@ -20,39 +21,16 @@ from factordiff.experiments.registry import (
     get_experiment,
     preset_for,
     register_experiment,
-    register_lazy,
+    register_packaged,
     unregister_experiment,
 )
 
 if TYPE_CHECKING:
     from factordiff.experiments.skeleton import Experiment, Verdict, run_experiment
 
-# The paper's experiments. Each declares the same name, order and help in its own
-# experiment.py, with its presets per scale (checked when it is first used).
-register_lazy(
-    "exp1",
-    "factordiff.experiments.exp1.experiment:EXP1",
-    order=10,
-    help="does the model factorize x and y? (periodic bumps, a torus)",
-)
-register_lazy(
-    "exp2",
-    "factordiff.experiments.exp2.experiment:EXP2",
-    order=20,
-    help="composition versus interpolation",
-)
-register_lazy(
-    "exp3",
-    "factordiff.experiments.exp3.experiment:EXP3",
-    order=30,
-    help="how much data does a model need?",
-)
-register_lazy(
-    "percolation",
-    "factordiff.experiments.percolation.experiment:PERCOLATION",
-    order=40,
-    help="a sudden onset of learning above a critical data share",
-)
+# Every experiment package here with a listing.toml (the paper's four), registered without
+# importing it; its experiment.py reads the same name, order and help from that file.
+register_packaged(Path(__file__).parent)
 
 _SKELETON = ("Experiment", "Verdict", "run_experiment")
 

@@ -15,11 +15,14 @@ experiment --help``, the reproduce plan and its scale map (``factordiff reproduc
 report page's experiment folders and ``gpu-paper``'s presets. A new experiment is one
 :func:`register_experiment` call and no edit elsewhere.
 
-The paper's four experiments are registered by ``factordiff.experiments`` with
-:func:`register_lazy`: their module is imported only when the experiment itself is needed,
-so that listing their names (``factordiff --help``) loads no torch. A lazily registered
-experiment must declare the same ``name``, ``order`` and ``help`` as its entry (checked when
-it loads). Each experiment's presets and variants go into the one catalog of named
+The experiment packages under ``factordiff/experiments/`` (the paper's four) are registered
+by ``factordiff.experiments`` with :func:`register_packaged`: each has a ``listing.toml``
+(name, order, help and the ``module:ATTRIBUTE`` of its instance), read without importing the
+package, so that listing their names (``factordiff --help``) loads no torch and a new package
+needs no edit elsewhere; the package is imported only when the experiment itself is needed
+(:func:`register_lazy`). A lazily registered experiment must declare the same ``name``,
+``order`` and ``help`` as its entry (checked when it loads; the packages read them from their
+listing). Each experiment's presets and variants go into the one catalog of named
 settings (:mod:`factordiff.config.catalog`) when it is registered or loaded. This module
 imports nothing but the standard library and that catalog.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from factordiff.config.catalog import CATALOG, CatalogEntry
@@ -170,6 +174,44 @@ def register_lazy(name: str, target: str, *, order: int, help: str) -> None:
     _REGISTRY[name] = _Entry(name, order, help, target=target)
 
 
+#: The keys of an experiment package's ``listing.toml``, all required.
+LISTING_KEYS = ("name", "order", "help", "target")
+
+
+def read_listing(path: str | Path) -> dict[str, Any]:
+    """The ``listing.toml`` of an experiment package (``name``, ``order``, ``help``,
+    ``target``), read strictly: a missing or unknown key, or a value of the wrong type, is a
+    ``ValueError`` naming the file."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"{path}: not a readable listing ({e}); allowed: a TOML file") from None
+    if sorted(data) != sorted(LISTING_KEYS):
+        raise ValueError(
+            f"{path}: keys {sorted(data)} are invalid; allowed: exactly {list(LISTING_KEYS)}"
+        )
+    for key, kind in (("name", str), ("order", int), ("help", str), ("target", str)):
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            what = "an integer" if kind is int else "a string"
+            raise ValueError(f"{path}: {key} = {data[key]!r} is invalid; allowed: {what}")
+    return data
+
+
+def register_packaged(folder: str | Path) -> list[str]:
+    """Register lazily every experiment package under ``folder`` that has a
+    ``listing.toml`` (the paper's four, and any package added beside them: a new one needs
+    no edit elsewhere); returns their names."""
+    names = []
+    for listing in sorted(Path(folder).glob("*/listing.toml")):
+        meta = read_listing(listing)
+        register_lazy(meta["name"], meta["target"], order=meta["order"], help=meta["help"])
+        names.append(meta["name"])
+    return names
+
+
 def unregister_experiment(name: str) -> None:
     """Take experiment ``name`` out of the registry (``ValueError`` when it is not in it)."""
     if name not in _REGISTRY:
@@ -249,5 +291,7 @@ __all__ = [
     "preset_for",
     "register_experiment",
     "register_lazy",
+    "register_packaged",
+    "read_listing",
     "unregister_experiment",
 ]

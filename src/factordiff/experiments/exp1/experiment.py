@@ -15,6 +15,7 @@ from factordiff.experiments.exp1.rules import CONTROL, control_summary
 from factordiff.experiments.exp1.runs import group_by_seed, merge_runs, sweep_runs
 from factordiff.experiments.exp1.sensitivity_map import map_summary
 from factordiff.experiments.exp1.variants import EXP1_VARIANTS
+from factordiff.experiments.registry import read_listing
 from factordiff.experiments.skeleton import (
     Experiment,
     Verdict,
@@ -24,14 +25,17 @@ from factordiff.experiments.skeleton import (
 )
 from factordiff.experiments.sweep import SweepRun
 
+#: Name, order and help, shared with the registry's listing (read without importing this).
+LISTING = read_listing(Path(__file__).with_name("listing.toml"))
+
 
 class Exp1(Experiment):
-    name = "exp1"
+    name = LISTING["name"]
     title = TITLE
     presets = PRESETS
-    order = 10
+    order = LISTING["order"]
     scales = {"paper": "exp1", "quick": "exp1-quick", "tiny": "exp1-tiny"}
-    help = "does the model factorize x and y? (periodic bumps, a torus)"
+    help = LISTING["help"]
     variants = EXP1_VARIANTS
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:

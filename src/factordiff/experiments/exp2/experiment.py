@@ -18,17 +18,21 @@ from factordiff.experiments.exp2.report import (
 from factordiff.experiments.exp2.runs import evaluations, sweep_runs
 from factordiff.experiments.exp2.sections import OUTCOME_RULE
 from factordiff.experiments.exp2.verdicts import claim_verdicts
+from factordiff.experiments.registry import read_listing
 from factordiff.experiments.skeleton import Experiment, Verdict, run_experiment
 from factordiff.experiments.sweep import SweepRun
 
+#: Name, order and help, shared with the registry's listing (read without importing this).
+LISTING = read_listing(Path(__file__).with_name("listing.toml"))
+
 
 class Exp2(Experiment):
-    name = "exp2"
+    name = LISTING["name"]
     title = "Experiment 2 ({name}): composition versus interpolation"
     presets = PRESETS
-    order = 20
+    order = LISTING["order"]
     scales = {"paper": "exp2", "quick": "exp2-quick", "tiny": "exp2-smoke"}
-    help = "composition versus interpolation"
+    help = LISTING["help"]
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp2Config:
         return exp2_config(preset, seeds=seeds, overrides=overrides)

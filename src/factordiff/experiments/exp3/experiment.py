@@ -13,17 +13,21 @@ from factordiff.experiments.exp3.figures import draw_figures
 from factordiff.experiments.exp3.report import describe_setting, report_sections, summary_extra
 from factordiff.experiments.exp3.runs import sweep_runs
 from factordiff.experiments.exp3.verdicts import verdicts_from_rows
+from factordiff.experiments.registry import read_listing
 from factordiff.experiments.skeleton import Experiment, Verdict
 from factordiff.experiments.sweep import SweepRun
 
+#: Name, order and help, shared with the registry's listing (read without importing this).
+LISTING = read_listing(Path(__file__).with_name("listing.toml"))
+
 
 class Exp3(Experiment):
-    name = "exp3"
+    name = LISTING["name"]
     title = "Experiment 3 ({name}): how much data does a model need?"
     presets = PRESETS
-    order = 30
+    order = LISTING["order"]
     scales = {"paper": "exp3", "quick": "exp3-quick", "tiny": "exp3-tiny"}
-    help = "how much data does a model need?"
+    help = LISTING["help"]
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp3Config:
         return exp3_config(preset, seeds=seeds, overrides=overrides)

@@ -24,17 +24,21 @@ from factordiff.experiments.percolation.report import (
 )
 from factordiff.experiments.percolation.runs import sweep_runs
 from factordiff.experiments.percolation.verdicts import verdicts_from_rows
+from factordiff.experiments.registry import read_listing
 from factordiff.experiments.skeleton import Experiment, Verdict
 from factordiff.experiments.sweep import SweepRun
 
+#: Name, order and help, shared with the registry's listing (read without importing this).
+LISTING = read_listing(Path(__file__).with_name("listing.toml"))
+
 
 class PercolationExperiment(Experiment):
-    name = "percolation"
+    name = LISTING["name"]
     title = "Percolation ({name}): a sudden onset of learning above a critical data share"
     presets = PRESETS
-    order = 40
+    order = LISTING["order"]
     scales = {"paper": "percolation", "quick": "percolation-quick", "tiny": "percolation-tiny"}
-    help = "a sudden onset of learning above a critical data share"
+    help = LISTING["help"]
 
     def __init__(self) -> None:
         self._sim: dict = {}  # simulated curves, computed once per config
