@@ -125,3 +125,25 @@ def test_no_experiment_preset_feeds_coordinate_channels():
             exp_, name = resolve_experiment(preset, quick=False)
             runs = exp_.runs(exp_.config(name))
             assert all(rc.model.coord_frequencies == 0 for _, rc in runs), (exp_name, preset)
+
+
+def test_epsilon_rungs_carry_the_setting_they_were_measured_to_train_with():
+    """From rung2 on (epsilon-prediction) the presets train with min-SNR weighting and a
+    cosine schedule over 6,400 steps (docs/fidelity.md); the v-prediction rungs keep
+    `small`'s setting, and the network alone changes from rung2 to rung7."""
+    from factordiff.training_schedule import lr_at
+
+    for k, rung in enumerate(RUNGS):
+        cfg = preset_config(rung)
+        eps = cfg.diffusion.prediction_type == "epsilon"
+        assert eps == (k >= 2), rung
+        assert (cfg.diffusion.loss_weighting == "min_snr") == eps
+        assert (cfg.train.lr_schedule, cfg.train.epochs) == (
+            ("cosine", 400) if eps else ("constant", 150)
+        )
+    trains = [(preset_config(r).train, preset_config(r).diffusion) for r in RUNGS[2:]]
+    assert all(t == trains[0] for t in trains)
+    cfg = preset_config("rung2").train
+    total = 400 * 1024 // 64  # 6,400 steps
+    assert lr_at(100, total, cfg) == pytest.approx(cfg.lr)  # after warmup, the peak
+    assert lr_at(total, total, cfg) < 1e-3 * cfg.lr  # annealed to ~0 at the end

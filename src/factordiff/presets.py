@@ -241,17 +241,58 @@ register(
 )
 
 
+# What each rung's preset was measured to do (docs/fidelity.md; bf16, our hyperparameters).
+RUNG_EXPECTED = {
+    0: "95% joint accuracy on 256 fixed conditions at 1,281-1,440 steps on these plain bumps "
+    "(seed 0); docs/fidelity.md",
+    1: "95% joint accuracy at 1,281-1,440 steps on these plain bumps (seed 0); on the periodic "
+    "bumps at exp1-quick's setting at 1,201-2,400 steps in seeds 0-4; docs/fidelity.md",
+    2: "with this setting (min-SNR weighting, cosine schedule) 95% at 3,361-3,520 steps and "
+    "1.000 from 4,800 (seed 0); with a constant rate it diverged at step 5,700, without "
+    "min-SNR weighting it was at 0.047 after 1,760 steps; docs/fidelity.md",
+    3: "measured with min-SNR weighting and a constant rate: 95% at 4,001-4,160 and "
+    "5,761-5,920 steps (seeds 0, 1); with this preset's cosine schedule not measured on the "
+    "plain bumps; docs/fidelity.md",
+    4: "measured with min-SNR weighting and a constant rate: not at 95% by 7,680 steps (0.938 "
+    "at 7,360; seed 0); with this preset's cosine schedule not measured; docs/fidelity.md",
+}
+GPU_RUNG_EXPECTED = (
+    "not measured: beyond our CPU cap (docs/fidelity.md, 'The CPU cap'); meant for a GPU"
+)
+
+
+def _rung(k: int) -> RunConfig:
+    """Rung ``k`` on the plain 32 x 32 bumps with the `small` training setting, and for the
+    epsilon-prediction rungs (2 on) the setting they were measured to train with (ours;
+    docs/fidelity.md): min-SNR loss weighting (gamma 5), which made them learn at all, and a
+    cosine schedule over 6,400 steps, which ended rung2's divergence under a constant rate."""
+    cfg = rung_config(k, _small())
+    if cfg.diffusion.prediction_type == "epsilon":
+        cfg = replace(
+            cfg,
+            diffusion=replace(cfg.diffusion, loss_weighting="min_snr"),
+            train=replace(
+                cfg.train, lr_schedule="cosine", epochs=400, checkpoint_epochs=(0, 100, 200, 400)
+            ),
+        )
+    return cfg
+
+
 for _k in range(len(DEVIATIONS) + 1):
-    _cfg = rung_config(_k, _small())
+    _cfg = _rung(_k)
     _left = deviations(_cfg)
+    _setting = (
+        "the `small` training setting with min-SNR weighting and a cosine schedule over 6,400 steps"
+        if _cfg.diffusion.prediction_type == "epsilon"
+        else "the `small` training setting"
+    )
     register(
         Preset(
             f"rung{_k}",
-            f"ladder rung {_k}, {rung_description(_k)}, on 2D bumps N=32 with the `small` "
-            "training setting (our hyperparameters); deviations from the paper's network: "
+            f"ladder rung {_k}, {rung_description(_k)}, on 2D bumps N=32 with {_setting} (our "
+            "hyperparameters); deviations from the paper's network: "
             + ("; ".join(d.split(":")[0] for d in _left) if _left else "none"),
-            "not measured yet: the steps to 95% joint accuracy of each rung go to "
-            "docs/fidelity.md when measured",
+            RUNG_EXPECTED.get(_k, GPU_RUNG_EXPECTED),
             _cfg,
         )
     )
