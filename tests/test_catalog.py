@@ -7,6 +7,7 @@ import pytest
 from factordiff.config.catalog import CATALOG, KINDS, CatalogEntry, PresetCatalog
 from factordiff.data import get_dataset_preset
 from factordiff.experiments import preset_names, resolve_experiment
+from factordiff.experiments.configs import finish_config
 from factordiff.experiments.registry import (
     SCALES,
     experiments,
@@ -66,6 +67,27 @@ def test_a_lookup_names_what_is_allowed_and_a_name_is_taken_once():
         cat.get("variant", "w", owner="e1")
     cat.remove_owner("e1")
     assert cat.names("variant") == ["v"] and cat.entries("variant")[0].owner == "e2"
+
+
+def test_every_experiment_preset_builds_the_config_its_experiment_resolves():
+    """Each experiment preset's record carries the function that builds its config: the
+    experiment's ``config`` is that function's config, finished (no seeds, no overrides)."""
+    owners = {exp.name: exp for exp in experiments()}
+    entries = CATALOG.entries("experiment")
+    assert sorted(e.name for e in entries) == preset_names()
+    for entry in entries:
+        preset = entry.value
+        assert callable(preset.build), f"{entry.name} has no build"
+        built = finish_config(preset.build(), None, None)
+        assert owners[entry.owner].config(entry.name) == built, entry.name
+        # the run preset the record names is the network the config trains
+        assert built.run.model == get_preset(preset.run_preset).config.model, entry.name
+        # a fresh config each call: an override of one resolution cannot reach the next
+        assert preset.build().run is not preset.build().run, entry.name
+    # `build` takes no part in a record's equality or repr
+    a = ExperimentPreset("p", "d", "e", "tiny")
+    assert a == ExperimentPreset("p", "d", "e", "tiny", build=lambda: None)
+    assert "build" not in repr(a)
 
 
 class _Toy(Experiment):

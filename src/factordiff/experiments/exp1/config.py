@@ -2,9 +2,10 @@
 
 :class:`Exp1Config` holds the training config, the seeds of the sweep (and the thread counts
 each seed trains under), how each run's representation is analysed, the rules' tolerance and
-the sensitivity map's settings; :data:`PRESETS` names the three scales and
-:func:`exp1_config` (``exp1``, ``exp1-quick``) and :func:`exp1_preset_config` (any preset,
-``exp1-tiny`` too) resolve one with seeds and ``--set`` overrides.
+the sensitivity map's settings; :data:`PRESETS` names the three scales, each
+record's ``build`` making its config, and :func:`exp1_config` (``exp1``, ``exp1-quick``) and
+:func:`exp1_preset_config` (any preset, ``exp1-tiny`` too) resolve one with seeds and
+``--set`` overrides.
 """
 
 from __future__ import annotations
@@ -184,58 +185,29 @@ class Exp1Config:
         return self.sensitivity_map and (self.map_seeds == 0 or seed in seeds[: self.map_seeds])
 
 
-PRESETS = {
-    "exp1": ExperimentPreset(
-        "exp1",
-        "Experiment 1 at our paper-scale setting: the paper-like UNet on periodic 32 x 32 "
-        "bumps; meant for a GPU",
-        "torus topology (Betti 1, 2, 1); x and y subspaces nearly orthogonal; values of one "
-        "feature nearly orthogonal (superfactored); effective dimension about 7. Seeds 0-4, "
-        "each claim judged from the interval of its statistics over the 5 seeds (at least 5); "
-        "not yet run with these seeds",
-        "exp1",
-    ),
-    "exp1-quick": ExperimentPreset(
-        "exp1-quick",
-        "Experiment 1 reduced for a 2-core CPU: the small UNet, fewer epochs, seeds 0-4 (see "
-        "docs/exp1.md)",
-        "seeds 0-4 judged by the interval rules (docs/results/exp1-5seeds): torus, "
-        "orthogonality, superfactoring and effective dimension about 7 not reproduced, the "
-        "gradual emergence inconclusive; 99.2-100% joint accuracy in every seed; 102 min in "
-        "one call on a shared 2-core Xeon with native bf16 (about twice the training time in "
-        "fp32 on an AVX2 CPU, an estimate from the step times)",
-        "exp1-quick",
-    ),
-    "exp1-tiny": ExperimentPreset(
-        "exp1-tiny",
-        "a seconds-long smoke version for tests: the tiny UNet on periodic 16 x 16 bumps, 3 "
-        "epochs, a 10 x 10 grid of conditions",
-        "runs end to end; one seed, so every claim reads inconclusive (its rules need 5 "
-        "seeds); the values are not meaningful",
-        "tiny",
-    ),
-}
-
-
-def exp1_config(
-    quick: bool = True,
-    seed: int | None = None,
-    overrides: list[str] | None = None,
-    seeds: list[int] | None = None,
-) -> Exp1Config:
-    """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
-    (``run.``-prefixed for the training config)."""
-    name = "exp1-quick" if quick else "exp1"
-    cfg = Exp1Config(
+def _preset_scale(name: str) -> Exp1Config:
+    """``exp1`` or ``exp1-quick``: its run preset as it is, seeds 0-4."""
+    # the run preset is read from the record (at call time, PRESETS exists by then), so the
+    # record's `run_preset` and the config it builds cannot disagree
+    return Exp1Config(
         name=name,
         run=preset_config(PRESETS[name].run_preset),
         seeds=PRESET_SEEDS,
         min_seeds=MIN_SEEDS,
     )
-    return _finish(cfg, seed, seeds, overrides)
 
 
-def _tiny_config() -> Exp1Config:
+def _exp1_paper() -> Exp1Config:
+    """``exp1``: the paper-like UNet (run preset ``exp1``), seeds 0-4."""
+    return _preset_scale("exp1")
+
+
+def _exp1_quick() -> Exp1Config:
+    """``exp1-quick``: the small UNet (run preset ``exp1-quick``), seeds 0-4."""
+    return _preset_scale("exp1-quick")
+
+
+def _exp1_tiny() -> Exp1Config:
     """``exp1-tiny``: the tiny UNet on periodic bumps, 3 epochs, every epoch kept."""
     from factordiff.config import apply_overrides
 
@@ -262,6 +234,54 @@ def _tiny_config() -> Exp1Config:
     )
 
 
+PRESETS = {
+    "exp1": ExperimentPreset(
+        "exp1",
+        "Experiment 1 at our paper-scale setting: the paper-like UNet on periodic 32 x 32 "
+        "bumps; meant for a GPU",
+        "torus topology (Betti 1, 2, 1); x and y subspaces nearly orthogonal; values of one "
+        "feature nearly orthogonal (superfactored); effective dimension about 7. Seeds 0-4, "
+        "each claim judged from the interval of its statistics over the 5 seeds (at least 5); "
+        "not yet run with these seeds",
+        "exp1",
+        build=_exp1_paper,
+    ),
+    "exp1-quick": ExperimentPreset(
+        "exp1-quick",
+        "Experiment 1 reduced for a 2-core CPU: the small UNet, fewer epochs, seeds 0-4 (see "
+        "docs/exp1.md)",
+        "seeds 0-4 judged by the interval rules (docs/results/exp1-5seeds): torus, "
+        "orthogonality, superfactoring and effective dimension about 7 not reproduced, the "
+        "gradual emergence inconclusive; 99.2-100% joint accuracy in every seed; 102 min in "
+        "one call on a shared 2-core Xeon with native bf16 (about twice the training time in "
+        "fp32 on an AVX2 CPU, an estimate from the step times)",
+        "exp1-quick",
+        build=_exp1_quick,
+    ),
+    "exp1-tiny": ExperimentPreset(
+        "exp1-tiny",
+        "a seconds-long smoke version for tests: the tiny UNet on periodic 16 x 16 bumps, 3 "
+        "epochs, a 10 x 10 grid of conditions",
+        "runs end to end; one seed, so every claim reads inconclusive (its rules need 5 "
+        "seeds); the values are not meaningful",
+        "tiny",
+        build=_exp1_tiny,
+    ),
+}
+
+
+def exp1_config(
+    quick: bool = True,
+    seed: int | None = None,
+    overrides: list[str] | None = None,
+    seeds: list[int] | None = None,
+) -> Exp1Config:
+    """The ``exp1`` or ``exp1-quick`` preset, with a seed (or seeds) and overrides
+    (``run.``-prefixed for the training config)."""
+    name = "exp1-quick" if quick else "exp1"
+    return _finish(PRESETS[name].build(), seed, seeds, overrides)
+
+
 def _finish(cfg: Exp1Config, seed, seeds, overrides) -> Exp1Config:
     """Every preset's config (``exp1-tiny`` too) with a seed, seeds and overrides, checked."""
     # `variant` names the overrides a run was trained with: set alone it would train the
@@ -281,9 +301,7 @@ def exp1_preset_config(preset: str, seeds=None, overrides=None) -> Exp1Config:
     """Any preset of :data:`PRESETS` (``exp1-tiny`` too) with seeds and overrides."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
-    if preset == "exp1-tiny":
-        return _finish(_tiny_config(), None, seeds, overrides)
-    return exp1_config(quick=preset == "exp1-quick", seeds=seeds, overrides=overrides)
+    return _finish(PRESETS[preset].build(), None, seeds, overrides)
 
 
 def load_exp1_config(path: str | Path) -> Exp1Config:

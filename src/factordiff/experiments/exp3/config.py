@@ -3,8 +3,8 @@ rules of the verdicts, and the presets.
 
 :class:`Exp3Config` holds the base training config, the image sizes, shares and seeds, the
 step budget, the evaluation's sizes and the constants of the rules (fixed before any run);
-:data:`PRESETS` names the three scales and :func:`exp3_config` resolves one with seeds and
-``--set`` overrides. The names of the two datasets, the threshold metrics and the size
+:data:`PRESETS` names the three scales, each record's ``build`` making its config, and
+:func:`exp3_config` resolves one with seeds and ``--set`` overrides. The names of the two datasets, the threshold metrics and the size
 measures are here too, so every other module of the package reads them from one place.
 """
 
@@ -158,6 +158,44 @@ def _tiny_run() -> RunConfig:
     return run
 
 
+def _exp3_paper() -> Exp3Config:
+    """``exp3``: N = 8, 16, 24, 32, eight shares, seeds 0-2, the last rung, 3,000 steps."""
+    return Exp3Config(
+        name="exp3",
+        run=_full_run(),
+        image_sizes=(8, 16, 24, 32),
+        shares=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+        stripes_share=1.0,
+        size_measure="bumps",
+        seeds=(0, 1, 2),
+        max_steps=3000,
+        num_eval=512,
+        repeat_sites=True,
+    )
+
+
+def _exp3_quick() -> Exp3Config:
+    """``exp3-quick``: the defaults of :class:`Exp3Config` (rung 1), seeds 0-2."""
+    return Exp3Config(seeds=(0, 1, 2), repeat_sites=True, stripes_share=1.0, size_measure="bumps")
+
+
+def _exp3_tiny() -> Exp3Config:
+    """``exp3-tiny``: the tiny UNet, N = 8 and 12, two shares, 6 steps."""
+    return Exp3Config(
+        name="exp3-tiny",
+        run=_tiny_run(),
+        image_sizes=(8, 12),
+        shares=(0.5, 1.0),
+        stripes_share=1.0,
+        size_measure="bumps",
+        max_steps=6,
+        eval_fraction=0.5,
+        num_eval=8,
+        eval_steps=3,
+        num_boot=200,
+    )
+
+
 PRESETS = {
     "exp3": ExperimentPreset(
         "exp3",
@@ -168,6 +206,7 @@ PRESETS = {
         "size at 60% accuracy ~ N^2 for bumps alone, ~ N with stripes (the paper's claim; "
         "not run yet)",
         "paper",
+        build=_exp3_paper,
     ),
     "exp3-quick": ExperimentPreset(
         "exp3-quick",
@@ -181,6 +220,7 @@ PRESETS = {
         "per-seed exponents 1.66 / 1.27 for bumps alone and 1.24 / 1.05 with stripes, "
         "inconclusive with two seeds",
         "rung1",
+        build=_exp3_quick,
     ),
     "exp3-tiny": ExperimentPreset(
         "exp3-tiny",
@@ -188,44 +228,13 @@ PRESETS = {
         "runs end to end; accuracy is not meaningful; one seed against a minimum of 3, so "
         "every claim reads inconclusive (or not judged)",
         "tiny",
+        build=_exp3_tiny,
     ),
 }
 
 
 def exp3_config(preset: str, seeds=None, overrides=None) -> Exp3Config:
     """The resolved, validated config of an ``exp3`` preset with seeds and overrides."""
-
-    if preset == "exp3":
-        cfg = Exp3Config(
-            name="exp3",
-            run=_full_run(),
-            image_sizes=(8, 16, 24, 32),
-            shares=(0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
-            stripes_share=1.0,
-            size_measure="bumps",
-            seeds=(0, 1, 2),
-            max_steps=3000,
-            num_eval=512,
-            repeat_sites=True,
-        )
-    elif preset == "exp3-quick":
-        cfg = Exp3Config(
-            seeds=(0, 1, 2), repeat_sites=True, stripes_share=1.0, size_measure="bumps"
-        )
-    elif preset == "exp3-tiny":
-        cfg = Exp3Config(
-            name="exp3-tiny",
-            run=_tiny_run(),
-            image_sizes=(8, 12),
-            shares=(0.5, 1.0),
-            stripes_share=1.0,
-            size_measure="bumps",
-            max_steps=6,
-            eval_fraction=0.5,
-            num_eval=8,
-            eval_steps=3,
-            num_boot=200,
-        )
-    else:
+    if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
-    return finish_config(cfg, seeds, overrides)
+    return finish_config(PRESETS[preset].build(), seeds, overrides)

@@ -3,8 +3,9 @@ measurements, the rules of the verdicts, and the presets.
 
 :class:`PercolationExpConfig` holds the base training config, the bump widths, kept shares
 and seeds, the step budget, the evaluation's sizes, the simulation's sizes and the constants
-of the rules (fixed before any run); :data:`PRESETS` names the three scales and
-:func:`percolation_config` resolves one with seeds and ``--set`` overrides.
+of the rules (fixed before any run); :data:`PRESETS` names the three scales, each
+record's ``build`` making its config, and :func:`percolation_config` resolves one with seeds
+and ``--set`` overrides.
 """
 
 from __future__ import annotations
@@ -144,6 +145,49 @@ def _quick_run() -> RunConfig:
     return run
 
 
+def _percolation_paper() -> PercolationExpConfig:
+    """``percolation``: N = 32, four widths, twenty shares, seeds 0-2, the last rung."""
+    return PercolationExpConfig(
+        name="percolation",
+        # the last rung of the ladder: the paper's network as we read it
+        run=replace(preset_config("paper"), name="percolation"),
+        image_size=32,
+        sigmas=(0.5, 0.75, 1.0, 1.5),
+        lambdas=PAPER_LAMBDAS,
+        seeds=(0, 1, 2),
+        max_steps=3000,
+        num_eval=512,
+    )
+
+
+def _percolation_quick() -> PercolationExpConfig:
+    """``percolation-quick``: the defaults of :class:`PercolationExpConfig`, seeds 0-2."""
+    return PercolationExpConfig(seeds=(0, 1, 2))
+
+
+def _percolation_tiny() -> PercolationExpConfig:
+    """``percolation-tiny``: the tiny UNet, N = 8, two widths, two shares, 8 steps."""
+    run = preset_config("tiny")
+    run.name = "percolation-tiny"
+    run.train = replace(run.train, batch_size=8)
+    run.data = replace(run.data, dx=1.0, dy=1.0)
+    return PercolationExpConfig(
+        name="percolation-tiny",
+        run=run,
+        image_size=8,
+        sigmas=(0.5, 1.0),
+        lambdas=(0.5, 1.0),
+        max_steps=8,
+        eval_fraction=0.5,
+        num_eval=8,
+        eval_steps=3,
+        val_repeats=1,
+        umap=False,
+        sim_draws=4,
+        sim_lambdas=8,
+    )
+
+
 PRESETS = {
     "percolation": ExperimentPreset(
         "percolation",
@@ -154,6 +198,7 @@ PRESETS = {
         "a sharp onset of accuracy, earlier for wider bumps, near the simulated onset "
         "(the paper's claim; not run yet)",
         "paper",
+        build=_percolation_paper,
     ),
     "percolation-quick": ExperimentPreset(
         "percolation-quick",
@@ -165,6 +210,7 @@ PRESETS = {
         "1.5, seven shares, 800 steps; docs/results/percolation) judged by the calibrated "
         "rules: see docs/exp3.md",
         "rung1",
+        build=_percolation_quick,
     ),
     "percolation-tiny": ExperimentPreset(
         "percolation-tiny",
@@ -172,47 +218,13 @@ PRESETS = {
         "runs end to end; accuracy is not meaningful; one seed against a minimum of 3, so "
         "every claim reads inconclusive (or not judged)",
         "tiny",
+        build=_percolation_tiny,
     ),
 }
 
 
 def percolation_config(preset: str, seeds=None, overrides=None) -> PercolationExpConfig:
     """The resolved, validated config of a ``percolation`` preset."""
-
-    if preset == "percolation":
-        cfg = PercolationExpConfig(
-            name="percolation",
-            # the last rung of the ladder: the paper's network as we read it
-            run=replace(preset_config("paper"), name="percolation"),
-            image_size=32,
-            sigmas=(0.5, 0.75, 1.0, 1.5),
-            lambdas=PAPER_LAMBDAS,
-            seeds=(0, 1, 2),
-            max_steps=3000,
-            num_eval=512,
-        )
-    elif preset == "percolation-quick":
-        cfg = PercolationExpConfig(seeds=(0, 1, 2))
-    elif preset == "percolation-tiny":
-        run = preset_config("tiny")
-        run.name = "percolation-tiny"
-        run.train = replace(run.train, batch_size=8)
-        run.data = replace(run.data, dx=1.0, dy=1.0)
-        cfg = PercolationExpConfig(
-            name="percolation-tiny",
-            run=run,
-            image_size=8,
-            sigmas=(0.5, 1.0),
-            lambdas=(0.5, 1.0),
-            max_steps=8,
-            eval_fraction=0.5,
-            num_eval=8,
-            eval_steps=3,
-            val_repeats=1,
-            umap=False,
-            sim_draws=4,
-            sim_lambdas=8,
-        )
-    else:
+    if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; valid presets: {sorted(PRESETS)}")
-    return finish_config(cfg, seeds, overrides)
+    return finish_config(PRESETS[preset].build(), seeds, overrides)
