@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = markdown_table(rows, Path(args.a).name, Path(args.b).name)
     if args.out:
-        from factordiff.training import atomic_write_text
+        from factordiff.run_folder import atomic_write_text
 
         atomic_write_text(Path(args.out), text)
         print(f"wrote {args.out}")

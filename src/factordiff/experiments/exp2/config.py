@@ -143,10 +143,14 @@ class Exp2Config:
         return list(self.curve_seeds) if self.curve_seeds else list(self.seeds)
 
 
-def _base_run(preset: str) -> RunConfig:
+def _base_run(
+    preset: str, name: str = "", max_steps: int = 0, eval_steps: int = 0, **train
+) -> RunConfig:
     """The training config every run starts from: ``preset``'s model and diffusion, precision
     (``auto``: bf16 only where native), no evaluation during training (the experiment
-    evaluates each run itself) and no extra checkpoints."""
+    evaluates each run itself) and no extra checkpoints. A preset's builder also gives its
+    ``name``, the step budget ``max_steps``, the DDIM steps of its sampling ``eval_steps``
+    and any other ``train`` fields (each 0 / empty: the preset's own)."""
     cfg = preset_config(preset)
     cfg.train = replace(
         cfg.train,
@@ -156,6 +160,12 @@ def _base_run(preset: str) -> RunConfig:
         # 50 epochs (at most a few hundred steps lost on a crash) instead of every 10
         save_every_epochs=50,
     )
+    if max_steps:
+        cfg.train = replace(cfg.train, max_steps=max_steps, **train)
+    if eval_steps:
+        cfg.eval = replace(cfg.eval, sampler="ddim", num_steps=eval_steps)
+    if name:
+        cfg.name = name
     return cfg
 
 
@@ -163,10 +173,7 @@ def _exp2_paper() -> Exp2Config:
     """``exp2``: N = 32, the last rung, 3,000 steps per run, 3 seeds: 102 runs."""
     # the last rung of the ladder: the paper's network as we read it (factordiff.ladder);
     # its step budget is ours and not yet measured by the plateau check
-    run = _base_run("paper")
-    run.train = replace(run.train, max_steps=3000)
-    run.eval = replace(run.eval, sampler="ddim", num_steps=50)
-    run.name = "exp2"
+    run = _base_run("paper", "exp2", max_steps=3000, eval_steps=50)
     return Exp2Config(
         name="exp2",
         run=run,
@@ -189,10 +196,7 @@ def _exp2_quick() -> Exp2Config:
     """``exp2-quick``: N = 16, rung 1, 800 steps per run, 3 seeds: 60 runs."""
     # `small`'s network without its coordinate channels: rung 1 of the ladder
     # (factordiff.ladder; same cost per step, docs/fidelity.md)
-    run = _base_run("rung1")
-    run.train = replace(run.train, max_steps=800)
-    run.eval = replace(run.eval, sampler="ddim", num_steps=25)
-    run.name = "exp2-quick"
+    run = _base_run("rung1", "exp2-quick", max_steps=800, eval_steps=25)
     # three sampling rates (no verdict rests on them); 3 seeds (every claim's minimum)
     # for the main comparison, the rim ablation and every curve; lesions of 0 to 4
     # lattice columns (0 to 4 px); the rim 1 px (23.4% of the 2D labels, as 2 px at
@@ -211,10 +215,9 @@ def _exp2_quick() -> Exp2Config:
 
 def _exp2_smoke() -> Exp2Config:
     """``exp2-smoke``: the tiny UNet, a few steps, every run type once."""
-    run = _base_run("tiny")
-    run.train = replace(run.train, max_steps=3, batch_size=16, save_every_epochs=1)
-    run.eval = replace(run.eval, sampler="ddim", num_steps=2)
-    run.name = "exp2-smoke"
+    run = _base_run(
+        "tiny", "exp2-smoke", max_steps=3, eval_steps=2, batch_size=16, save_every_epochs=1
+    )
     return Exp2Config(
         name="exp2-smoke",
         run=run,
