@@ -2,6 +2,7 @@
 the two statistics on known values, the share grids, and the rules fed the simulation's own
 curves as if they were a model's accuracy."""
 
+import json
 import math
 
 import numpy as np
@@ -132,3 +133,20 @@ def test_config_refuses_bad_tolerances():
         PercolationExpConfig(sharp_tolerance=1.0).validate()
     with pytest.raises(ValueError, match="near_tolerance"):
         PercolationExpConfig(near_tolerance=0.0).validate()
+
+
+def test_the_calibration_command_takes_overrides_and_refuses_bad_ones(tmp_path, capsys):
+    from factordiff.experiments.percolation.onset_calibration import main
+
+    out = tmp_path / "cal.json"
+    args = ["--presets", "percolation-quick", "--draws", "4", "--json", str(out)]
+    grid = "lambdas=[0.04,0.1,0.2,0.4,1.0]"
+    assert main(args + ["--set", "image_size=8", "--set", "sigmas=[1.0,1.5]", "--set", grid]) == 0
+    printed = capsys.readouterr().out
+    assert "percolation-quick: N = 8, shares [0.04, 0.1, 0.2, 0.4, 1.0]" in printed
+    saved = json.loads(out.read_text())
+    assert saved[0]["overrides"][0] == "image_size=8"
+    assert {r["N"] for r in saved[0]["rows"]} == {8}
+    assert {r["sigma"] for r in saved[0]["rows"]} == {1.0, 1.5}
+    assert main(["--presets", "percolation-quick", "--set", "image_size=0"]) == 2
+    assert "error: " in capsys.readouterr().err

@@ -9,7 +9,11 @@ grid step; ``sharp_tolerance`` is set above the largest ratio found (docs/rules.
     python -m factordiff.experiments.percolation.onset_calibration [--json OUT]
 
 prints it for the quick and paper percolation presets (about 2 minutes on one core, most of
-it the N = 32 simulation).
+it the N = 32 simulation). ``--set KEY=VALUE`` changes each preset as ``factordiff experiment
+percolation --set`` does, to ask whether the rules hold for another design, e.g.
+
+    python -m factordiff.experiments.percolation.onset_calibration --presets percolation-quick \
+        --set image_size=8 --set "lambdas=[0.016,0.04,0.08,0.1,0.125,0.16,0.2,0.25,0.32,0.4,1.0]"
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 import numpy as np
 
@@ -116,7 +121,7 @@ def calibrate(
 
 def main(argv: list[str] | None = None) -> int:
     """Print the calibration of the onset rules for the quick and paper percolation presets
-    (``--json PATH`` also writes it)."""
+    (``--set`` overrides applied to each; ``--json PATH`` also writes it)."""
     from factordiff.experiments.percolation.config import percolation_config
 
     p = argparse.ArgumentParser(
@@ -125,11 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", default="percolation-quick,percolation")
     p.add_argument("--draws", type=int, default=128)
     p.add_argument("--json", default=None)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override of each preset, e.g. --set image_size=8 (as factordiff experiment)",
+    )
     args = p.parse_args(argv)
     everything = []
     worst = 0.0
     for name in args.presets.split(","):
-        cfg = percolation_config(name)
+        try:
+            cfg = percolation_config(name, overrides=args.set)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         rows = calibrate(cfg.image_size, cfg.sigmas, cfg.thresholds, cfg.lambdas, draws=args.draws)
         print(f"{name}: N = {cfg.image_size}, shares {list(cfg.lambdas)}")
         print(
@@ -150,7 +166,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 worst = max(worst, a["width_ratio_max"], m["width_ratio_max"])
             print(text)
-        everything.append({"preset": name, "lambdas": list(cfg.lambdas), "rows": rows})
+        everything.append(
+            {
+                "preset": name,
+                "overrides": list(args.set),
+                "lambdas": list(cfg.lambdas),
+                "rows": rows,
+            }
+        )
     print(f"largest width ratio of a simulated curve measured on a grid: {worst:.3f}")
     if args.json:
         with open(args.json, "w") as f:
