@@ -253,10 +253,10 @@ RUNG_EXPECTED = {
     "min-SNR weighting it was at 0.047 after 1,760 steps; docs/fidelity.md",
     3: "measured with min-SNR weighting and a constant rate: 95% at 4,001-4,160 and "
     "5,761-5,920 steps (seeds 0, 1); with this preset's cosine schedule, on the periodic "
-    "bumps at exp1-quick's setting, 95% at 4,001-4,400 and 3,201-3,600 (seeds 0, 1), 1.000 "
-    "from 4,800; docs/fidelity.md",
-    4: "measured with min-SNR weighting and a constant rate: not at 95% by 7,680 steps (0.938 "
-    "at 7,360; seed 0); with this preset's cosine schedule not measured; docs/fidelity.md",
+    "bumps at exp1-quick's setting, 95% at 3,201-4,400 in seeds 0-4, 0.996-1.000 from "
+    "4,800; docs/fidelity.md",
+    4: "with this preset's cosine schedule 95% at 3,841-4,000 steps and 1.000 from 5,440 "
+    "(seed 0); with a constant rate not at 95% by 7,680 (0.938 at 7,360); docs/fidelity.md",
 }
 GPU_RUNG_EXPECTED = (
     "not measured: beyond our CPU cap (docs/fidelity.md, 'The CPU cap'); meant for a GPU"
