@@ -138,14 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         help="override of each preset, e.g. --set image_size=8 (as factordiff experiment)",
     )
     args = p.parse_args(argv)
+    try:  # every preset resolved before any simulation: bad input costs nothing
+        configs = [(n, percolation_config(n, overrides=args.set)) for n in args.presets.split(",")]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     everything = []
     worst = 0.0
-    for name in args.presets.split(","):
-        try:
-            cfg = percolation_config(name, overrides=args.set)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    for name, cfg in configs:
         rows = calibrate(cfg.image_size, cfg.sigmas, cfg.thresholds, cfg.lambdas, draws=args.draws)
         print(f"{name}: N = {cfg.image_size}, shares {list(cfg.lambdas)}")
         print(
