@@ -176,3 +176,45 @@ def test_calibration_command_line_help_and_bad_root(tmp_path):
     assert out.returncode == 2
     assert f"root '{bad}' is invalid; allowed: a folder holding docs/analysis.md" in out.stderr
     assert not bad.exists()
+
+
+def test_calibration_grid_16_markers_and_command_line(tmp_path):
+    """The 16 x 16 table goes between its own markers (the 32 x 32 table is left alone);
+    `--n` outside the grids the docs hold exits 2 naming the value and the allowed ones,
+    before any computation; a document without the 16 x 16 markers gets nothing written."""
+    import subprocess
+    import sys
+
+    from factordiff.analysis.calibration import GRIDS, main, table_markers
+
+    assert GRIDS[0] == 32 and 16 in GRIDS
+    start16, end16 = table_markers(16)
+    assert start16 == "<!-- calibration-table-n16:start -->" and (start16, end16) != (
+        TABLE_START,
+        TABLE_END,
+    )
+    row = judge_cloud(calibration_cloud("circle", 16), maxdim=1)
+    row.update(
+        cloud="circle",
+        noise_level=0.0,
+        known={"betti": [1, 1, 0], "effective_dimension": 2.0},
+        agrees=compare_with_known(row, "circle", 16, 0.0),
+    )
+    doc = tmp_path / "analysis.md"
+    doc.write_text(f"{TABLE_START}\nkeep32\n{TABLE_END}\n{start16}\nold16\n{end16}\n")
+    write_calibration_docs([row], doc, tmp_path / "c16.json", {"n": 16}, n=16)
+    text = doc.read_text()
+    assert "keep32" in text and "old16" not in text and "| circle | 0.0 |" in text
+    # main checks the markers of its grid before computing anything
+    root = tmp_path / "repo"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "analysis.md").write_text(f"{TABLE_START}\n{TABLE_END}\n")
+    with pytest.raises(ValueError, match="calibration-table-n16:start"):
+        main(root, n=16)
+    assert not (root / "docs" / "results").exists()
+    with pytest.raises(ValueError, match="n = 24 is invalid; allowed: 32, 16"):
+        main(root, n=24)
+    cmd = [sys.executable, "-m", "factordiff.analysis.calibration", str(root), "--n", "24"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--n 24 is invalid; allowed: 32, 16" in out.stderr
+    assert not (root / "docs" / "results").exists()

@@ -47,9 +47,19 @@ NOISE_LEVELS = (0.0, 0.1, 0.3)
 #: Relative tolerance of the effective-dimension check against its known value.
 ED_TOLERANCE = 0.1
 
-#: The markers between which :func:`write_calibration_docs` puts the table.
-TABLE_START = "<!-- calibration-table:start -->"
-TABLE_END = "<!-- calibration-table:end -->"
+#: The grids whose calibration tables docs/analysis.md holds (the first is the default).
+GRIDS = (32, 16)
+
+
+def table_markers(n: int = 32) -> tuple[str, str]:
+    """The markers between which :func:`write_calibration_docs` puts the table of the
+    ``n x n`` grid (``calibration-table`` for 32, ``calibration-table-n16`` for 16)."""
+    tag = "calibration-table" if n == 32 else f"calibration-table-n{n}"
+    return f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
+
+
+#: The markers of the 32 x 32 table.
+TABLE_START, TABLE_END = table_markers(32)
 
 
 def judge_cloud(rep: Representation, **analysis_params: Any) -> dict:
@@ -197,39 +207,51 @@ def calibration_table_markdown(rows: list[dict]) -> str:
 
 
 def write_calibration_docs(
-    rows: list[dict], markdown_path: str | Path, json_path: str | Path, settings: dict
+    rows: list[dict],
+    markdown_path: str | Path,
+    json_path: str | Path,
+    settings: dict,
+    n: int = 32,
 ) -> None:
-    """Put the table (:func:`calibration_table_markdown`) between the markers
-    ``TABLE_START`` and ``TABLE_END`` of ``markdown_path`` and the rows with ``settings`` as
-    JSON at ``json_path``. Raises ``ValueError`` (nothing written) when the markers are
-    missing."""
+    """Put the table (:func:`calibration_table_markdown`) between the markers of the
+    ``n x n`` grid (:func:`table_markers`) of ``markdown_path`` and the rows with
+    ``settings`` as JSON at ``json_path``. Raises ``ValueError`` (nothing written) when the
+    markers are missing."""
+    start, end = table_markers(n)
     write_table_and_json(
         markdown_path,
-        TABLE_START,
-        TABLE_END,
+        start,
+        end,
         calibration_table_markdown(rows),
         json_path,
         {"settings": settings, "rows": rows},
     )
 
 
-def main(root: str | Path | None = None) -> list[dict]:
-    """Compute the calibration table on the 32 x 32 grid and write it into
+def main(root: str | Path | None = None, n: int = 32) -> list[dict]:
+    """Compute the calibration table on the ``n x n`` grid (32 or 16) and write it into
     ``ROOT/docs/analysis.md`` and ``ROOT/docs/results/calibration/calibration.json``
-    (``ROOT``: the repository holding this package's source by default)."""
+    (``calibration-n16.json`` for 16; ``ROOT``: the repository holding this package's source
+    by default)."""
+    if n not in GRIDS:
+        raise ValueError(f"n = {n!r} is invalid; allowed: {', '.join(map(str, GRIDS))}")
     root = repository_root(root)
     settings = {
-        "n": 32,
+        "n": n,
         "noise_levels": list(NOISE_LEVELS),
         "random_state": 0,
         "analysis": {"n_landmarks": 256, "maxdim": 2, "h1_points": "all", "n_dims": 2},
     }
-    rows = calibrate(n=32)
+    # Check the markers before the computation (minutes), so a bad document costs nothing.
+    _split_at_markers(root / "docs" / "analysis.md", *table_markers(n))
+    rows = calibrate(n=n)
+    name = "calibration.json" if n == 32 else f"calibration-n{n}.json"
     write_calibration_docs(
         rows,
         root / "docs" / "analysis.md",
-        root / "docs" / "results" / "calibration" / "calibration.json",
+        root / "docs" / "results" / "calibration" / name,
         settings,
+        n=n,
     )
     return rows
 
@@ -237,7 +259,9 @@ def main(root: str | Path | None = None) -> list[dict]:
 if __name__ == "__main__":
     run_command(
         "python -m factordiff.analysis.calibration",
-        "Compute the calibration table (every rule on clouds with known answers) and rewrite it "
-        "into ROOT/docs/analysis.md and ROOT/docs/results/calibration/calibration.json.",
+        "Compute the calibration table (every rule on clouds with known answers) on the n x n "
+        "grid and rewrite it into ROOT/docs/analysis.md and "
+        "ROOT/docs/results/calibration/calibration[-n16].json.",
         main,
+        grids=GRIDS,
     )

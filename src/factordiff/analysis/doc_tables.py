@@ -53,16 +53,33 @@ def repository_root(root: str | Path | None) -> Path:
     return Path(root) if root is not None else Path(__file__).resolve().parents[3]
 
 
-def run_command(prog: str, description: str, main, argv=None) -> None:
+def run_command(
+    prog: str, description: str, main, argv=None, grids: tuple[int, ...] | None = None
+) -> None:
     """The command line of a calibration module: ``python -m PROG [ROOT]`` calls ``main(ROOT)``
-    after checking that ROOT holds docs/analysis.md."""
+    after checking that ROOT holds docs/analysis.md. With ``grids`` (the grid sizes whose
+    tables the docs hold, the first the default) it takes ``--n N`` and calls
+    ``main(ROOT, n=N)``."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
         "root", nargs="?", help="repository root (default: the one holding this package)"
     )
+    if grids:
+        parser.add_argument(
+            "--n",
+            type=int,
+            default=grids[0],
+            help=f"the n x n condition grid (default {grids[0]}; allowed: "
+            f"{', '.join(map(str, grids))})",
+        )
     args = parser.parse_args(argv)
     if args.root is not None and not (Path(args.root) / "docs" / "analysis.md").is_file():
         parser.error(f"root {args.root!r} is invalid; allowed: a folder holding docs/analysis.md")
-    main(args.root)
+    if not grids:
+        main(args.root)
+        return
+    if args.n not in grids:
+        parser.error(f"--n {args.n} is invalid; allowed: {', '.join(map(str, grids))}")
+    main(args.root, n=args.n)
