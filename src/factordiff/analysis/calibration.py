@@ -51,10 +51,15 @@ ED_TOLERANCE = 0.1
 GRIDS = (32, 16)
 
 
+def _grid_suffix(n: int) -> str:
+    """What names the ``n x n`` grid's table and JSON: nothing for 32, ``-n16`` for 16."""
+    return "" if n == 32 else f"-n{n}"
+
+
 def table_markers(n: int = 32) -> tuple[str, str]:
     """The markers between which :func:`write_calibration_docs` puts the table of the
     ``n x n`` grid (``calibration-table`` for 32, ``calibration-table-n16`` for 16)."""
-    tag = "calibration-table" if n == 32 else f"calibration-table-n{n}"
+    tag = f"calibration-table{_grid_suffix(n)}"
     return f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
 
 
@@ -245,11 +250,10 @@ def main(root: str | Path | None = None, n: int = 32) -> list[dict]:
     # Check the markers before the computation (minutes), so a bad document costs nothing.
     _split_at_markers(root / "docs" / "analysis.md", *table_markers(n))
     rows = calibrate(n=n)
-    name = "calibration.json" if n == 32 else f"calibration-n{n}.json"
     write_calibration_docs(
         rows,
         root / "docs" / "analysis.md",
-        root / "docs" / "results" / "calibration" / name,
+        root / "docs" / "results" / "calibration" / f"calibration{_grid_suffix(n)}.json",
         settings,
         n=n,
     )
