@@ -48,7 +48,11 @@ from factordiff.cli.common import Handler
 from factordiff.cli.common import analysis_workers as _analysis_workers
 from factordiff.cli.common import executor as _executor
 from factordiff.cli.data_cmds import add_data_commands
-from factordiff.cli.experiment_cmds import add_experiment_command, add_variants_command
+from factordiff.cli.experiment_cmds import (
+    add_experiment_command,
+    add_pool_command,
+    add_variants_command,
+)
 from factordiff.cli.reproduce_cmds import add_reproduce_commands
 from factordiff.cli.run_cmds import add_run_commands
 from factordiff.cli.status_cmds import add_machine_command, add_sweep_commands
@@ -71,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_reproduce_commands(sub)
     add_variants_command(sub)
+    add_pool_command(sub)
     add_sweep_commands(sub)
     add_machine_command(sub)
     return parser

@@ -113,6 +113,15 @@ def _cmd_variants(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pool(args: argparse.Namespace) -> int:
+    from factordiff.experiments.pool import pool_folders
+
+    summary = pool_folders(args.folders, args.out, command=command_line(args), force=args.force)
+    output.print_lines(output.verdicts(summary))
+    print(f"wrote {Path(args.out).resolve() / 'report.md'}")
+    return 0
+
+
 def _experiment_names() -> str:
     """The registered experiments' names, ``exp1, exp2, exp3 or percolation`` (no torch)."""
     from factordiff.experiments.registry import experiment_names
@@ -183,3 +192,22 @@ def add_variants_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="folder for variants.json and variants.md")
     p.set_defaults(handler=_cmd_variants)
+
+
+def add_pool_command(sub: argparse._SubParsersAction) -> None:
+    """``pool FOLDER FOLDER... --out DIR``: one experiment judged over separately run seeds."""
+    p = sub.add_parser(
+        "pool",
+        help="judge one experiment over the seeds of several finished folders (the same "
+        "preset and setting, seeds trained in separate calls or on other machines)",
+    )
+    p.add_argument(
+        "folders",
+        nargs="+",
+        metavar="FOLDER",
+        help="finished folders of one experiment, equal apart from their seeds; the first "
+        "one's figures are kept",
+    )
+    p.add_argument("--out", required=True, help="the pooled folder (summary, report, table)")
+    p.add_argument("--force", action="store_true", help="replace a pooled folder in --out")
+    p.set_defaults(handler=_cmd_pool)

@@ -89,6 +89,29 @@ def cell(text) -> str:
     return str(text).replace("|", "\\|")
 
 
+def pooled_lines(sources: list[dict]) -> list[str]:
+    """report.md lines naming the folders a pooled summary judged together (none if not)."""
+    if not sources:
+        return []
+    lines = [
+        "",
+        f"Seeds pooled from {len(sources)} folders (`factordiff pool`), each trained and "
+        "analysed in its own call; every claim judged again over all their seeds. The "
+        "checkpoint tables and figures are the first folder's.",
+        "",
+        "| folder | seeds | machine | commit | command |",
+        "|---|---|---|---|---|",
+    ]
+    for p in sources:
+        commit = (p.get("provenance") or {}).get("git_commit") or "not recorded"
+        seeds = ", ".join(str(x) for x in p["seeds"])
+        lines.append(
+            f"| `{cell(p['folder'])}` | {seeds} | {cell(p.get('machine') or p.get('device'))} "
+            f"| {cell(commit)} | `{cell(p.get('command') or '')}` |"
+        )
+    return lines + [""]
+
+
 def render_report(summary: dict, sections: list[str] | None = None) -> str:
     """``report.md`` text: header (command, time, setting), verdicts, ``sections``, figures."""
     s = summary
@@ -117,6 +140,7 @@ def render_report(summary: dict, sections: list[str] | None = None) -> str:
             f"Sweep: {len(s['runs'])} run(s) (seeds {seeds}), executor {s.get('executor')}; "
             f"one row per run in {' and '.join(s.get('table', []))}.  "
         )
+    lines += pooled_lines(s.get("pooled_from") or [])
     if "analysis" in s:
         a = s["analysis"]
         lines.append(

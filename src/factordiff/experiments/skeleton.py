@@ -123,6 +123,9 @@ class Experiment:
     # set by run_experiment(progress=...): an analysis that takes minutes per run may show
     # progress bars (stderr) when this is True
     show_progress: bool = False
+    #: Whether every claim carries one statistic per seed, so that folders of separately
+    #: trained seeds can be judged together (factordiff.experiments.pool).
+    pools_seeds: bool = False
     # named training variants (factordiff.experiments.variants); the config then has a
     # `variant` field naming the one it was made with
     variants: dict = {}

@@ -88,6 +88,27 @@ def _stats(values: list[float]) -> dict:
     return {"mean": mean, "std": std, "min": min(values), "max": max(values)}
 
 
+#: What a claim's rule says over seeds, appended to its per-run rule by :func:`combine_seeds`.
+OVER_SEEDS_RULES = f"; over seeds: the {METHOD} of each statistic on the claim's side"
+OVER_SEEDS_EVERY = "; over seeds: reproduced when it holds for every seed"
+
+
+def seed_spread(values: list, seeds: list[int], reproduced_in: int) -> dict[str, Any]:
+    """A verdict's ``spread``: its seeds, in how many the per-run rule held, and mean / std /
+    min / max of the per-seed values where they are numbers (lists of one length:
+    elementwise)."""
+    spread: dict[str, Any] = {"seeds": list(seeds), "reproduced_in": int(reproduced_in)}
+    flat = _numbers(values)
+    if flat is not None:
+        spread.update(_stats(flat))
+    elif all(isinstance(v, list | tuple) for v in values) and len({len(v) for v in values}) == 1:
+        cols = [_numbers([v[i] for v in values]) for i in range(len(values[0]))]
+        if all(c is not None for c in cols):
+            stats = [_stats(c) for c in cols]
+            spread.update({k: [s[k] for s in stats] for k in ("mean", "std", "min", "max")})
+    return spread
+
+
 def _judged(claims: tuple[Verdict, ...], seeds: list[int]) -> list[dict]:
     """Each rule of a claim judged over its per-seed statistics (empty without rules)."""
     first = claims[0]
@@ -127,25 +148,8 @@ def combine_seeds(per_seed: list[list[Verdict]], seeds: list[int]) -> list[Verdi
         first = claims[0]
         judgements = _judged(claims, list(seeds))
         values = [c.value for c in claims]
-        spread: dict[str, Any] = {
-            "seeds": list(seeds),
-            "reproduced_in": sum(c.reproduced for c in claims),
-        }
-        flat = _numbers(values)
-        if flat is not None:
-            spread.update(_stats(flat))
-        elif (
-            all(isinstance(v, list | tuple) for v in values) and len({len(v) for v in values}) == 1
-        ):
-            cols = [_numbers([v[i] for v in values]) for i in range(len(values[0]))]
-            if all(c is not None for c in cols):
-                stats = [_stats(c) for c in cols]
-                spread.update({k: [s[k] for s in stats] for k in ("mean", "std", "min", "max")})
-        over = (
-            f"; over seeds: the {METHOD} of each statistic on the claim's side"
-            if judgements
-            else "; over seeds: reproduced when it holds for every seed"
-        )
+        spread = seed_spread(values, seeds, sum(c.reproduced for c in claims))
+        over = OVER_SEEDS_RULES if judgements else OVER_SEEDS_EVERY
         not_judged = _not_judged_over_seeds(claims, seeds)
         reproduced = (
             _holds(judgements) if judgements else all(c.reproduced for c in claims)

@@ -37,6 +37,7 @@ class Exp1(Experiment):
     scales = {"paper": "exp1", "quick": "exp1-quick", "tiny": "exp1-tiny"}
     help = LISTING["help"]
     variants = EXP1_VARIANTS
+    pools_seeds = True
 
     def config(self, preset: str, seeds=None, overrides=None) -> Exp1Config:
         return exp1_preset_config(preset, seeds=seeds, overrides=overrides)
