@@ -95,7 +95,7 @@ def test_pool_command_judges_two_folders_as_one(exp1_tiny_finished, tmp_path, ca
         for j, j1 in zip(v["judgements"], v1["judgements"]):
             assert j["seeds"] == [0, 7] and j["values"] == j1["values"] * 2
             expected = judge(
-                Rule(**{k: j1["rule"][k] for k in Rule.__dataclass_fields__}),
+                Rule.from_dict(j1["rule"]),
                 j1["values"] * 2,
                 [0, 7],
             )

@@ -23,7 +23,7 @@ docs/rules.md lists them with the commit that fixed them and every later change.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from scipy import stats
@@ -73,6 +73,11 @@ class Rule:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"text": self.describe()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Rule:
+        """The rule a stored ``to_dict`` (or a verdict's ``rules`` entry) describes."""
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 def interval(values: list[float], level: float = LEVEL) -> tuple[float, float]:

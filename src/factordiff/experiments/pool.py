@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import fields
 from pathlib import Path
 
 from factordiff.experiments.judgement import Rule, combine, judge
+from factordiff.experiments.results import flatten
 from factordiff.experiments.verdict import (
     OVER_SEEDS_EVERY,
     OVER_SEEDS_RULES,
@@ -35,12 +35,7 @@ from factordiff.experiments.verdict import (
 )
 from factordiff.jsonfiles import read_json, read_summary
 
-_RULE_FIELDS = {f.name for f in fields(Rule)}
 _FOLDERS = "allowed: finished folders of one experiment preset and setting, apart from their seeds"
-
-
-def _rule(d: dict) -> Rule:
-    return Rule(**{k: v for k, v in d.items() if k in _RULE_FIELDS})
 
 
 # ----------------------------------------------------------------------------- reading
@@ -57,20 +52,16 @@ def _read_folder(folder: Path) -> tuple[dict, dict, list[dict]]:
     return summary, config, rows
 
 
-def _first_difference(a, b, where: str = "") -> str | None:
-    """The first key (dotted) where two JSON values differ, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            d = _first_difference(a.get(k), b.get(k), f"{where}.{k}" if where else k)
-            if d is not None:
-                return d
-        return None
-    return None if a == b else (where or "(the whole config)")
+def _first_difference(a: dict, b: dict) -> str | None:
+    """The first key (dotted) where two configs differ, or None."""
+    fa, fb = flatten(a), flatten(b)
+    return next((k for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)), None)
 
 
-def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dict]) -> None:
-    """Raise ValueError unless the folders are one experiment's, equal apart from their seeds,
-    with disjoint seeds and one run per seed, of an experiment that pools seeds."""
+def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dict]):
+    """The folders' Experiment; raises ValueError unless the folders are one experiment's,
+    equal apart from their seeds, with disjoint seeds and one run per seed, of an experiment
+    that pools seeds."""
     from factordiff.experiments import resolve_experiment
 
     if len(folders) < 2:
@@ -118,6 +109,7 @@ def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dic
                 "version of the rules); allowed: folders judged by the same rules (judge one "
                 "again first)"
             )
+    return exp
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -134,7 +126,7 @@ def _reasons(text: str | None, seeds: list[int]) -> dict[int, str]:
 def _per_seed(v: dict, seeds: list[int], held: dict[int, bool]) -> list[Verdict]:
     """A stored verdict over ``seeds`` split into one Verdict per seed (as each run's was)."""
     n = len(seeds)
-    rules = [_rule(r) for r in v.get("rules") or []]
+    rules = [Rule.from_dict(r) for r in v.get("rules") or []]
     stats = v.get("statistics") or []
     if n == 1:
         values, per_stats = [v["value"]], [list(stats)]
@@ -208,7 +200,9 @@ def pool_reading(readings: list[dict]) -> dict:
             for seed, value in zip(r["judgements"][i]["seeds"], r["judgements"][i]["values"])
         )
         judged.append(
-            judge(_rule(j0["rule"]), [v for _, v in pairs], [s for s, _ in pairs]).to_dict()
+            judge(
+                Rule.from_dict(j0["rule"]), [v for _, v in pairs], [s for s, _ in pairs]
+            ).to_dict()
         )
     return {**readings[0], "judgements": judged, "verdict": combine([j["verdict"] for j in judged])}
 
@@ -229,10 +223,10 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
     written; ``out`` holding a summary is replaced only with ``force``."""
     import pandas as pd
 
-    from factordiff.experiments import resolve_experiment
     from factordiff.experiments.results import write_summary, write_table
     from factordiff.paths import check_writable_folder
     from factordiff.provenance import provenance
+    from factordiff.training import atomic_write_text
 
     folders, out = [Path(f) for f in folders], Path(out)
     if any(out.resolve() == f.resolve() for f in folders):
@@ -242,7 +236,7 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
     check_writable_folder(out)
     read = [_read_folder(f) for f in folders]
     summaries, configs = [r[0] for r in read], [r[1] for r in read]
-    check_poolable(folders, summaries, configs)
+    exp = check_poolable(folders, summaries, configs)
     base = summaries[0]
     missing = [n for n in base.get("figures", []) if not (folders[0] / "figures" / n).is_file()]
     if missing:
@@ -275,8 +269,6 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
             summary[key] = pool_reading([s[key] for s in summaries])
     table = pd.DataFrame([row for r in read for row in r[2]]).sort_values("param.seed")
     config = {**configs[0], "seeds": seeds}
-    exp, _ = resolve_experiment(str(base["experiment"]))
-    from factordiff.training import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     if base.get("figures"):
