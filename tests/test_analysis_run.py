@@ -91,6 +91,22 @@ def test_all_checkpoints_write_arrays_figures_and_summaries(run):
         assert f["clifford_torus/X"].shape == (64, 4) and f["ring_torus/X"].shape == (64, 3)
 
 
+def test_figures_of_the_last_checkpoint_only(run):
+    analyze_run(run, "all", out=run / "a", **(FAST | {"figures": "last"}))
+    out = run / "a"
+    pngs = sorted(str(p.relative_to(out)) for p in out.rglob("*.png"))
+    assert pngs == [
+        "epoch-00010/factorization.png",
+        "epoch-00010/persistence.png",
+        "epoch-00010/spectrum.png",
+        "training_curve.png",
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["figures"] == "last"
+    entries = [json.loads((out / f"epoch-{e:05d}" / "summary.json").read_text()) for e in EPOCHS]
+    assert [len(e["figures"]) for e in entries] == [0, 0, 3]
+
+
 def test_checkpoint_selection(run):
     s = analyze_run(run, "last", layer="block", t=3, out=run / "a", **FAST)
     assert [c["epoch"] for c in s["checkpoints"]] == [10]
@@ -121,6 +137,10 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(run):
         analyze_run(run, "first", **FAST)
     with pytest.raises(ValueError, match="pooling = 'avg'"):
         analyze_run(run, pooling="avg", **FAST)
+    with pytest.raises(ValueError, match=r"figures = 'first'; allowed: True, False or 'last'"):
+        analyze_run(run, **(FAST | {"figures": "first"}))
+    with pytest.raises(ValueError, match=r"figures = 1; allowed"):
+        analyze_run(run, **(FAST | {"figures": 1}))
     assert not (run / "analysis").exists()
 
 

@@ -421,6 +421,22 @@ def test_presets_give_five_seeds_and_refuse_a_bad_minimum():
             replace(smoke_config(), min_seeds=bad).validate()
 
 
+def test_run_figures_is_checked_and_the_tiny_preset_draws_the_last_checkpoint_only(
+    exp1_tiny_finished,
+):
+    from factordiff.experiments.exp1 import exp1_config
+
+    assert exp1_config(quick=True).run_figures == "every"
+    for bad in ("all", "", None):
+        with pytest.raises(ValueError, match=f"run_figures = {bad!r} is invalid; allowed"):
+            replace(smoke_config(), run_figures=bad).validate()
+    (analysis,) = (exp1_tiny_finished / "runs").glob("*/analysis/*_t*_*")
+    drawn = sorted(p.parent.name for p in analysis.glob("epoch-*/*.png"))
+    epochs = sorted(p.name for p in analysis.glob("epoch-*"))
+    assert len(epochs) == 4 and set(drawn) == {epochs[-1]}
+    assert (analysis / "training_curve.png").exists()
+
+
 def test_map_seeds_maps_the_first_seeds_and_the_report_says_which():
     from factordiff.experiments.exp1 import exp1_config, map_section
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from factordiff.analysis.blas import one_blas_thread
 from factordiff.analysis.grid import MIN_GRID_SIDE, Representation, check_grid_shape
 
 
@@ -147,6 +148,7 @@ class FactorizationTest:
         self.superfactored_below = superfactored_below
         self.periodic = periodic
 
+    @one_blas_thread
     def fit(self, rep: Representation) -> FactorizationTest:
         """Run the tests on a gridded representation (``rep.grid_shape`` set)."""
         if not isinstance(self.n_dims, int) or self.n_dims < 1:

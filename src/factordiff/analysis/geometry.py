@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from factordiff.analysis.blas import one_blas_thread
+
 #: The paper reports the share of variance in the top 4 PCs.
 TOP_SHARE_K = 4
 #: umap-learn's own threshold: below it, it finds exact neighbours from all distances.
@@ -77,6 +79,7 @@ class PCASpectrum:
         self.n_components = n_components
         self.variance_threshold = variance_threshold
 
+    @one_blas_thread
     def fit(self, X: np.ndarray) -> PCASpectrum:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 2:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from factordiff.analysis.blas import one_blas_thread
 from factordiff.analysis.factorization import FactorizationTest
 from factordiff.analysis.geometry import PCASpectrum, UMAPEmbedding
 from factordiff.analysis.grid import Representation
@@ -62,6 +63,7 @@ class RepresentationAnalysis:
         self.n_neighbors = n_neighbors
         self.random_state = random_state
 
+    @one_blas_thread
     def fit(self, rep: Representation) -> RepresentationAnalysis:
         self.representation_ = rep
         self.pca_ = PCASpectrum(n_components=self.n_components).fit(rep.X)

@@ -22,6 +22,8 @@ from factordiff.presets import preset_config
 TITLE = "Experiment 1 ({name}): does the model factorize x and y?"
 
 POOLINGS = ("flatten", "mean", "max")
+#: ``run_figures`` -> the ``figures`` argument of :func:`factordiff.analysis.analyze_run`.
+RUN_FIGURES = {"every": True, "last": "last", "none": False}
 #: The fewest seeds a verdict of Exp 1 is judged from (2026-12-06): fewer give "inconclusive".
 MIN_SEEDS = 5
 #: The seeds of the `exp1` and `exp1-quick` presets: as many as MIN_SEEDS, so that one
@@ -51,6 +53,10 @@ class Exp1Config:
     pooling: str = "flatten"
     n_landmarks: int = 256
     spectra_panels: int = 4  # checkpoints shown in the eigenspectrum figure
+    # Figures of each run's own analysis (runs/<key>/analysis/...): "every" kept checkpoint,
+    # the "last" one, or "none". No verdict, report or page reads them; drawing them is most
+    # of a small analysis's time (about 4 s a checkpoint on a 2-core CPU).
+    run_figures: str = "every"
     # Verdict rules (stated in the report; not tuned to the outcome).
     effective_dimension_tolerance: float = 2.0  # |d_eff - 7| <= this counts as "about 7"
     # The training variant `run` was made with (:mod:`.variants`); set by --variant together
@@ -90,6 +96,10 @@ class Exp1Config:
             )
         if self.spectra_panels < 1:
             raise ValueError(f"spectra_panels = {self.spectra_panels} is invalid; allowed: >= 1")
+        if self.run_figures not in RUN_FIGURES:
+            raise ValueError(
+                f"run_figures = {self.run_figures!r} is invalid; allowed: {list(RUN_FIGURES)}"
+            )
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling = {self.pooling!r} is invalid; allowed: {list(POOLINGS)}")
         t_max = self.run.diffusion.num_train_timesteps - 1
@@ -231,6 +241,7 @@ def _exp1_tiny() -> Exp1Config:
         map_poolings=("mean",),
         map_n_noises=(1,),
         min_seeds=MIN_SEEDS,  # the claims' real minimum: one seed reads inconclusive
+        run_figures="last",  # the figure code runs; three quarters of its cost do not
     )
 
 

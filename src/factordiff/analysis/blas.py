@@ -1,0 +1,33 @@
+"""One BLAS thread for the analysis's fits (:func:`one_blas_thread`).
+
+The fits of a representation (PCA's eigendecomposition, the factorization tests' many small
+products) make many small BLAS and LAPACK calls on matrices of at most a few thousand rows.
+OpenBLAS, numpy's and scipy's BLAS, wakes its thread pool for each of them; on a machine with
+few cores and other work on them, every call then waits for a thread to be scheduled. In a
+Jupyter kernel on a 2-core CPU with one core busy, the eigendecomposition of a 576 x 576
+matrix took 4.8 s with OpenBLAS's 2 threads and 0.09 s with one, and a representation's
+factorization tests 4.7-26 s against 0.3 s; in a plain Python process beside the same load
+the two thread counts took the same time (``benchmarks/blas_threads.py``). So the fits run
+with one BLAS thread whatever the caller's setting, which is restored after them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+
+def one_blas_thread(fit: F) -> F:
+    """Run ``fit`` with BLAS limited to one thread (threadpoolctl), then restore the limits."""
+
+    @functools.wraps(fit)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
