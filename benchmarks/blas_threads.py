@@ -4,8 +4,8 @@ process and in a Jupyter kernel, side by side in one run (medians of --rounds).
     python benchmarks/blas_threads.py
     python benchmarks/blas_threads.py --busy 1 --rounds 5
 
-What is timed, on a representation of a 24 x 24 condition grid (n = 576, as the example
-notebook analyses) of width --width (8,192: the tiny UNet's first up block, flattened):
+What is timed, on a representation of a --grid x --grid condition grid (24: n = 576, as the
+example notebook analyses) of width --width (8,192: the tiny UNet's first up block, flattened):
 
 - ``eigh``: ``numpy.linalg.eigh`` of the n x n Gram matrix (the core of ``PCASpectrum.fit``);
 - ``factorization``: the factorization tests (``FactorizationTest.fit`` as it was, without
@@ -38,7 +38,7 @@ def _spin(stop) -> None:
         pass
 
 
-def measure(rounds: int = 3, width: int = 8192) -> dict:
+def measure(rounds: int = 3, width: int = 8192, grid: int = 24) -> dict:
     """Median seconds of each routine at the default BLAS threads and at one."""
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -46,11 +46,12 @@ def measure(rounds: int = 3, width: int = 8192) -> dict:
     from factordiff.analysis.factorization import FactorizationTest
     from factordiff.analysis.grid import Representation, condition_grid
 
-    labels, shape = condition_grid(16, 24, 24)
+    labels, shape = condition_grid(16, grid, grid)
     rng = np.random.default_rng(0)
-    X = (rng.normal(size=(576, 64)) @ rng.normal(size=(64, width))).astype(np.float32)
+    n = grid * grid
+    X = (rng.normal(size=(n, 64)) @ rng.normal(size=(64, width))).astype(np.float32)
     rep = Representation(X=X, labels=labels, grid_shape=shape, metadata={"image_size": 16})
-    gram = (X.astype(np.float64) @ X.T.astype(np.float64)) / width
+    gram = (X.astype(np.float64) @ X.T.astype(np.float64)) / width  # (n, n)
     test = FactorizationTest(n_dims=2, periodic=True)
     routines = {
         "eigh": lambda: np.linalg.eigh(gram),
@@ -76,7 +77,7 @@ def measure(rounds: int = 3, width: int = 8192) -> dict:
     return out
 
 
-def in_kernel(rounds: int, width: int) -> dict | None:
+def in_kernel(rounds: int, width: int, grid: int) -> dict | None:
     """:func:`measure` run in a Jupyter kernel of this interpreter (None without nbclient)."""
     try:
         import nbclient
@@ -86,7 +87,7 @@ def in_kernel(rounds: int, width: int) -> dict | None:
     code = (
         f"import sys, json; sys.path.insert(0, {str(HERE)!r})\n"
         "from blas_threads import measure\n"
-        f"print(json.dumps(measure({rounds}, {width})))"
+        f"print(json.dumps(measure({rounds}, {width}, {grid})))"
     )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3").execute()
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--width", type=int, default=8192)
+    p.add_argument("--grid", type=int, default=24, help="conditions per axis (n = grid^2)")
+    p.add_argument("--no-kernel", action="store_true", help="this process only")
     p.add_argument("--busy", type=int, default=0, help="other processes spinning meanwhile")
     args = p.parse_args(argv)
     from factordiff.hardware import cpu_description
@@ -107,8 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     for s in spinners:
         s.start()
     try:
-        results = {"process": measure(args.rounds, args.width)}
-        kernel = in_kernel(args.rounds, args.width)
+        results = {"process": measure(args.rounds, args.width, args.grid)}
+        kernel = None if args.no_kernel else in_kernel(args.rounds, args.width, args.grid)
         if kernel is not None:
             results["Jupyter kernel"] = kernel
     finally:
@@ -116,12 +119,12 @@ def main(argv: list[str] | None = None) -> None:
         for s in spinners:
             s.join()
     print(f"CPU {cpu_description()}; {args.busy} busy process(es); medians of {args.rounds}")
-    print(f"n = 576 conditions, width {args.width}")
+    print(f"n = {args.grid**2} conditions, width {args.width}")
     for where, r in results.items():
         print(f"\n{where} (BLAS threads found: {r.pop('blas_threads')})")
         for name, seconds in r.items():
             print(f"  {name:<32} {seconds:8.3f} s")
-    if "Jupyter kernel" not in results:
+    if "Jupyter kernel" not in results and not args.no_kernel:
         print("\n(no Jupyter kernel: pip install nbclient ipykernel)", file=sys.stderr)
 
 

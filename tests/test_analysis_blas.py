@@ -61,3 +61,19 @@ def test_the_limit_is_lifted_when_a_fit_raises(rep):
         with pytest.raises(ValueError, match="n_dims = 0 is invalid"):
             FactorizationTest(n_dims=0).fit(rep)
         assert set(_blas_threads()) == {2}
+
+
+def test_the_benchmark_times_both_thread_counts(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import blas_threads
+    finally:
+        sys.path.pop(0)
+    blas_threads.main(["--rounds", "1", "--width", "32", "--grid", "8", "--no-kernel"])
+    out = capsys.readouterr().out
+    assert out.startswith("CPU ") and "n = 64 conditions, width 32" in out
+    for name in ("eigh threads=default", "eigh threads=1", "factorization threads=1", "fit (one"):
+        assert name in out
