@@ -103,6 +103,7 @@ def test_map_errors_name_the_value_and_write_nothing(run, capsys):
         (["--pooling", "flatten,sum"], "pooling = 'sum' is invalid"),
         (["--noise", "1,0"], "n_noise"),
         (["--layers", "all", "--layer", "unet.mid_block"], "--layer and --layers are exclusive"),
+        (["--ts", "99,10", "--figures", "last"], "--figures applies to the single analysis"),
     ):
         target = run / "analysis" / "bad"
         assert main(base[:-1] + extra + ["--out", str(target)]) == 2, extra

@@ -68,6 +68,23 @@ def test_analyze_says_which_checkpoint_it_used(run, capsys):
     assert "epoch 4 (epoch-00004.pt): effective dimension" in capsys.readouterr().out
 
 
+def test_analyze_figures_of_the_last_checkpoint_or_none(run, capsys):
+    base = ["analyze", str(run), "--checkpoints", "all", "--grid", "8", "--no-topology"]
+    for choice, drawn in (("last", 1), ("none", 0)):
+        out = run / "analysis" / choice
+        assert main([*base, "--figures", choice, "--out", str(out)]) == 0
+        folders = sorted(out.glob("epoch-*"))
+        assert len(folders) > 1
+        assert [f for f in folders if list(f.glob("*.png"))] == folders[len(folders) - drawn :]
+    capsys.readouterr()  # the progress bars above
+    # argparse's own refusal of a choice: its usage, the error, status 2
+    assert main([*base, "--figures", "first", "--out", str(run / "analysis" / "first")]) == 2
+    assert not (run / "analysis" / "first").exists()
+    assert "--figures: invalid choice: 'first' (choose from 'every', 'last', 'none')" in (
+        capsys.readouterr().err
+    )
+
+
 # ----------------------------------------------------------------------------- evaluate
 def test_evaluate_refuses_zero_samples(run, capsys):
     refused(capsys, ["evaluate", str(run), "--num-samples", "0"], "num_samples = 0", ">= 1")

@@ -17,6 +17,10 @@ import numpy as np
 
 from factordiff.analysis.grid import check_grid_shape, check_grid_side
 
+#: Which checkpoints of a run's analysis get figures, by name (the command line's
+#: ``--figures`` and Experiment 1's ``run_figures``) -> ``analyze_run(figures=...)``.
+FIGURES = {"every": True, "last": "last", "none": False}
+
 
 def _parse_checkpoints(checkpoints: str | Sequence[int]) -> str | list[int]:
     """``"last"``, ``"all"``, ``"0,150,300"`` or a sequence of epochs -> "last"/"all"/list."""

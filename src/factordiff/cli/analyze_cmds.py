@@ -28,6 +28,10 @@ def _is_map(args: argparse.Namespace) -> bool:
             raise ValueError("--t and --ts are exclusive; use --ts for several timesteps")
         if args.landmarks is not None:
             raise ValueError("--landmarks applies to the single analysis; a map computes no H2")
+        if args.figures is not None:
+            raise ValueError(
+                "--figures applies to the single analysis; a map draws no per-checkpoint figures"
+            )
         return True
     if args.no_control or args.no_raw_null or args.homology_step != 1:
         raise ValueError(
@@ -68,6 +72,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if _is_map(args):
         return _analyze_map(args)
     from factordiff.analysis import analyze_run
+    from factordiff.analysis.run_common import FIGURES
 
     result = analyze_run(
         args.run,
@@ -81,6 +86,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         device=args.device or "auto",
         topology=not args.no_topology,
         n_landmarks=256 if args.landmarks is None else args.landmarks,
+        figures=FIGURES[args.figures or "every"],
         progress=True,
     )
     output.print_lines(output.analysis(result))
@@ -137,6 +143,11 @@ def add_analyze_command(sub: argparse._SubParsersAction) -> None:
         "--landmarks", type=int, help="landmarks for persistent homology's H2 (default 256)"
     )
     p.add_argument("--no-topology", action="store_true", help="skip persistent homology")
+    p.add_argument(
+        "--figures",
+        choices=["every", "last", "none"],
+        help="figures of every analysed checkpoint (default), the last one, or none",
+    )
     _add_map_options(p)
     p.add_argument("--device", help=DEVICE_HELP)
     p.set_defaults(handler=_cmd_analyze)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from factordiff.experiments.exp1.claims import verdicts
-from factordiff.experiments.exp1.config import RUN_FIGURES
 from factordiff.experiments.exp1.readings import not_aligned_statistics
 from factordiff.experiments.exp1.rules import control_summary
 from factordiff.experiments.exp1.sensitivity_map import sensitivity_map_of_run
@@ -66,6 +65,7 @@ def analyse_run(cfg: Exp1Config, run: SweepRun, device: str, progress: bool = Fa
     images' summary) and ``not_aligned`` (the reading's statistics)."""
     from factordiff.analysis import analyze_run
     from factordiff.analysis.nulls import raw_images_summary
+    from factordiff.analysis.run_common import FIGURES
 
     result = analyze_run(
         run.dir,
@@ -76,7 +76,7 @@ def analyse_run(cfg: Exp1Config, run: SweepRun, device: str, progress: bool = Fa
         pooling=cfg.pooling,
         n_landmarks=cfg.n_landmarks,
         device=device,
-        figures=RUN_FIGURES[cfg.run_figures],
+        figures=FIGURES[cfg.run_figures],
         progress=progress,
     )
     ckpts = result["checkpoints"]

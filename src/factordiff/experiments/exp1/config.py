@@ -22,8 +22,6 @@ from factordiff.presets import preset_config
 TITLE = "Experiment 1 ({name}): does the model factorize x and y?"
 
 POOLINGS = ("flatten", "mean", "max")
-#: ``run_figures`` -> the ``figures`` argument of :func:`factordiff.analysis.analyze_run`.
-RUN_FIGURES = {"every": True, "last": "last", "none": False}
 #: The fewest seeds a verdict of Exp 1 is judged from (2026-12-06): fewer give "inconclusive".
 MIN_SEEDS = 5
 #: The seeds of the `exp1` and `exp1-quick` presets: as many as MIN_SEEDS, so that one
@@ -96,9 +94,11 @@ class Exp1Config:
             )
         if self.spectra_panels < 1:
             raise ValueError(f"spectra_panels = {self.spectra_panels} is invalid; allowed: >= 1")
-        if self.run_figures not in RUN_FIGURES:
+        from factordiff.analysis.run_common import FIGURES
+
+        if self.run_figures not in FIGURES:
             raise ValueError(
-                f"run_figures = {self.run_figures!r} is invalid; allowed: {list(RUN_FIGURES)}"
+                f"run_figures = {self.run_figures!r} is invalid; allowed: {list(FIGURES)}"
             )
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling = {self.pooling!r} is invalid; allowed: {list(POOLINGS)}")
