@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -151,5 +152,72 @@ def test_pool_refuses_bad_folders_and_writes_nothing(exp1_tiny_finished, tmp_pat
         capsys,
         out,
         "cannot be pooled",
-        "allowed: exp1",
+        "allowed: exp1, exp2",
+    )
+
+
+# ----------------------------------------------------------------------------- Experiment 2
+EXP2_COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results" / "exp2-rung4-main"
+
+
+def _exp2_part(seeds: list[int], out: Path) -> None:
+    """The folder one call over ``seeds`` would have written, cut from the committed one
+    (seeds 0, 1, 2) through the experiment's own verdicts and summary."""
+    from dataclasses import replace
+
+    from factordiff.experiments.exp2.config import load_exp2_config
+    from factordiff.experiments.exp2.experiment import EXP2
+    from factordiff.experiments.results import write_summary
+
+    src = EXP2_COMMITTED
+    whole = json.loads((src / "summary.json").read_text())
+    cfg = replace(load_exp2_config(src / "experiment.json"), seeds=tuple(seeds))
+    results = [r for r in EXP2.stored_results(whole) if r["run"].params["seed"] in seeds]
+    extra = EXP2.summary_extra(cfg, results) | {"cpu": whole["cpu"]}
+    part = (
+        whole
+        | extra
+        | {
+            "seeds": seeds,
+            "runs": [r for r in whole["runs"] if r["params"]["seed"] in seeds],
+            "verdicts": [v.to_dict() for v in EXP2.verdicts(cfg, results)],
+        }
+    )
+    shutil.copytree(src / "figures", out / "figures")
+    config = json.loads((src / "experiment.json").read_text()) | {"seeds": seeds}
+    (out / "experiment.json").write_text(json.dumps(config))
+    rows = pd.read_csv(src / "results.csv")
+    rows[rows["param.seed"].isin(seeds)].to_csv(out / "results.csv", index=False)
+    write_summary(EXP2, part, out)
+
+
+def test_exp2_folders_pooled_give_the_verdicts_of_one_call(tmp_path, capsys):
+    """Seeds 0, 1 and seed 2 of the committed Experiment 2 folder, pooled: the verdicts, run
+    evaluations and config of the one call that made it."""
+    whole = json.loads((EXP2_COMMITTED / "summary.json").read_text())
+    a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "pooled"
+    _exp2_part([0, 1], a)
+    _exp2_part([2], b)
+    part = json.loads((b / "summary.json").read_text())
+    assert {v["verdict"] for v in part["verdicts"]} == {"inconclusive"}  # one seed of three
+    assert main(["pool", str(b), str(a), "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["verdicts"] == whole["verdicts"]
+    assert s["exp2_runs"] == whole["exp2_runs"] and s["designs"] == whole["designs"]
+    assert s["seeds"] == [0, 1, 2] and [p["seeds"] for p in s["pooled_from"]] == [[2], [0, 1]]
+    assert json.loads((out / "experiment.json").read_text()) == json.loads(
+        (EXP2_COMMITTED / "experiment.json").read_text()
+    )
+    assert "Seeds pooled from 2 folders" in (out / "report.md").read_text()
+    # a run that one call over the seeds plans, missing from every folder
+    capsys.readouterr()
+    cut = json.loads((b / "summary.json").read_text())
+    cut["exp2_runs"] = cut["exp2_runs"][1:]
+    (b / "summary.json").write_text(json.dumps(cut))
+    _refused(
+        ["pool", str(a), str(b), "--out", str(tmp_path / "again")],
+        capsys,
+        tmp_path / "again",
+        "is in no folder",
+        "plans 12",
     )

@@ -13,9 +13,12 @@ The summary's ``pooled_from`` (and the report's "Seeds pooled from" table) names
 with its seeds, machine, commit and command: seeds trained on different machines or in
 different precisions are pooled as they are, and the report says so.
 
-Only experiments whose claims carry one statistic per seed can be pooled this way
-(``Experiment.pools_seeds``; Experiment 1); a claim read from a fit over every seed's points
-(Experiment 3's exponents) cannot.
+Two kinds of experiment can be pooled. Experiment 1's claims carry one statistic per seed
+(``Experiment.pools_seeds``): each stored verdict is split back into its seeds' verdicts and
+judged again. Experiment 2's summary stores every run's evaluation
+(``Experiment.stored_results``): the runs of all folders go through the experiment's own
+``verdicts`` and ``summary_extra``, exactly as in one call over all the seeds. A claim read
+from a fit over every seed's points (Experiment 3's exponents) cannot be pooled.
 """
 
 from __future__ import annotations
@@ -70,10 +73,12 @@ def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dic
         raise ValueError("a folder is given twice; allowed: distinct folders")
     name = summaries[0].get("experiment")
     exp, _ = resolve_experiment(str(name))
-    if not getattr(exp, "pools_seeds", False):
+    stored = exp.stored_results(summaries[0]) is not None
+    if not (getattr(exp, "pools_seeds", False) or stored):
         raise ValueError(
             f"{folders[0]}: experiment {name!r} ({exp.name}) reads some claims from a fit over "
-            "every seed, so its seeds cannot be pooled from stored statistics; allowed: exp1"
+            "every seed, so its seeds cannot be pooled from stored statistics; allowed: exp1, "
+            "exp2"
         )
     strip = [{k: v for k, v in c.items() if k not in ("seeds", "seed")} for c in configs]
     owner: dict[int, Path] = {}
@@ -87,7 +92,9 @@ def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dic
             raise ValueError(
                 f"{folder}: its config differs from {folders[0]}'s at {diff}; {_FOLDERS}"
             )
-        if s.get("thread_runs") or len(s.get("runs", [])) != len(s.get("seeds", [])):
+        if not stored and (
+            s.get("thread_runs") or len(s.get("runs", [])) != len(s.get("seeds", []))
+        ):
             raise ValueError(f"{folder}: several runs per seed; allowed: one run per seed")
         if any("judgements" not in v for v in s["verdicts"]):
             raise ValueError(
@@ -207,6 +214,42 @@ def pool_reading(readings: list[dict]) -> dict:
     return {**readings[0], "judgements": judged, "verdict": combine([j["verdict"] for j in judged])}
 
 
+def rejudge_stored(exp, summaries: list[dict], configs: list[dict]):
+    """(seeds, Verdicts, summary extras) of the union of the folders' runs, through the
+    experiment's own ``verdicts`` and ``summary_extra`` on the results their summaries store
+    (``Experiment.stored_results``), in the order of one call's sweep; every run that call
+    plans must be in a folder."""
+    from factordiff.config import from_dict
+
+    results = [r for s in summaries for r in exp.stored_results(s)]
+    seeds = sorted(seed for s in summaries for seed in s["seeds"])
+    _, preset = resolve_experiment_preset(summaries[0])
+    cfg = from_dict(type(exp.config(preset)), {**configs[0], "seeds": seeds})
+    cfg.validate()
+    # the order of one call over these seeds: its sweep's
+    planned = [json.dumps(params, sort_keys=True) for params, _ in exp.runs(cfg)]
+    found = {json.dumps(r["run"].params, sort_keys=True): r for r in results}
+    missing = [p for p in planned if p not in found]
+    if missing or len(found) != len(planned):
+        what = f"run {missing[0]} is in no folder" if missing else "a run is not planned"
+        raise ValueError(
+            f"{what}: the folders hold {len(found)} runs, one call over seeds {seeds} plans "
+            f"{len(planned)}; allowed: finished folders"
+        )
+    results = [found[p] for p in planned]
+    extra = exp.summary_extra(cfg, results)
+    if "cpu" in extra:  # where each folder was analysed, not this machine
+        extra["cpu"] = _joined(s.get("cpu") for s in summaries)
+    return seeds, exp.verdicts(cfg, results), extra
+
+
+def resolve_experiment_preset(summary: dict):
+    """``(experiment, preset)`` a summary was written by."""
+    from factordiff.experiments import resolve_experiment
+
+    return resolve_experiment(str(summary.get("experiment")))
+
+
 # ----------------------------------------------------------------------------- the folder
 def _source(folder: Path, s: dict) -> dict:
     keys = ("command", "machine", "device", "provenance", "executor", "wall_seconds")
@@ -241,12 +284,16 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
     missing = [n for n in base.get("figures", []) if not (folders[0] / "figures" / n).is_file()]
     if missing:
         raise ValueError(f"{folders[0]}/figures: no {missing[0]}; allowed: a finished folder")
-    k = len(base["verdicts"])
-    parts = [
-        (s["seeds"], s["verdicts"], _held(rows, s["seeds"], k, f))
-        for f, s, (_, _, rows) in zip(folders, summaries, read)
-    ]
-    seeds, verdicts = pool_verdicts(parts)
+    extra: dict = {}
+    if exp.stored_results(base) is not None:
+        seeds, verdicts, extra = rejudge_stored(exp, summaries, configs)
+    else:
+        k = len(base["verdicts"])
+        parts = [
+            (s["seeds"], s["verdicts"], _held(rows, s["seeds"], k, f))
+            for f, s, (_, _, rows) in zip(folders, summaries, read)
+        ]
+        seeds, verdicts = pool_verdicts(parts)
     runs = sorted((r for s in summaries for r in s["runs"]), key=lambda r: r["params"]["seed"])
     summary = {
         **base,
@@ -263,6 +310,7 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
         "table": ["results.csv", "results.parquet"],
         "verdicts": [v.to_dict() for v in verdicts],
         "pooled_from": [_source(f, s) for f, s in zip(folders, summaries)],
+        **extra,
     }
     for key, value in base.items():
         if isinstance(value, dict) and "judgements" in value and "verdict" in value:

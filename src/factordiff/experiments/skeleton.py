@@ -124,7 +124,9 @@ class Experiment:
     # progress bars (stderr) when this is True
     show_progress: bool = False
     #: Whether every claim carries one statistic per seed, so that folders of separately
-    #: trained seeds can be judged together (factordiff.experiments.pool).
+    #: trained seeds can be judged together (factordiff.experiments.pool) from the per-seed
+    #: statistics their verdicts store. (An experiment whose summary stores each run's
+    #: results pools through :meth:`stored_results` instead.)
     pools_seeds: bool = False
     # named training variants (factordiff.experiments.variants); the config then has a
     # `variant` field naming the one it was made with
@@ -161,6 +163,13 @@ class Experiment:
     def summary_extra(self, cfg, results: list[dict]) -> dict:
         """Experiment-specific summary fields (rendered by ``report_sections``)."""
         return {}
+
+    def stored_results(self, summary: dict) -> list[dict] | None:
+        """The per-run results ``verdicts`` and ``summary_extra`` read, rebuilt from a
+        summary this experiment wrote, or None where its summary does not hold them. With
+        them, folders of separately trained seeds are judged together by the same
+        ``verdicts`` one call uses (``factordiff pool``). Default: None."""
+        return None
 
     def report_sections(self, summary: dict) -> list[str]:
         """Experiment-specific Markdown lines after the verdict table."""

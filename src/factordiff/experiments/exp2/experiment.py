@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from factordiff.config import RunConfig
@@ -89,6 +90,29 @@ class Exp2(Experiment):
 
     def report_sections(self, summary: dict) -> list[str]:
         return report_sections(summary)
+
+    def stored_results(self, summary: dict) -> list[dict]:
+        """Each run's params, key and evaluation, as ``summary_extra`` stored them: all that
+        the verdicts read (the figures also read the runs' folders)."""
+        return [
+            {
+                "run": StoredRun(params=r["params"], key=r["key"]),
+                "evaluation": {
+                    "held_out_lattice_labels": r["held_out_lattice_labels"],
+                    "spaces": r["spaces"],
+                },
+            }
+            for r in summary["exp2_runs"]
+        ]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as an Exp 2 summary stores it: what ``verdicts`` and ``summary_extra`` read of
+    a :class:`~factordiff.experiments.sweep.SweepRun`."""
+
+    params: dict
+    key: str
 
 
 EXP2 = Exp2()
