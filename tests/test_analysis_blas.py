@@ -1,6 +1,6 @@
 """The analysis's fits run with one BLAS thread and leave the caller's limits as they were
-(factordiff.analysis.blas: OpenBLAS's thread pool made them 10-70x slower in a Jupyter
-kernel on a 2-core CPU, benchmarks/blas_threads.py)."""
+(factordiff.analysis.blas: OpenBLAS's thread pool made them 10-45x slower in a Jupyter
+kernel on a 2-core CPU with its other core busy, benchmarks/blas_threads.py)."""
 
 import numpy as np
 import pytest

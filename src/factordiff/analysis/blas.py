@@ -3,12 +3,12 @@
 The fits of a representation (PCA's eigendecomposition, the factorization tests' many small
 products) make many small BLAS and LAPACK calls on matrices of at most a few thousand rows.
 OpenBLAS, numpy's and scipy's BLAS, wakes its thread pool for each of them; on a machine with
-few cores and other work on them, every call then waits for a thread to be scheduled. In a
-Jupyter kernel on a 2-core CPU with one core busy, the eigendecomposition of a 576 x 576
-matrix took 4.8 s with OpenBLAS's 2 threads and 0.09 s with one, and a representation's
-factorization tests 4.7-26 s against 0.3 s; in a plain Python process beside the same load
-the two thread counts took the same time (``benchmarks/blas_threads.py``). So the fits run
-with one BLAS thread whatever the caller's setting, which is restored after them.
+few cores and other work on them, every call then waits for a thread to be scheduled. On a
+2-core CPU with one core busy, in a Jupyter kernel, the eigendecomposition of a 576 x 576
+matrix took 0.5-4.0 s with OpenBLAS's 2 threads and 0.05-0.06 s with one, a representation's
+factorization tests 1.8-9.7 s against 0.2-0.3 s; on the idle machine the two thread counts
+took about the same time (``benchmarks/blas_threads.py``, docs/performance.md). So the fits
+run with one BLAS thread whatever the caller's setting, which is restored after them.
 """
 
 from __future__ import annotations
