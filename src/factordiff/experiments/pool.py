@@ -62,9 +62,11 @@ def _first_difference(a: dict, b: dict) -> str | None:
 
 
 def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dict]):
-    """The folders' Experiment; raises ValueError unless the folders are one experiment's,
-    equal apart from their seeds, with disjoint seeds and one run per seed, of an experiment
-    that pools seeds."""
+    """``(experiment, preset, stored)``: the folders' Experiment and preset, and whether it
+    pools from stored run results (``Experiment.stored_results``) rather than per-seed
+    statistics. Raises ValueError unless the folders are one experiment's, equal apart from
+    their seeds, with disjoint seeds (and one run per seed where per-seed statistics are
+    split), of an experiment that can be pooled."""
     from factordiff.experiments import resolve_experiment
 
     if len(folders) < 2:
@@ -72,7 +74,7 @@ def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dic
     if len({f.resolve() for f in folders}) < len(folders):
         raise ValueError("a folder is given twice; allowed: distinct folders")
     name = summaries[0].get("experiment")
-    exp, _ = resolve_experiment(str(name))
+    exp, preset = resolve_experiment(str(name))
     stored = exp.stored_results(summaries[0]) is not None
     if not (getattr(exp, "pools_seeds", False) or stored):
         raise ValueError(
@@ -116,7 +118,7 @@ def check_poolable(folders: list[Path], summaries: list[dict], configs: list[dic
                 "version of the rules); allowed: folders judged by the same rules (judge one "
                 "again first)"
             )
-    return exp
+    return exp, preset, stored
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -214,7 +216,7 @@ def pool_reading(readings: list[dict]) -> dict:
     return {**readings[0], "judgements": judged, "verdict": combine([j["verdict"] for j in judged])}
 
 
-def rejudge_stored(exp, summaries: list[dict], configs: list[dict]):
+def rejudge_stored(exp, preset: str, summaries: list[dict], configs: list[dict]):
     """(seeds, Verdicts, summary extras) of the union of the folders' runs, through the
     experiment's own ``verdicts`` and ``summary_extra`` on the results their summaries store
     (``Experiment.stored_results``), in the order of one call's sweep; every run that call
@@ -223,7 +225,6 @@ def rejudge_stored(exp, summaries: list[dict], configs: list[dict]):
 
     results = [r for s in summaries for r in exp.stored_results(s)]
     seeds = sorted(seed for s in summaries for seed in s["seeds"])
-    _, preset = resolve_experiment_preset(summaries[0])
     cfg = from_dict(type(exp.config(preset)), {**configs[0], "seeds": seeds})
     cfg.validate()
     # the order of one call over these seeds: its sweep's
@@ -241,13 +242,6 @@ def rejudge_stored(exp, summaries: list[dict], configs: list[dict]):
     if "cpu" in extra:  # where each folder was analysed, not this machine
         extra["cpu"] = _joined(s.get("cpu") for s in summaries)
     return seeds, exp.verdicts(cfg, results), extra
-
-
-def resolve_experiment_preset(summary: dict):
-    """``(experiment, preset)`` a summary was written by."""
-    from factordiff.experiments import resolve_experiment
-
-    return resolve_experiment(str(summary.get("experiment")))
 
 
 # ----------------------------------------------------------------------------- the folder
@@ -279,14 +273,14 @@ def pool_folders(folders, out, *, command: str = "", force: bool = False) -> dic
     check_writable_folder(out)
     read = [_read_folder(f) for f in folders]
     summaries, configs = [r[0] for r in read], [r[1] for r in read]
-    exp = check_poolable(folders, summaries, configs)
+    exp, preset, stored = check_poolable(folders, summaries, configs)
     base = summaries[0]
     missing = [n for n in base.get("figures", []) if not (folders[0] / "figures" / n).is_file()]
     if missing:
         raise ValueError(f"{folders[0]}/figures: no {missing[0]}; allowed: a finished folder")
     extra: dict = {}
-    if exp.stored_results(base) is not None:
-        seeds, verdicts, extra = rejudge_stored(exp, summaries, configs)
+    if stored:
+        seeds, verdicts, extra = rejudge_stored(exp, preset, summaries, configs)
     else:
         k = len(base["verdicts"])
         parts = [
